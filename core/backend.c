@@ -1,0 +1,416 @@
+/*
+ * backend.c - loading, checking and ranking kernel plugins (see backend.h).
+ * The checks follow the lessons in shared/docs/prior-art.md: handshake first with no side
+ * effects, reasons as strings, tables that grow by appending, RTLD_NOW | RTLD_LOCAL, no
+ * dlclose of a plugin whose kernels may have run.
+ */
+#define _GNU_SOURCE
+#include "backend.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+typedef void (*generic_fn)(void);
+
+static const struct {
+    const char *name;
+    size_t offset;
+} slots[CALGAE_SLOT_COUNT] = {
+    [CALGAE_SLOT_QUANTIZE_Q8_0] = {"quantize_q8_0", offsetof(calgae_plugin, quantize_q8_0)},
+    [CALGAE_SLOT_MATVEC_F32] = {"matvec_f32", offsetof(calgae_plugin, matvec_f32)},
+    [CALGAE_SLOT_MATVEC_F16] = {"matvec_f16", offsetof(calgae_plugin, matvec_f16)},
+    [CALGAE_SLOT_MATVEC_Q8_0] = {"matvec_q8_0", offsetof(calgae_plugin, matvec_q8_0)},
+    [CALGAE_SLOT_MATVEC_Q4_0] = {"matvec_q4_0", offsetof(calgae_plugin, matvec_q4_0)},
+    [CALGAE_SLOT_MATMUL_F32] = {"matmul_f32", offsetof(calgae_plugin, matmul_f32)},
+    [CALGAE_SLOT_MATMUL_F16] = {"matmul_f16", offsetof(calgae_plugin, matmul_f16)},
+    [CALGAE_SLOT_MATMUL_Q8_0] = {"matmul_q8_0", offsetof(calgae_plugin, matmul_q8_0)},
+    [CALGAE_SLOT_MATMUL_Q4_0] = {"matmul_q4_0", offsetof(calgae_plugin, matmul_q4_0)},
+    [CALGAE_SLOT_RMSNORM] = {"rmsnorm", offsetof(calgae_plugin, rmsnorm)},
+    [CALGAE_SLOT_SOFTMAX] = {"softmax", offsetof(calgae_plugin, softmax)},
+    [CALGAE_SLOT_SWIGLU] = {"swiglu", offsetof(calgae_plugin, swiglu)},
+    [CALGAE_SLOT_ROPE] = {"rope", offsetof(calgae_plugin, rope)},
+    [CALGAE_SLOT_DOT_F32] = {"dot_f32", offsetof(calgae_plugin, dot_f32)},
+    [CALGAE_SLOT_AXPY_F32] = {"axpy_f32", offsetof(calgae_plugin, axpy_f32)},
+};
+
+const char *calgae_slot_name(int slot)
+{
+    return slot >= 0 && slot < CALGAE_SLOT_COUNT ? slots[slot].name : "?";
+}
+
+/* The slot's function in a table, or NULL if absent or beyond the plugin's struct_size. */
+static generic_fn slot_fn(const calgae_plugin *t, int slot)
+{
+    size_t off = slots[slot].offset;
+    if (off + sizeof(generic_fn) > t->struct_size)
+        return NULL;
+    generic_fn f;
+    memcpy(&f, (const char *)t + off, sizeof f);
+    return f;
+}
+
+static void logf_(const calgae_backend_options *o, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void logf_(const calgae_backend_options *o, int level, const char *fmt, ...)
+{
+    if (!o->log)
+        return;
+    char line[1400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    o->log(o->log_user, level, line);
+}
+
+void calgae_default_plugin_dirs(calgae_backend_options *opts)
+{
+    static char env_copy[4096];
+    static char exe_dir[PATH_MAX + 64];
+    opts->n_dirs = 0;
+    const char *env = getenv("CALGAE_PLUGIN_PATH");
+    if (env && *env) {
+        snprintf(env_copy, sizeof env_copy, "%s", env);
+        char *save = NULL;
+        for (char *d = strtok_r(env_copy, ":", &save); d && opts->n_dirs < CALGAE_MAX_PLUGIN_DIRS - 1;
+             d = strtok_r(NULL, ":", &save))
+            opts->dirs[opts->n_dirs++] = d;
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    /* the binary sits in <prefix>/bin, the plugins in <prefix>/<libdir>/calgae/plugins */
+    snprintf(exe_dir, sizeof exe_dir, "%s/../%s", self, CALGAE_PLUGIN_RELDIR);
+    opts->dirs[opts->n_dirs++] = exe_dir;
+}
+
+static int valid_name(const char *s)
+{
+    if (!s || !*s || strlen(s) > 32)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
+/* dlopen + handshake + probe. Returns 0 with *out filled, or -1 with the reason in why. */
+static int open_plugin(const char *path, calgae_loaded_plugin *out, char *why, size_t why_len)
+{
+    memset(out, 0, sizeof *out);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *e = dlerror();
+        /* dlerror repeats the path first; keep only the reason */
+        const char *colon = e ? strstr(e, ": ") : NULL;
+        return calgae_fail(why, why_len, "cannot load: %s", colon ? colon + 2 : (e ? e : "?"));
+    }
+    calgae_plugin_entry_fn entry;
+    void *sym = dlsym(h, CALGAE_PLUGIN_ENTRY_SYMBOL);
+    if (!sym) {
+        dlclose(h);
+        return calgae_fail(why, why_len, "no %s symbol: not a Calgae plugin",
+                           CALGAE_PLUGIN_ENTRY_SYMBOL);
+    }
+    memcpy(&entry, &sym, sizeof entry);
+    const calgae_plugin *t = NULL;
+    char reason[256] = "";
+    if (entry(CALGAE_ABI_MAJOR, CALGAE_ABI_MINOR, &t, reason, sizeof reason) != 0 || !t) {
+        dlclose(h);
+        reason[sizeof reason - 1] = '\0';
+        return calgae_fail(why, why_len, "plugin declined: %s", reason[0] ? reason : "no reason given");
+    }
+    if (t->struct_size < offsetof(calgae_plugin, prepare_weight)) {
+        dlclose(h);
+        return calgae_fail(why, why_len, "function table too small (%u bytes)", t->struct_size);
+    }
+    if (t->abi_major != CALGAE_ABI_MAJOR) {
+        dlclose(h);
+        return calgae_fail(why, why_len, "ABI major %u, this host speaks %u", t->abi_major,
+                           CALGAE_ABI_MAJOR);
+    }
+    if (!valid_name(t->name)) {
+        dlclose(h);
+        return calgae_fail(why, why_len, "invalid plugin name (want [a-z0-9_-]{1,32})");
+    }
+    if (t->probe) {
+        char pr[256] = "";
+        if (!t->probe(pr, sizeof pr)) {
+            dlclose(h);
+            pr[sizeof pr - 1] = '\0';
+            return calgae_fail(why, why_len, "this CPU cannot run it: %s", pr[0] ? pr : "probe failed");
+        }
+    }
+    if ((t->prepare_weight == NULL) != (t->release_weight == NULL)) {
+        dlclose(h);
+        return calgae_fail(why, why_len, "prepare_weight and release_weight must come together");
+    }
+    snprintf(out->path, sizeof out->path, "%s", path);
+    out->handle = h;
+    out->table = t;
+    return 0;
+}
+
+static int find_by_name(const calgae_backends *b, const char *name)
+{
+    for (int i = 0; i < b->n_plugins; i++)
+        if (strcmp(b->plugins[i].table->name, name) == 0)
+            return i;
+    return -1;
+}
+
+static void try_add(calgae_backends *b, const calgae_backend_options *o, const char *path, int forced)
+{
+    if (b->n_plugins >= CALGAE_MAX_PLUGINS) {
+        logf_(o, 0, "calgae: plugin %s skipped: more than %d plugins", path, CALGAE_MAX_PLUGINS);
+        return;
+    }
+    calgae_loaded_plugin lp;
+    char why[512];
+    if (open_plugin(path, &lp, why, sizeof why) != 0) {
+        /* a probe refusal of an auto-discovered plugin is expected (an AVX-512 build on an
+         * AVX2 machine): only worth a line with --verbose */
+        int expected = !forced && strstr(why, "this CPU cannot run it") == why;
+        logf_(o, expected ? 1 : 0, "calgae: plugin %s refused: %s", path, why);
+        return;
+    }
+    int dup = find_by_name(b, lp.table->name);
+    if (dup >= 0) {
+        logf_(o, 1, "calgae: plugin %s skipped: name '%s' already loaded from %s", path,
+              lp.table->name, b->plugins[dup].path);
+        dlclose(lp.handle);
+        return;
+    }
+    lp.forced = forced;
+    b->plugins[b->n_plugins++] = lp;
+    logf_(o, 1, "calgae: plugin %s loaded: %s %s (priority %d)", path, lp.table->name,
+          lp.table->version ? lp.table->version : "?", lp.table->priority);
+}
+
+static int is_plugin_file(const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(name, "calgae-", 7) == 0 && n > 10 && strcmp(name + n - 3, ".so") == 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void scan_dir(calgae_backends *b, const calgae_backend_options *o, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        logf_(o, 1, "calgae: plugin folder %s not readable", dir);
+        return;
+    }
+    char *names[256];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < 256)
+        if (is_plugin_file(e->d_name))
+            names[n++] = strdup(e->d_name);
+    closedir(d);
+    qsort(names, (size_t)n, sizeof names[0], cmp_names); /* readdir order is arbitrary */
+    for (int i = 0; i < n; i++) {
+        if (!names[i])
+            continue;
+        char path[PATH_MAX + 256];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        try_add(b, o, path, 0);
+        free(names[i]);
+    }
+}
+
+static int cmp_pref(const void *pa, const void *pb)
+{
+    const calgae_loaded_plugin *a = pa, *b = pb;
+    if (a->forced != b->forced)
+        return b->forced - a->forced;
+    if (a->table->priority != b->table->priority)
+        return a->table->priority > b->table->priority ? -1 : 1;
+    return strcmp(a->table->name, b->table->name);
+}
+
+static int is_path(const char *s)
+{
+    size_t n = strlen(s);
+    return strchr(s, '/') != NULL || (n > 3 && strcmp(s + n - 3, ".so") == 0);
+}
+
+int calgae_backends_load(calgae_backends *b, const calgae_backend_options *o, char *err,
+                         size_t err_len)
+{
+    memset(b, 0, sizeof *b);
+    const char *forced = o->forced && *o->forced ? o->forced : NULL;
+    if (forced && is_path(forced))
+        try_add(b, o, forced, 1);
+    for (int i = 0; i < o->n_dirs; i++)
+        scan_dir(b, o, o->dirs[i]);
+    if (forced && !is_path(forced)) {
+        int i = find_by_name(b, forced);
+        if (i >= 0) {
+            b->plugins[i].forced = 1;
+        } else if (strcmp(forced, "auto") != 0) {
+            calgae_backends_free(b);
+            return calgae_fail(err, err_len,
+                               "backend '%s' not found or not usable here (see `calgae backends`)",
+                               forced);
+        }
+    } else if (forced && (b->n_plugins == 0 || !b->plugins[0].forced)) {
+        logf_(o, 0, "calgae: falling back from %s to the other plugins", forced);
+    }
+    qsort(b->plugins, (size_t)b->n_plugins, sizeof b->plugins[0], cmp_pref);
+
+    for (int s = 0; s < CALGAE_SLOT_COUNT; s++) {
+        for (int i = 0; i < b->n_plugins; i++)
+            if (slot_fn(b->plugins[i].table, s))
+                b->chain[s][b->chain_len[s]++] = i;
+        if (b->chain_len[s] == 0) {
+            char dirs[1024] = "";
+            for (int i = 0; i < o->n_dirs; i++)
+                snprintf(dirs + strlen(dirs), sizeof dirs - strlen(dirs), "%s%s", i ? ":" : "",
+                         o->dirs[i]);
+            calgae_backends_free(b);
+            return calgae_fail(err, err_len,
+                               "no usable plugin provides kernel '%s' (searched %s; is the "
+                               "scalar plugin installed?)",
+                               slots[s].name, dirs[0] ? dirs : "no folders");
+        }
+    }
+    const calgae_plugin *first[CALGAE_SLOT_COUNT];
+    for (int s = 0; s < CALGAE_SLOT_COUNT; s++)
+        first[s] = b->plugins[b->chain[s][0]].table;
+    b->quantize_q8_0 = first[CALGAE_SLOT_QUANTIZE_Q8_0]->quantize_q8_0;
+    b->rmsnorm = first[CALGAE_SLOT_RMSNORM]->rmsnorm;
+    b->softmax = first[CALGAE_SLOT_SOFTMAX]->softmax;
+    b->swiglu = first[CALGAE_SLOT_SWIGLU]->swiglu;
+    b->rope = first[CALGAE_SLOT_ROPE]->rope;
+    b->dot_f32 = first[CALGAE_SLOT_DOT_F32]->dot_f32;
+    b->axpy_f32 = first[CALGAE_SLOT_AXPY_F32]->axpy_f32;
+    return 0;
+}
+
+void calgae_backends_free(calgae_backends *b)
+{
+    for (int i = 0; i < b->n_plugins; i++)
+        if (b->plugins[i].handle)
+            dlclose(b->plugins[i].handle);
+    memset(b, 0, sizeof *b);
+}
+
+static int product_slot(uint32_t type, int matmul)
+{
+    switch (type) {
+    case CALGAE_TYPE_F32:
+        return matmul ? CALGAE_SLOT_MATMUL_F32 : CALGAE_SLOT_MATVEC_F32;
+    case CALGAE_TYPE_F16:
+        return matmul ? CALGAE_SLOT_MATMUL_F16 : CALGAE_SLOT_MATVEC_F16;
+    case CALGAE_TYPE_Q8_0:
+        return matmul ? CALGAE_SLOT_MATMUL_Q8_0 : CALGAE_SLOT_MATVEC_Q8_0;
+    case CALGAE_TYPE_Q4_0:
+        return matmul ? CALGAE_SLOT_MATMUL_Q4_0 : CALGAE_SLOT_MATVEC_Q4_0;
+    default:
+        return -1;
+    }
+}
+
+int calgae_backends_matvec(const calgae_backends *b, const calgae_weight *w, const void *x,
+                           float *y, int64_t r0, int64_t r1)
+{
+    int s = product_slot(w->type, 0);
+    if (s < 0)
+        return -1;
+    for (int i = 0; i < b->chain_len[s]; i++) {
+        generic_fn g = slot_fn(b->plugins[b->chain[s][i]].table, s);
+        calgae_matvec_fn f;
+        memcpy(&f, &g, sizeof f);
+        if (f(w, x, y, r0, r1) == CALGAE_KERNEL_OK)
+            return 0;
+    }
+    return -1;
+}
+
+int calgae_backends_matmul(const calgae_backends *b, const calgae_weight *w, const void *x,
+                           size_t x_stride, int64_t n_tok, float *y, int64_t y_stride,
+                           int64_t r0, int64_t r1)
+{
+    int s = product_slot(w->type, 1);
+    if (s < 0)
+        return -1;
+    for (int i = 0; i < b->chain_len[s]; i++) {
+        generic_fn g = slot_fn(b->plugins[b->chain[s][i]].table, s);
+        calgae_matmul_fn f;
+        memcpy(&f, &g, sizeof f);
+        if (f(w, x, x_stride, n_tok, y, y_stride, r0, r1) == CALGAE_KERNEL_OK)
+            return 0;
+    }
+    return -1;
+}
+
+const char *calgae_backends_slot_owner(const calgae_backends *b, int slot)
+{
+    if (slot < 0 || slot >= CALGAE_SLOT_COUNT || b->chain_len[slot] == 0)
+        return "none";
+    return b->plugins[b->chain[slot][0]].table->name;
+}
+
+void calgae_backends_describe(const calgae_backends *b, char *out, size_t out_len)
+{
+    out[0] = '\0';
+    for (int i = 0; i < b->n_plugins; i++) {
+        int serves = 0;
+        for (int s = 0; s < CALGAE_SLOT_COUNT && !serves; s++)
+            serves = b->chain_len[s] > 0 && b->chain[s][0] == i;
+        if (!serves)
+            continue;
+        size_t used = strlen(out);
+        snprintf(out + used, out_len - used, "%s%s", used ? "+" : "", b->plugins[i].table->name);
+    }
+}
+
+int calgae_backends_prepare(const calgae_backends *b, calgae_weight *w, char *err, size_t err_len)
+{
+    int s = product_slot(w->type, 0);
+    if (s < 0 || b->chain_len[s] == 0)
+        return 0;
+    const calgae_plugin *t = b->plugins[b->chain[s][0]].table;
+    if (!t->prepare_weight)
+        return 0;
+    char why[256] = "";
+    if (t->prepare_weight(w, why, sizeof why) != 0) {
+        /* not fatal: the stored layout stays valid for every plugin */
+        w->prepared = NULL;
+        w->owner = NULL;
+        (void)err;
+        (void)err_len;
+        return 0;
+    }
+    w->owner = t;
+    return 0;
+}
+
+void calgae_backends_release(const calgae_backends *b, calgae_weight *w)
+{
+    (void)b;
+    const calgae_plugin *t = w->owner;
+    if (t && w->prepared && t->release_weight)
+        t->release_weight(w);
+    w->prepared = NULL;
+    w->owner = NULL;
+}

@@ -1,0 +1,107 @@
+/*
+ * backend.h - the plugin host: finds kernel plugins (.so), checks them, and resolves every
+ * kernel slot of calgae_plugin.h to an ordered chain of plugins that provide it.
+ *
+ * Checks, in order, each failure refusing the file with a one-line reason: dlopen (missing,
+ * not a shared object, wrong architecture), the entry symbol, the entry's answer, the table's
+ * ABI major and size, a name, and the CPU probe. Preference: a forced plugin (--backend)
+ * first, then by priority, highest first. Per slot, the first plugin in that order that
+ * provides it serves it; later ones are the fallback when a kernel declines a shape.
+ * Libraries are never unloaded while the registry lives (kernels may still run on workers).
+ */
+#ifndef CALGAE_BACKEND_H
+#define CALGAE_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "calgae_plugin.h"
+
+#define CALGAE_MAX_PLUGINS 32
+#define CALGAE_MAX_PLUGIN_DIRS 8
+
+enum calgae_slot {
+    CALGAE_SLOT_QUANTIZE_Q8_0,
+    CALGAE_SLOT_MATVEC_F32,
+    CALGAE_SLOT_MATVEC_F16,
+    CALGAE_SLOT_MATVEC_Q8_0,
+    CALGAE_SLOT_MATVEC_Q4_0,
+    CALGAE_SLOT_MATMUL_F32,
+    CALGAE_SLOT_MATMUL_F16,
+    CALGAE_SLOT_MATMUL_Q8_0,
+    CALGAE_SLOT_MATMUL_Q4_0,
+    CALGAE_SLOT_RMSNORM,
+    CALGAE_SLOT_SOFTMAX,
+    CALGAE_SLOT_SWIGLU,
+    CALGAE_SLOT_ROPE,
+    CALGAE_SLOT_DOT_F32,
+    CALGAE_SLOT_AXPY_F32,
+    CALGAE_SLOT_COUNT
+};
+
+const char *calgae_slot_name(int slot);
+
+typedef struct calgae_loaded_plugin {
+    char path[1024];
+    void *handle;
+    const calgae_plugin *table;
+    int forced;
+} calgae_loaded_plugin;
+
+/* Where a message goes: level 0 = always shown, 1 = shown with --verbose. */
+typedef void (*calgae_log_fn)(void *user, int level, const char *line);
+
+typedef struct calgae_backends {
+    int n_plugins;
+    calgae_loaded_plugin plugins[CALGAE_MAX_PLUGINS]; /* in preference order */
+    /* per slot: indices into plugins[], in preference order, of those providing it */
+    int chain_len[CALGAE_SLOT_COUNT];
+    int chain[CALGAE_SLOT_COUNT][CALGAE_MAX_PLUGINS];
+    /* the first of each chain, for the hot path */
+    void (*quantize_q8_0)(const float *x, void *out, int64_t n);
+    void (*rmsnorm)(float *out, const float *x, const float *w, int64_t n, float eps);
+    void (*softmax)(float *x, int64_t n);
+    void (*swiglu)(float *gate, const float *up, int64_t n);
+    void (*rope)(float *x, int64_t n_heads, int64_t head_size, int64_t n_rot, const float *cs);
+    float (*dot_f32)(const float *a, const float *b, int64_t n);
+    void (*axpy_f32)(float *y, float a, const float *x, int64_t n);
+} calgae_backends;
+
+typedef struct calgae_backend_options {
+    const char *dirs[CALGAE_MAX_PLUGIN_DIRS]; /* folders searched for calgae-*.so */
+    int n_dirs;
+    const char *forced; /* NULL, a plugin name, or a path to a .so (contains '/' or ends .so) */
+    calgae_log_fn log;
+    void *log_user;
+} calgae_backend_options;
+
+/* Fills opts->dirs with the default search path: each folder of $CALGAE_PLUGIN_PATH
+ * (colon-separated), then the plugin folder next to the running binary (same relative place in
+ * the build tree and the install tree). Strings live in static storage. */
+void calgae_default_plugin_dirs(calgae_backend_options *opts);
+
+/* Loads and checks plugins. Fails only if some slot ends up with no provider (normally the
+ * scalar plugin is missing) or a forced name matches no plugin at all. */
+int calgae_backends_load(calgae_backends *b, const calgae_backend_options *opts, char *err,
+                         size_t err_len);
+void calgae_backends_free(calgae_backends *b);
+
+/* Products through the chain of the weight type's slot: the first plugin that does not
+ * decline computes rows [r0, r1). Returns 0, or -1 if every plugin declined. */
+int calgae_backends_matvec(const calgae_backends *b, const calgae_weight *w, const void *x,
+                           float *y, int64_t r0, int64_t r1);
+int calgae_backends_matmul(const calgae_backends *b, const calgae_weight *w, const void *x,
+                           size_t x_stride, int64_t n_tok, float *y, int64_t y_stride,
+                           int64_t r0, int64_t r1);
+
+/* Name of the plugin that serves a slot first ("none" if nobody). */
+const char *calgae_backends_slot_owner(const calgae_backends *b, int slot);
+/* "scalar" or "avx2+scalar": the plugins that serve at least one slot, in preference order. */
+void calgae_backends_describe(const calgae_backends *b, char *out, size_t out_len);
+
+/* Let the plugin serving w's products prepare its own layout (if it has prepare_weight). */
+int calgae_backends_prepare(const calgae_backends *b, calgae_weight *w, char *err,
+                            size_t err_len);
+void calgae_backends_release(const calgae_backends *b, calgae_weight *w);
+
+#endif

@@ -1,0 +1,203 @@
+/* convert.c - see convert.h. */
+#include "convert.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blocks.h"
+#include "gguf.h"
+
+/* llama.cpp's llama_ftype values for general.file_type */
+static uint32_t file_type_of(uint32_t type)
+{
+    switch (type) {
+    case CALGAE_TYPE_F16: return 1;
+    case CALGAE_TYPE_Q4_0: return 2;
+    case CALGAE_TYPE_Q8_0: return 7;
+    default: return 0;
+    }
+}
+
+struct conv {
+    calgae_gguf_writer *w;
+    void **bufs; /* tensor data we made; the writer only references it */
+    size_t n_bufs;
+    float *row;  /* one dequantized row */
+};
+
+static int keep(struct conv *cv, void *p)
+{
+    void **b = realloc(cv->bufs, (cv->n_bufs + 1) * sizeof *b);
+    if (!b) {
+        free(p);
+        return -1;
+    }
+    cv->bufs = b;
+    cv->bufs[cv->n_bufs++] = p;
+    return 0;
+}
+
+static int add_matrix(struct conv *cv, const char *name, const calgae_weight *src, uint32_t type)
+{
+    if (calgae_type_row_bytes(type, src->cols) == 0)
+        type = CALGAE_TYPE_F32;
+    const size_t row_bytes = calgae_type_row_bytes(type, src->cols);
+    const size_t total = row_bytes * (size_t)src->rows;
+    uint8_t *dst = malloc(total);
+    if (!dst || keep(cv, dst) != 0)
+        return -1;
+    for (int64_t r = 0; r < src->rows; r++) {
+        const void *in = (const char *)src->data + (size_t)r * src->row_bytes;
+        if (calgae_dequantize_row(src->type, in, cv->row, src->cols) != 0 ||
+            calgae_quantize_row(type, cv->row, dst + (size_t)r * row_bytes, src->cols) != 0)
+            return -1;
+    }
+    const int64_t ne[2] = {src->cols, src->rows};
+    return calgae_gguf_add_tensor(cv->w, name, type, 2, ne, dst, total);
+}
+
+static int add_vector(struct conv *cv, const char *name, const float *v, int64_t n)
+{
+    return calgae_gguf_add_tensor(cv->w, name, CALGAE_TYPE_F32, 1, &n, v, (size_t)n * sizeof(float));
+}
+
+static int add_hparams(calgae_gguf_writer *w, const calgae_config *c, uint32_t type, const char *name)
+{
+    return calgae_gguf_add_str(w, "general.architecture", "llama") ||
+           calgae_gguf_add_str(w, "general.name", name) ||
+           calgae_gguf_add_u32(w, "general.file_type", file_type_of(type)) ||
+           calgae_gguf_add_u32(w, "llama.context_length", (uint32_t)c->ctx) ||
+           calgae_gguf_add_u32(w, "llama.embedding_length", (uint32_t)c->dim) ||
+           calgae_gguf_add_u32(w, "llama.block_count", (uint32_t)c->n_layers) ||
+           calgae_gguf_add_u32(w, "llama.feed_forward_length", (uint32_t)c->hidden_dim) ||
+           calgae_gguf_add_u32(w, "llama.rope.dimension_count", (uint32_t)c->n_rot) ||
+           calgae_gguf_add_u32(w, "llama.attention.head_count", (uint32_t)c->n_heads) ||
+           calgae_gguf_add_u32(w, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads) ||
+           calgae_gguf_add_f32(w, "llama.attention.layer_norm_rms_epsilon", c->eps) ||
+           calgae_gguf_add_f32(w, "llama.rope.freq_base", c->rope_theta);
+}
+
+static int32_t token_type(const calgae_tokenizer *t, int32_t id)
+{
+    if (t->types)
+        return t->types[id];
+    if (id == t->unk_id)
+        return 2; /* unknown */
+    if (id == t->bos_id || id == t->eos_id)
+        return 3; /* control */
+    for (int b = 0; b < 256; b++)
+        if (t->byte_ids[b] == id)
+            return 6; /* byte */
+    return 1; /* normal */
+}
+
+/* SentencePiece writes a space as U+2581 in its vocabulary. */
+static char *to_sp_piece(const char *piece)
+{
+    size_t spaces = 0, n = strlen(piece);
+    for (size_t i = 0; i < n; i++)
+        spaces += piece[i] == ' ';
+    char *out = malloc(n + 2 * spaces + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (piece[i] == ' ') {
+            memcpy(o, "\xe2\x96\x81", 3);
+            o += 3;
+        } else {
+            *o++ = piece[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static int add_vocab(struct conv *cv, const calgae_tokenizer *t)
+{
+    const size_t n = (size_t)t->n_vocab;
+    char **pieces = calloc(n, sizeof *pieces);
+    int32_t *types = malloc(n * sizeof *types);
+    int rc = -1;
+    if (!pieces || !types)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (!(pieces[i] = to_sp_piece(t->pieces[i])))
+            goto out;
+        types[i] = token_type(t, (int32_t)i);
+    }
+    rc = calgae_gguf_add_str(cv->w, "tokenizer.ggml.model", "llama") ||
+         calgae_gguf_add_arr_str(cv->w, "tokenizer.ggml.tokens", (const char *const *)pieces, n) ||
+         calgae_gguf_add_arr_f32(cv->w, "tokenizer.ggml.scores", t->scores, n) ||
+         calgae_gguf_add_arr_i32(cv->w, "tokenizer.ggml.token_type", types, n) ||
+         calgae_gguf_add_u32(cv->w, "tokenizer.ggml.bos_token_id", (uint32_t)t->bos_id) ||
+         calgae_gguf_add_u32(cv->w, "tokenizer.ggml.eos_token_id", (uint32_t)t->eos_id) ||
+         (t->unk_id >= 0 &&
+          calgae_gguf_add_u32(cv->w, "tokenizer.ggml.unknown_token_id", (uint32_t)t->unk_id))
+             ? -1
+             : 0;
+out:
+    if (pieces)
+        for (size_t i = 0; i < n; i++)
+            free(pieces[i]);
+    free(pieces);
+    free(types);
+    return rc;
+}
+
+static int add_tensors(struct conv *cv, const calgae_model *m, uint32_t type)
+{
+    const calgae_config *c = &m->cfg;
+    if (add_matrix(cv, "token_embd.weight", &m->tok_embd, type))
+        return -1;
+    for (int l = 0; l < c->n_layers; l++) {
+        const calgae_layer *L = &m->layers[l];
+        char name[96];
+#define NAME(s) (snprintf(name, sizeof name, "blk.%d." s ".weight", l), name)
+        if (add_vector(cv, NAME("attn_norm"), L->attn_norm, c->dim) ||
+            add_matrix(cv, NAME("attn_q"), &L->wq, type) ||
+            add_matrix(cv, NAME("attn_k"), &L->wk, type) ||
+            add_matrix(cv, NAME("attn_v"), &L->wv, type) ||
+            add_matrix(cv, NAME("attn_output"), &L->wo, type) ||
+            add_vector(cv, NAME("ffn_norm"), L->ffn_norm, c->dim) ||
+            add_matrix(cv, NAME("ffn_gate"), &L->w_gate, type) ||
+            add_matrix(cv, NAME("ffn_down"), &L->w_down, type) ||
+            add_matrix(cv, NAME("ffn_up"), &L->w_up, type))
+            return -1;
+#undef NAME
+    }
+    if (add_vector(cv, "output_norm.weight", m->out_norm, c->dim))
+        return -1;
+    /* a tied classifier is left out: llama.cpp then uses token_embd, as we do */
+    return m->tied ? 0 : add_matrix(cv, "output.weight", &m->output, type);
+}
+
+int calgae_convert_to_gguf(const calgae_model *m, const calgae_tokenizer *t, uint32_t type,
+                           const char *out_path, char *err, size_t err_len)
+{
+    if (type != CALGAE_TYPE_F32 && type != CALGAE_TYPE_F16 && type != CALGAE_TYPE_Q8_0 &&
+        type != CALGAE_TYPE_Q4_0)
+        return calgae_fail(err, err_len, "cannot convert to type %s", calgae_type_name(type));
+    if (t->n_vocab != m->cfg.vocab_size)
+        return calgae_fail(err, err_len, "%s: vocabulary of %d tokens for a model of %d", m->path,
+                           t->n_vocab, m->cfg.vocab_size);
+    struct conv cv = {0};
+    cv.w = calgae_gguf_writer_new();
+    const int widest = m->cfg.dim > m->cfg.hidden_dim ? m->cfg.dim : m->cfg.hidden_dim;
+    cv.row = malloc((size_t)widest * sizeof(float));
+    const char *base = strrchr(m->path, '/');
+    int rc = -1;
+    if (!cv.w || !cv.row || add_hparams(cv.w, &m->cfg, type, base ? base + 1 : m->path) ||
+        add_vocab(&cv, t) || add_tensors(&cv, m, type)) {
+        calgae_fail(err, err_len, "%s: out of memory while converting", m->path);
+        goto out;
+    }
+    rc = calgae_gguf_write(cv.w, out_path, err, err_len);
+out:
+    calgae_gguf_writer_free(cv.w);
+    for (size_t i = 0; i < cv.n_bufs; i++)
+        free(cv.bufs[i]);
+    free(cv.bufs);
+    free(cv.row);
+    return rc;
+}

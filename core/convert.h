@@ -1,0 +1,21 @@
+/*
+ * convert.h - write a loaded model as a GGUF file that llama.cpp loads: llama.* hyperparameter
+ * keys, tokenizer.ggml.* vocabulary (SentencePiece spaces as U+2581), llama.cpp tensor names,
+ * matrices in the requested type and norms in F32.
+ */
+#ifndef CALGAE_CONVERT_H
+#define CALGAE_CONVERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "tokenizer.h"
+
+/* type: F32, F16, Q8_0 or Q4_0 for the matrices. A matrix whose rows are not a whole number of
+ * 32-blocks stays F32 under a block type (llama.cpp's rule: ggml cannot store it otherwise).
+ * Writes through a temporary file: on failure nothing is left at out_path. */
+int calgae_convert_to_gguf(const calgae_model *m, const calgae_tokenizer *t, uint32_t type,
+                           const char *out_path, char *err, size_t err_len);
+
+#endif

@@ -1,0 +1,281 @@
+/*
+ * forward.c - the transformer forward pass (see forward.h). Follows llama2.c's run.c step by
+ * step: RMSNorm, Q/K/V, RoPE (adjacent pairs), causal attention over the KV cache, output
+ * projection, residual, RMSNorm, SwiGLU FFN, residual; final RMSNorm and classifier. Every
+ * matrix product goes through the plugins, split into row ranges on the thread pool;
+ * attention is split over (token, head) pairs. Nothing is allocated per token.
+ */
+#include "forward.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blocks.h"
+
+#define ROW_GRAIN 32
+
+int calgae_state_init(calgae_state *s, const calgae_model *m, const calgae_backends *be,
+                      calgae_pool *pool, int ctx, int max_batch, char *err, size_t err_len)
+{
+    memset(s, 0, sizeof *s);
+    const calgae_config *c = &m->cfg;
+    if (ctx < 1 || max_batch < 1)
+        return calgae_fail(err, err_len, "context %d and batch %d must be positive", ctx, max_batch);
+    s->model = m;
+    s->be = be;
+    s->pool = pool;
+    s->ctx = ctx;
+    s->max_batch = max_batch;
+    const size_t B = (size_t)max_batch, dim = (size_t)c->dim, hid = (size_t)c->hidden_dim;
+    const size_t kv_dim = (size_t)c->head_size * (size_t)c->n_kv_heads;
+    const size_t widest = dim > hid ? dim : hid;
+    const size_t kv = (size_t)c->n_layers * (size_t)ctx * kv_dim;
+    s->x = calloc(B * dim, sizeof(float));
+    s->xb = calloc(B * dim, sizeof(float));
+    s->xb2 = calloc(B * dim, sizeof(float));
+    s->q = calloc(B * dim, sizeof(float));
+    s->hb = calloc(B * hid, sizeof(float));
+    s->hb2 = calloc(B * hid, sizeof(float));
+    s->att = calloc((size_t)calgae_pool_threads(pool) * (size_t)ctx, sizeof(float));
+    s->cs = calloc(B * (size_t)c->n_rot, sizeof(float));
+    s->xq = calloc(B * ((widest + CALGAE_QK - 1) / CALGAE_QK), sizeof(calgae_block_q8_0));
+    s->key_cache = calloc(kv, sizeof(float));
+    s->value_cache = calloc(kv, sizeof(float));
+    s->logits = calloc(B * (size_t)c->vocab_size, sizeof(float));
+    if (!s->x || !s->xb || !s->xb2 || !s->q || !s->hb || !s->hb2 || !s->att || !s->cs ||
+        !s->xq || !s->key_cache || !s->value_cache || !s->logits) {
+        calgae_state_free(s);
+        return calgae_fail(err, err_len, "out of memory for a context of %d (KV cache %zu MiB)",
+                           ctx, 2 * kv * sizeof(float) >> 20);
+    }
+    return 0;
+}
+
+void calgae_state_free(calgae_state *s)
+{
+    free(s->x);
+    free(s->xb);
+    free(s->xb2);
+    free(s->q);
+    free(s->hb);
+    free(s->hb2);
+    free(s->att);
+    free(s->cs);
+    free(s->xq);
+    free(s->key_cache);
+    free(s->value_cache);
+    free(s->logits);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- matrix products on the pool ---- */
+
+#define MAX_GROUP 3
+
+/* Several weights that read the same input (Q, K, V or gate, up) share one fork/join: their
+ * rows are laid end to end and the pool splits the combined range. */
+struct product_job {
+    const calgae_backends *be;
+    int n_w;
+    const calgae_weight *w[MAX_GROUP];
+    float *y[MAX_GROUP];
+    int64_t y_stride[MAX_GROUP];
+    int64_t start[MAX_GROUP + 1];
+    const void *x;
+    size_t x_stride;
+    int64_t n_tok;
+    atomic_int failed;
+};
+
+static void product_task(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    struct product_job *j = ctx;
+    for (int i = 0; i < j->n_w; i++) {
+        int64_t lo = begin > j->start[i] ? begin : j->start[i];
+        int64_t hi = end < j->start[i + 1] ? end : j->start[i + 1];
+        if (lo >= hi)
+            continue;
+        int rc = j->n_tok == 1
+                     ? calgae_backends_matvec(j->be, j->w[i], j->x, j->y[i], lo - j->start[i],
+                                              hi - j->start[i])
+                     : calgae_backends_matmul(j->be, j->w[i], j->x, j->x_stride, j->n_tok,
+                                              j->y[i], j->y_stride[i], lo - j->start[i],
+                                              hi - j->start[i]);
+        if (rc != 0)
+            atomic_store(&j->failed, 1);
+    }
+}
+
+static int is_block_type(uint32_t t)
+{
+    return t == CALGAE_TYPE_Q8_0 || t == CALGAE_TYPE_Q4_0 || t == CALGAE_TYPE_Q4_1;
+}
+
+/* y_i[t][r] = W_i[r] . x[t] for each weight of the group; x is n_tok rows of cols floats. */
+static int products(calgae_state *s, const float *x, int n_tok, int64_t cols, int n_w,
+                    const calgae_weight *const *w, float *const *y, const int64_t *y_stride)
+{
+    /* float-input and block-input weights need different activation forms: one job each */
+    for (int form = 0; form < 2; form++) {
+        struct product_job j = {.be = s->be, .n_tok = n_tok};
+        for (int i = 0; i < n_w; i++) {
+            if (is_block_type(w[i]->type) != form)
+                continue;
+            j.w[j.n_w] = w[i];
+            j.y[j.n_w] = y[i];
+            j.y_stride[j.n_w] = y_stride[i];
+            j.start[j.n_w + 1] = j.start[j.n_w] + w[i]->rows;
+            j.n_w++;
+        }
+        if (j.n_w == 0)
+            continue;
+        if (form == 1) {
+            const size_t row = (size_t)(cols / CALGAE_QK) * sizeof(calgae_block_q8_0);
+            for (int t = 0; t < n_tok; t++)
+                s->be->quantize_q8_0(x + (size_t)t * (size_t)cols, (char *)s->xq + t * row, cols);
+            j.x = s->xq;
+            j.x_stride = row;
+        } else {
+            j.x = x;
+            j.x_stride = (size_t)cols * sizeof(float);
+        }
+        atomic_init(&j.failed, 0);
+        calgae_pool_for(s->pool, j.start[j.n_w], ROW_GRAIN, product_task, &j);
+        if (atomic_load(&j.failed))
+            return -1;
+    }
+    return 0;
+}
+
+static int product1(calgae_state *s, const float *x, int n_tok, const calgae_weight *w,
+                    float *y, int64_t y_stride)
+{
+    return products(s, x, n_tok, w->cols, 1, &w, &y, &y_stride);
+}
+
+/* ---- attention ---- */
+
+struct attn_job {
+    calgae_state *s;
+    int layer, pos, n_tok;
+};
+
+static void attn_task(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    const struct attn_job *j = ctx;
+    calgae_state *s = j->s;
+    const calgae_config *c = &s->model->cfg;
+    const int hs = c->head_size, dim = c->dim;
+    const int kv_dim = hs * c->n_kv_heads, group = c->n_heads / c->n_kv_heads;
+    const size_t layer_off = (size_t)j->layer * (size_t)s->ctx * (size_t)kv_dim;
+    const float scale = 1.0f / sqrtf((float)hs);
+    float *att = s->att + (size_t)thread * (size_t)s->ctx;
+    for (int64_t item = begin; item < end; item++) {
+        const int t = (int)(item / c->n_heads), h = (int)(item % c->n_heads);
+        const int p = j->pos + t; /* causal: this token sees positions 0..p */
+        const float *q = s->q + (size_t)t * dim + (size_t)h * hs;
+        const size_t head_off = layer_off + (size_t)(h / group) * hs;
+        for (int k = 0; k <= p; k++)
+            att[k] = s->be->dot_f32(q, s->key_cache + head_off + (size_t)k * kv_dim, hs) * scale;
+        s->be->softmax(att, p + 1);
+        float *out = s->xb + (size_t)t * dim + (size_t)h * hs;
+        memset(out, 0, (size_t)hs * sizeof(float));
+        for (int k = 0; k <= p; k++)
+            s->be->axpy_f32(out, att[k], s->value_cache + head_off + (size_t)k * kv_dim, hs);
+    }
+}
+
+/* ---- the pass ---- */
+
+static void rope_table(const calgae_config *c, int pos, float *cs)
+{
+    /* computed as llama2.c does, in float, so greedy text matches it token for token */
+    for (int i = 0; i < c->n_rot / 2; i++) {
+        const float freq = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)c->n_rot);
+        const float val = (float)pos * freq;
+        cs[2 * i] = cosf(val);
+        cs[2 * i + 1] = sinf(val);
+    }
+}
+
+static int layer_forward(calgae_state *s, int l, int n, int pos)
+{
+    const calgae_model *m = s->model;
+    const calgae_config *c = &m->cfg;
+    const calgae_layer *L = &m->layers[l];
+    const calgae_backends *be = s->be;
+    const int dim = c->dim, hid = c->hidden_dim, hs = c->head_size;
+    const int64_t kv_dim = (int64_t)hs * c->n_kv_heads;
+    float *kc = s->key_cache + ((size_t)l * s->ctx + (size_t)pos) * (size_t)kv_dim;
+    float *vc = s->value_cache + ((size_t)l * s->ctx + (size_t)pos) * (size_t)kv_dim;
+
+    for (int t = 0; t < n; t++)
+        be->rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm, dim, c->eps);
+    /* K and V go straight into the cache rows of their positions */
+    const calgae_weight *qkv[3] = {&L->wq, &L->wk, &L->wv};
+    float *qkv_out[3] = {s->q, kc, vc};
+    const int64_t qkv_stride[3] = {dim, kv_dim, kv_dim};
+    if (products(s, s->xb, n, dim, 3, qkv, qkv_out, qkv_stride) != 0)
+        return -1;
+    for (int t = 0; t < n; t++) {
+        const float *cs = s->cs + (size_t)t * c->n_rot;
+        be->rope(s->q + (size_t)t * dim, c->n_heads, hs, c->n_rot, cs);
+        be->rope(kc + (size_t)t * kv_dim, c->n_kv_heads, hs, c->n_rot, cs);
+    }
+    struct attn_job aj = {s, l, pos, n};
+    calgae_pool_for(s->pool, (int64_t)n * c->n_heads, 1, attn_task, &aj);
+    if (product1(s, s->xb, n, &L->wo, s->xb2, dim) != 0)
+        return -1;
+    for (size_t i = 0; i < (size_t)n * dim; i++)
+        s->x[i] += s->xb2[i];
+
+    for (int t = 0; t < n; t++)
+        be->rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->ffn_norm, dim, c->eps);
+    const calgae_weight *gu[2] = {&L->w_gate, &L->w_up};
+    float *gu_out[2] = {s->hb, s->hb2};
+    const int64_t gu_stride[2] = {hid, hid};
+    if (products(s, s->xb, n, dim, 2, gu, gu_out, gu_stride) != 0)
+        return -1;
+    for (int t = 0; t < n; t++)
+        be->swiglu(s->hb + (size_t)t * hid, s->hb2 + (size_t)t * hid, hid);
+    if (product1(s, s->hb, n, &L->w_down, s->xb, dim) != 0)
+        return -1;
+    for (size_t i = 0; i < (size_t)n * dim; i++)
+        s->x[i] += s->xb[i];
+    return 0;
+}
+
+int calgae_forward(calgae_state *s, const int32_t *tokens, int n, int pos, int all_logits,
+                   char *err, size_t err_len)
+{
+    const calgae_model *m = s->model;
+    const calgae_config *c = &m->cfg;
+    const int dim = c->dim;
+    if (n < 1 || n > s->max_batch)
+        return calgae_fail(err, err_len, "batch of %d tokens (at most %d)", n, s->max_batch);
+    if (pos < 0 || pos > s->ctx - n)
+        return calgae_fail(err, err_len, "context full: %d tokens do not fit after position %d "
+                           "of %d (raise --ctx)", n, pos, s->ctx);
+    for (int t = 0; t < n; t++) {
+        if (tokens[t] < 0 || tokens[t] >= c->vocab_size)
+            return calgae_fail(err, err_len, "token id %d is outside the vocabulary (0..%d)",
+                               tokens[t], c->vocab_size - 1);
+        const char *row = (const char *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes;
+        calgae_dequantize_row(m->tok_embd.type, row, s->x + (size_t)t * dim, dim);
+        rope_table(c, pos + t, s->cs + (size_t)t * c->n_rot);
+    }
+    for (int l = 0; l < c->n_layers; l++)
+        if (layer_forward(s, l, n, pos) != 0)
+            return calgae_fail(err, err_len, "no plugin could compute layer %d", l);
+
+    const int first = all_logits ? 0 : n - 1, rows = n - first;
+    for (int t = first; t < n; t++)
+        s->be->rmsnorm(s->xb + (size_t)(t - first) * dim, s->x + (size_t)t * dim, m->out_norm,
+                       dim, c->eps);
+    if (product1(s, s->xb, rows, &m->output, s->logits, c->vocab_size) != 0)
+        return calgae_fail(err, err_len, "no plugin could compute the classifier");
+    return 0;
+}

@@ -1,0 +1,102 @@
+/* main.c - the calgae program: dispatches to the subcommands in cmd_*.c. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "Usage: calgae <command> [options]\n"
+    "\n"
+    "A CPU-first runtime for Llama-family models with pluggable SIMD kernels.\n"
+    "\n"
+    "Commands:\n"
+    "  run        generate text from a model (GGUF or llama2.c .bin)\n"
+    "  tokenize   print the token ids of a text\n"
+    "  convert    write a llama2.c checkpoint (or any model Calgae reads) as GGUF\n"
+    "  logits     write the raw logits of a token sequence (for testing)\n"
+    "\n"
+    "Run 'calgae <command> --help' for a command's options.\n";
+
+void calgae_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("calgae: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int calgae_parse_int(const char *flag, const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max) {
+        calgae_error("%s: '%s' is not an integer in %ld..%ld", flag, s, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int calgae_parse_float(const char *flag, const char *s, double min, double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= min && v <= max)) {
+        calgae_error("%s: '%s' is not a number in %g..%g", flag, s, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int calgae_parse_u64(const char *flag, const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (*s == '-') {
+        calgae_error("%s: '%s' must not be negative", flag, s);
+        return -1;
+    }
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end) {
+        calgae_error("%s: '%s' is not an unsigned integer", flag, s);
+        return -1;
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        puts("calgae 0.1.0");
+        return 0;
+    }
+    if (!strcmp(cmd, "run"))
+        return calgae_cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tokenize"))
+        return calgae_cmd_tokenize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "convert"))
+        return calgae_cmd_convert(argc - 1, argv + 1);
+    if (!strcmp(cmd, "logits"))
+        return calgae_cmd_logits(argc - 1, argv + 1);
+    calgae_error("unknown command '%s' (try 'calgae --help')", cmd);
+    return 2;
+}

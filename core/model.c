@@ -1,0 +1,125 @@
+/*
+ * model.c - format detection, the folder convenience, hyperparameter checks shared by the
+ * GGUF and .bin loaders.
+ */
+#define _GNU_SOURCE
+#include "model.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* A folder holding one model: exactly one *.gguf, else exactly one *.bin not named tokenizer. */
+static int pick_in_folder(const char *dir, char *out, size_t out_len, char *err, size_t err_len)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return calgae_fail(err, err_len, "%s: cannot open folder", dir);
+    char gguf[512] = "", bin[512] = "";
+    int n_gguf = 0, n_bin = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n > 5 && strcmp(e->d_name + n - 5, ".gguf") == 0) {
+            n_gguf++;
+            snprintf(gguf, sizeof gguf, "%s", e->d_name);
+        } else if (n > 4 && strcmp(e->d_name + n - 4, ".bin") == 0 &&
+                   strncmp(e->d_name, "tok", 3) != 0) {
+            n_bin++;
+            snprintf(bin, sizeof bin, "%s", e->d_name);
+        }
+    }
+    closedir(d);
+    const char *pick = n_gguf == 1 ? gguf : (n_gguf == 0 && n_bin == 1 ? bin : NULL);
+    if (!pick)
+        return calgae_fail(err, err_len,
+                           "%s: folder holds %d .gguf and %d model .bin files; name the file",
+                           dir, n_gguf, n_bin);
+    snprintf(out, out_len, "%s/%s", dir, pick);
+    return 0;
+}
+
+int calgae_model_load(calgae_model *m, const char *path, char *err, size_t err_len)
+{
+    memset(m, 0, sizeof *m);
+    char file[1024];
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (pick_in_folder(path, file, sizeof file, err, err_len) != 0)
+            return -1;
+    } else {
+        snprintf(file, sizeof file, "%s", path);
+    }
+    calgae_map probe;
+    if (calgae_map_file(&probe, file, err, err_len) != 0)
+        return -1;
+    int is_gguf = probe.size >= 4 && memcmp(probe.data, "GGUF", 4) == 0;
+    calgae_unmap(&probe);
+    int rc = is_gguf ? calgae_model_load_gguf(m, file, err, err_len)
+                     : calgae_model_load_bin(m, file, err, err_len);
+    if (rc != 0) {
+        calgae_model_free(m);
+        return -1;
+    }
+    snprintf(m->path, sizeof m->path, "%s", file);
+    return 0;
+}
+
+void calgae_model_free(calgae_model *m)
+{
+    free(m->layers);
+    if (m->has_tokenizer)
+        calgae_tokenizer_free(&m->tokenizer);
+    if (m->format == CALGAE_FORMAT_GGUF)
+        calgae_gguf_close(&m->gguf);
+    calgae_unmap(&m->map);
+    memset(m, 0, sizeof *m);
+}
+
+int calgae_config_check(const calgae_config *c, const char *path, char *err, size_t err_len)
+{
+    /* generous limits that still keep every size computation far from overflow */
+    const int big = 1 << 20;
+    if (c->dim <= 0 || c->dim > big || c->hidden_dim <= 0 || c->hidden_dim > 4 * big)
+        return calgae_fail(err, err_len, "%s: bad dimensions (dim %d, ffn %d)", path, c->dim,
+                           c->hidden_dim);
+    if (c->n_layers <= 0 || c->n_layers > 1024)
+        return calgae_fail(err, err_len, "%s: bad layer count %d", path, c->n_layers);
+    if (c->n_heads <= 0 || c->n_heads > 4096 || c->dim % c->n_heads != 0)
+        return calgae_fail(err, err_len, "%s: head count %d does not divide dim %d", path,
+                           c->n_heads, c->dim);
+    if (c->n_kv_heads <= 0 || c->n_kv_heads > c->n_heads || c->n_heads % c->n_kv_heads != 0)
+        return calgae_fail(err, err_len, "%s: KV head count %d does not divide head count %d",
+                           path, c->n_kv_heads, c->n_heads);
+    if (c->vocab_size <= 0 || c->vocab_size > 4 * big)
+        return calgae_fail(err, err_len, "%s: bad vocabulary size %d", path, c->vocab_size);
+    if (c->ctx <= 0 || c->ctx > 16 * big)
+        return calgae_fail(err, err_len, "%s: bad context length %d", path, c->ctx);
+    if (c->head_size % 2 != 0 || c->n_rot <= 0 || c->n_rot > c->head_size || c->n_rot % 2 != 0)
+        return calgae_fail(err, err_len, "%s: bad RoPE dimensions (%d of head size %d)", path,
+                           c->n_rot, c->head_size);
+    if (!(c->eps > 0.0f && c->eps < 1.0f))
+        return calgae_fail(err, err_len, "%s: bad RMSNorm epsilon %g", path, (double)c->eps);
+    if (!(c->rope_theta > 0.0f && c->rope_theta < 1e12f))
+        return calgae_fail(err, err_len, "%s: bad RoPE base %g", path, (double)c->rope_theta);
+    return 0;
+}
+
+static size_t weight_bytes(const calgae_weight *w)
+{
+    return (size_t)w->rows * w->row_bytes;
+}
+
+size_t calgae_model_weight_bytes(const calgae_model *m)
+{
+    size_t total = weight_bytes(&m->output);
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const calgae_layer *L = &m->layers[l];
+        total += weight_bytes(&L->wq) + weight_bytes(&L->wk) + weight_bytes(&L->wv) +
+                 weight_bytes(&L->wo) + weight_bytes(&L->w_gate) + weight_bytes(&L->w_down) +
+                 weight_bytes(&L->w_up);
+    }
+    return total;
+}

@@ -1,0 +1,78 @@
+/*
+ * model.h - a Llama-architecture model in memory: its hyperparameters and weights, pointing
+ * into a read-only map of the file (no copy). Two formats: GGUF v2/v3 (llama.cpp's; see
+ * model_gguf.c) and llama2.c's float32 checkpoint (.bin; see model_bin.c).
+ */
+#ifndef CALGAE_MODEL_H
+#define CALGAE_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "calgae_plugin.h"
+#include "gguf.h"
+#include "tokenizer.h"
+#include "util.h"
+
+typedef struct calgae_config {
+    int dim;        /* residual stream width */
+    int hidden_dim; /* FFN width */
+    int n_layers;
+    int n_heads;
+    int n_kv_heads; /* < n_heads: grouped-query attention */
+    int vocab_size;
+    int ctx;        /* the model's context length */
+    int head_size;  /* dim / n_heads */
+    int n_rot;      /* dimensions of each head that RoPE rotates (even, <= head_size) */
+    float eps;      /* RMSNorm epsilon */
+    float rope_theta;
+} calgae_config;
+
+typedef struct calgae_layer {
+    const float *attn_norm; /* [dim] */
+    const float *ffn_norm;  /* [dim] */
+    calgae_weight wq;       /* dim x dim */
+    calgae_weight wk;       /* kv_dim x dim */
+    calgae_weight wv;       /* kv_dim x dim */
+    calgae_weight wo;       /* dim x dim */
+    calgae_weight w_gate;   /* hidden x dim (llama2.c w1) */
+    calgae_weight w_down;   /* dim x hidden (w2) */
+    calgae_weight w_up;     /* hidden x dim (w3) */
+} calgae_layer;
+
+enum calgae_format { CALGAE_FORMAT_GGUF, CALGAE_FORMAT_BIN };
+
+typedef struct calgae_model {
+    char path[1024];
+    enum calgae_format format;
+    calgae_config cfg;
+    calgae_weight tok_embd; /* vocab x dim, any supported type; rows are dequantized on lookup */
+    const float *out_norm;  /* [dim] */
+    calgae_weight output;   /* vocab x dim; the same data as tok_embd when tied */
+    int tied;
+    calgae_layer *layers;
+    /* storage behind the pointers */
+    calgae_gguf gguf;       /* format GGUF */
+    calgae_map map;         /* format BIN */
+    /* GGUF files carry their vocabulary */
+    int has_tokenizer;
+    calgae_tokenizer tokenizer;
+    uint32_t file_type;     /* the dominant matrix type, for display */
+} calgae_model;
+
+/* path: a model file (GGUF by magic, else llama2.c .bin) or a folder holding exactly one
+ * *.gguf or one non-tokenizer *.bin. */
+int calgae_model_load(calgae_model *m, const char *path, char *err, size_t err_len);
+void calgae_model_free(calgae_model *m);
+
+/* Format loaders (used by calgae_model_load). */
+int calgae_model_load_gguf(calgae_model *m, const char *path, char *err, size_t err_len);
+int calgae_model_load_bin(calgae_model *m, const char *path, char *err, size_t err_len);
+
+/* Checks hyperparameters for consistency (shared by both loaders). */
+int calgae_config_check(const calgae_config *c, const char *path, char *err, size_t err_len);
+
+/* Bytes of all matrices (what a token's forward pass streams from memory). */
+size_t calgae_model_weight_bytes(const calgae_model *m);
+
+#endif

@@ -1,0 +1,186 @@
+/*
+ * model_gguf.c - a llama-architecture model from a GGUF file, with llama.cpp's tensor names
+ * (token_embd, blk.N.attn_q / attn_k / attn_v / attn_output / ffn_gate / ffn_up / ffn_down /
+ * attn_norm / ffn_norm, output_norm, output) and hyperparameter keys (llama.*). The Q and K
+ * matrices are in the adjacent-pair RoPE layout llama.cpp uses for this architecture.
+ * Every tensor's shape and type is checked against the hyperparameters before use.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+static int is_matrix_type(uint32_t t)
+{
+    return t == CALGAE_TYPE_F32 || t == CALGAE_TYPE_F16 || t == CALGAE_TYPE_Q8_0 ||
+           t == CALGAE_TYPE_Q4_0;
+}
+
+static const calgae_gguf_tensor *need_tensor(const calgae_gguf *g, const char *name,
+                                             const char *path, char *err, size_t err_len)
+{
+    const calgae_gguf_tensor *t = calgae_gguf_find_tensor(g, name);
+    if (!t)
+        calgae_fail(err, err_len, "%s: tensor %s is missing", path, name);
+    return t;
+}
+
+static int get_matrix(const calgae_gguf *g, const char *name, int64_t rows, int64_t cols,
+                      calgae_weight *w, const char *path, char *err, size_t err_len)
+{
+    const calgae_gguf_tensor *t = need_tensor(g, name, path, err, err_len);
+    if (!t)
+        return -1;
+    if (t->n_dims != 2 || t->ne[0] != cols || t->ne[1] != rows)
+        return calgae_fail(err, err_len,
+                           "%s: tensor %s has shape [%lld, %lld] (%u dims), expected [%lld, %lld]",
+                           path, name, (long long)t->ne[0], (long long)t->ne[1], t->n_dims,
+                           (long long)cols, (long long)rows);
+    if (!is_matrix_type(t->type))
+        return calgae_fail(err, err_len, "%s: tensor %s has type %s, which is not supported",
+                           path, name, calgae_type_name(t->type));
+    size_t align = t->type == CALGAE_TYPE_F32 ? 4 : 2;
+    if ((uintptr_t)t->data % align != 0)
+        return calgae_fail(err, err_len, "%s: tensor %s is misaligned", path, name);
+    memset(w, 0, sizeof *w);
+    w->type = t->type;
+    w->rows = rows;
+    w->cols = cols;
+    w->row_bytes = calgae_type_row_bytes(t->type, cols);
+    w->data = t->data;
+    return 0;
+}
+
+static const float *get_vector(const calgae_gguf *g, const char *name, int64_t n,
+                               const char *path, char *err, size_t err_len)
+{
+    const calgae_gguf_tensor *t = need_tensor(g, name, path, err, err_len);
+    if (!t)
+        return NULL;
+    if (t->n_dims != 1 || t->ne[0] != n || t->type != CALGAE_TYPE_F32 ||
+        (uintptr_t)t->data % 4 != 0) {
+        calgae_fail(err, err_len, "%s: tensor %s must be an aligned F32 vector of %lld", path,
+                    name, (long long)n);
+        return NULL;
+    }
+    return t->data;
+}
+
+/* Missing keys keep the default in *out; present but bad ones are errors. */
+static int meta_u32(const calgae_gguf *g, const char *key, int *out, int required,
+                    const char *path, char *err, size_t err_len)
+{
+    uint32_t v;
+    int rc = calgae_gguf_get_u32(g, key, &v, path, err, err_len);
+    if (rc < 0)
+        return -1;
+    if (rc > 0)
+        return required ? calgae_fail(err, err_len, "%s: metadata %s is missing", path, key) : 0;
+    if (v > (uint32_t)INT32_MAX)
+        return calgae_fail(err, err_len, "%s: metadata %s = %u is out of range", path, key, v);
+    *out = (int)v;
+    return 0;
+}
+
+static int read_config(calgae_model *m, const char *path, char *err, size_t err_len)
+{
+    const calgae_gguf *g = &m->gguf;
+    calgae_gguf_str arch;
+    int rc = calgae_gguf_get_str(g, "general.architecture", &arch, path, err, err_len);
+    if (rc < 0)
+        return -1;
+    if (rc > 0)
+        return calgae_fail(err, err_len, "%s: metadata general.architecture is missing", path);
+    if (arch.len != 5 || memcmp(arch.ptr, "llama", 5) != 0)
+        return calgae_fail(err, err_len, "%s: architecture '%.*s' is not supported (llama only)",
+                           path, (int)(arch.len > 40 ? 40 : arch.len), arch.ptr);
+    calgae_config *c = &m->cfg;
+    c->ctx = 2048;
+    if (meta_u32(g, "llama.embedding_length", &c->dim, 1, path, err, err_len) ||
+        meta_u32(g, "llama.feed_forward_length", &c->hidden_dim, 1, path, err, err_len) ||
+        meta_u32(g, "llama.block_count", &c->n_layers, 1, path, err, err_len) ||
+        meta_u32(g, "llama.attention.head_count", &c->n_heads, 1, path, err, err_len) ||
+        meta_u32(g, "llama.context_length", &c->ctx, 0, path, err, err_len))
+        return -1;
+    c->n_kv_heads = c->n_heads;
+    if (meta_u32(g, "llama.attention.head_count_kv", &c->n_kv_heads, 0, path, err, err_len))
+        return -1;
+    c->head_size = c->n_heads > 0 ? c->dim / c->n_heads : 0;
+    c->n_rot = c->head_size;
+    if (meta_u32(g, "llama.rope.dimension_count", &c->n_rot, 0, path, err, err_len))
+        return -1;
+    c->eps = 1e-5f;
+    c->rope_theta = 10000.0f;
+    if (calgae_gguf_get_f32(g, "llama.attention.layer_norm_rms_epsilon", &c->eps, path, err,
+                            err_len) < 0 ||
+        calgae_gguf_get_f32(g, "llama.rope.freq_base", &c->rope_theta, path, err, err_len) < 0)
+        return -1;
+    const calgae_gguf_tensor *emb = need_tensor(g, "token_embd.weight", path, err, err_len);
+    if (!emb)
+        return -1;
+    if (emb->n_dims != 2 || emb->ne[1] <= 0 || emb->ne[1] > INT32_MAX)
+        return calgae_fail(err, err_len, "%s: tensor token_embd.weight has a bad shape", path);
+    c->vocab_size = (int)emb->ne[1];
+    return calgae_config_check(c, path, err, err_len);
+}
+
+static int load_layer(calgae_model *m, int l, const char *path, char *err, size_t err_len)
+{
+    const calgae_gguf *g = &m->gguf;
+    const calgae_config *c = &m->cfg;
+    const int64_t kv_dim = (int64_t)c->head_size * c->n_kv_heads;
+    calgae_layer *L = &m->layers[l];
+    char name[96];
+#define NAME(s) (snprintf(name, sizeof name, "blk.%d." s ".weight", l), name)
+    if (!(L->attn_norm = get_vector(g, NAME("attn_norm"), c->dim, path, err, err_len)) ||
+        !(L->ffn_norm = get_vector(g, NAME("ffn_norm"), c->dim, path, err, err_len)))
+        return -1;
+    if (get_matrix(g, NAME("attn_q"), c->dim, c->dim, &L->wq, path, err, err_len) ||
+        get_matrix(g, NAME("attn_k"), kv_dim, c->dim, &L->wk, path, err, err_len) ||
+        get_matrix(g, NAME("attn_v"), kv_dim, c->dim, &L->wv, path, err, err_len) ||
+        get_matrix(g, NAME("attn_output"), c->dim, c->dim, &L->wo, path, err, err_len) ||
+        get_matrix(g, NAME("ffn_gate"), c->hidden_dim, c->dim, &L->w_gate, path, err, err_len) ||
+        get_matrix(g, NAME("ffn_down"), c->dim, c->hidden_dim, &L->w_down, path, err, err_len) ||
+        get_matrix(g, NAME("ffn_up"), c->hidden_dim, c->dim, &L->w_up, path, err, err_len))
+        return -1;
+#undef NAME
+    return 0;
+}
+
+int calgae_model_load_gguf(calgae_model *m, const char *path, char *err, size_t err_len)
+{
+    m->format = CALGAE_FORMAT_GGUF;
+    if (calgae_gguf_open(&m->gguf, path, err, err_len) != 0)
+        return -1;
+    if (read_config(m, path, err, err_len) != 0)
+        return -1;
+    const calgae_config *c = &m->cfg;
+    if (get_matrix(&m->gguf, "token_embd.weight", c->vocab_size, c->dim, &m->tok_embd, path,
+                   err, err_len) != 0)
+        return -1;
+    if (!(m->out_norm = get_vector(&m->gguf, "output_norm.weight", c->dim, path, err, err_len)))
+        return -1;
+    m->tied = calgae_gguf_find_tensor(&m->gguf, "output.weight") == NULL;
+    if (m->tied)
+        m->output = m->tok_embd;
+    else if (get_matrix(&m->gguf, "output.weight", c->vocab_size, c->dim, &m->output, path, err,
+                        err_len) != 0)
+        return -1;
+    m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
+    if (!m->layers)
+        return calgae_fail(err, err_len, "%s: out of memory", path);
+    for (int l = 0; l < c->n_layers; l++)
+        if (load_layer(m, l, path, err, err_len) != 0)
+            return -1;
+    m->file_type = m->layers[0].wq.type;
+    if (calgae_gguf_find_kv(&m->gguf, "tokenizer.ggml.tokens")) {
+        if (calgae_tokenizer_load_gguf(&m->tokenizer, &m->gguf, path, err, err_len) != 0)
+            return -1;
+        m->has_tokenizer = 1;
+        if (m->tokenizer.n_vocab > c->vocab_size)
+            return calgae_fail(err, err_len, "%s: vocabulary has %d tokens but the model only %d",
+                               path, m->tokenizer.n_vocab, c->vocab_size);
+    }
+    return 0;
+}

@@ -1,0 +1,205 @@
+/*
+ * pool.c - the persistent thread pool (see pool.h).
+ *
+ * A product per layer matrix means hundreds of fork/join rounds per token, so waking workers
+ * must be cheap: they spin briefly on a generation counter before sleeping on a condition
+ * variable, and the caller spins on a countdown of unfinished chunks.
+ */
+#define _GNU_SOURCE
+#include "pool.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define SPIN_ROUNDS 20000
+
+struct calgae_pool {
+    int n_threads;
+    pthread_t *threads;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    atomic_uint generation;
+    atomic_int pending;
+    atomic_int stop;
+    /* the current job, written before generation is bumped */
+    calgae_task_fn fn;
+    void *ctx;
+    int64_t n, grain;
+};
+
+struct worker_arg {
+    calgae_pool *pool;
+    int index;
+};
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static void run_chunk(calgae_pool *p, int index)
+{
+    int64_t blocks = (p->n + p->grain - 1) / p->grain;
+    int64_t per = (blocks + p->n_threads - 1) / p->n_threads;
+    int64_t begin = (int64_t)index * per * p->grain;
+    int64_t end = begin + per * p->grain;
+    if (end > p->n)
+        end = p->n;
+    if (begin < end)
+        p->fn(p->ctx, begin, end, index);
+}
+
+static unsigned wait_generation(calgae_pool *p, unsigned seen)
+{
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        unsigned g = atomic_load_explicit(&p->generation, memory_order_acquire);
+        if (g != seen || atomic_load(&p->stop))
+            return g;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&p->mu);
+    unsigned g;
+    while ((g = atomic_load(&p->generation)) == seen && !atomic_load(&p->stop))
+        pthread_cond_wait(&p->wake, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    return g;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker_arg *wa = arg;
+    calgae_pool *p = wa->pool;
+    int index = wa->index;
+    free(wa);
+    unsigned seen = 0;
+    for (;;) {
+        seen = wait_generation(p, seen);
+        if (atomic_load(&p->stop))
+            return NULL;
+        run_chunk(p, index);
+        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
+    }
+}
+
+int calgae_pool_create(calgae_pool **out, int n_threads, char *err, size_t err_len)
+{
+    *out = NULL;
+    if (n_threads < 1 || n_threads > 1024)
+        return calgae_fail(err, err_len, "thread count %d out of range 1..1024", n_threads);
+    calgae_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return calgae_fail(err, err_len, "out of memory");
+    p->n_threads = n_threads;
+    p->threads = calloc((size_t)n_threads, sizeof *p->threads);
+    if (!p->threads) {
+        free(p);
+        return calgae_fail(err, err_len, "out of memory");
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    for (int i = 1; i < n_threads; i++) {
+        struct worker_arg *wa = malloc(sizeof *wa);
+        int rc = wa ? 0 : -1;
+        if (wa) {
+            wa->pool = p;
+            wa->index = i;
+            rc = pthread_create(&p->threads[i], NULL, worker_main, wa);
+            if (rc != 0)
+                free(wa);
+        }
+        if (rc != 0) {
+            p->n_threads = i; /* destroy joins the ones that started */
+            calgae_pool_destroy(p);
+            return calgae_fail(err, err_len, "cannot start thread %d of %d", i, n_threads);
+        }
+    }
+    *out = p;
+    return 0;
+}
+
+void calgae_pool_destroy(calgae_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    atomic_store(&p->stop, 1);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 1; i < p->n_threads; i++)
+        pthread_join(p->threads[i], NULL);
+    pthread_cond_destroy(&p->wake);
+    pthread_mutex_destroy(&p->mu);
+    free(p->threads);
+    free(p);
+}
+
+int calgae_pool_threads(const calgae_pool *p)
+{
+    return p->n_threads;
+}
+
+void calgae_pool_for(calgae_pool *p, int64_t n, int64_t grain, calgae_task_fn fn, void *ctx)
+{
+    if (n <= 0)
+        return;
+    if (grain < 1)
+        grain = 1;
+    if (p->n_threads == 1 || n <= grain) {
+        fn(ctx, 0, n, 0);
+        return;
+    }
+    p->fn = fn;
+    p->ctx = ctx;
+    p->n = n;
+    p->grain = grain;
+    atomic_store_explicit(&p->pending, p->n_threads - 1, memory_order_relaxed);
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    run_chunk(p, 0);
+    unsigned spins = 0;
+    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
+        if (++spins < SPIN_ROUNDS)
+            cpu_relax();
+        else
+            sched_yield();
+    }
+}
+
+int calgae_physical_cores(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return 1;
+    /* count a CPU only if it is the first of its hyperthread siblings */
+    int cores = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, &set))
+            continue;
+        char path[128];
+        snprintf(path, sizeof path,
+                 "/sys/devices/system/cpu/cpu%d/topology/thread_siblings_list", cpu);
+        FILE *f = fopen(path, "r");
+        int first = cpu;
+        if (f) {
+            if (fscanf(f, "%d", &first) != 1)
+                first = cpu;
+            fclose(f);
+        }
+        if (first == cpu || !CPU_ISSET(first, &set))
+            cores++;
+    }
+    return cores > 0 ? cores : 1;
+}

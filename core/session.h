@@ -1,0 +1,49 @@
+/*
+ * session.h - what every CLI command that runs a model sets up: the model, its tokenizer, the
+ * plugins, the thread pool and the inference state, from the common flags.
+ */
+#ifndef CALGAE_SESSION_H
+#define CALGAE_SESSION_H
+
+#include "backend.h"
+#include "forward.h"
+#include "model.h"
+#include "pool.h"
+#include "tokenizer.h"
+
+typedef struct calgae_session_opts {
+    const char *model;
+    const char *tokenizer; /* NULL: the GGUF's own, or tokenizer.bin beside a .bin model */
+    const char *backend;   /* NULL or "auto", a plugin name, or a .so path */
+    int threads;           /* 0: physical cores */
+    int ctx;               /* 0: the model's context length */
+    int max_batch;         /* 0: a default */
+    int verbose;
+    int need_state;        /* allocate the KV cache and activations */
+} calgae_session_opts;
+
+typedef struct calgae_session {
+    calgae_model model;
+    calgae_tokenizer own_tok; /* when loaded from a separate file */
+    const calgae_tokenizer *tok;
+    calgae_backends be;
+    calgae_pool *pool;
+    calgae_state st;
+    int have_model, have_own_tok, have_be, have_state;
+    double load_ms;
+} calgae_session;
+
+int calgae_session_open(calgae_session *s, const calgae_session_opts *o, char *err, size_t err_len);
+void calgae_session_close(calgae_session *s);
+
+/* Loads a tokenizer file on its own: a llama2.c tokenizer.bin, or any GGUF with a vocabulary.
+ * n_vocab > 0 demands exactly that many tokens. */
+int calgae_tokenizer_load_file(calgae_tokenizer *t, const char *path, int32_t n_vocab,
+                               char *err, size_t err_len);
+
+/* Feeds a whole token sequence through the model starting at pos, in batches; afterwards the
+ * state's logits hold the last token's row. */
+int calgae_session_prefill(calgae_session *s, const int32_t *ids, int n, int pos, char *err,
+                           size_t err_len);
+
+#endif

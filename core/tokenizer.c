@@ -1,0 +1,775 @@
+/*
+ * tokenizer.c - Llama SentencePiece-BPE vocabularies (llama2.c tokenizer.bin or GGUF metadata),
+ * encoding as llama.cpp's llm_tokenizer_spm does it, llama2.c-style decoding and a stream that
+ * only ever prints whole UTF-8 characters (see tokenizer.h).
+ *
+ * Every loader fills a private struct and hands it over only when complete, so a failed load
+ * leaves the caller's struct zeroed and nothing allocated.
+ */
+#include "tokenizer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* GGUF token types (llama.cpp's llama_token_type). */
+enum { TT_UNDEFINED, TT_NORMAL, TT_UNKNOWN, TT_CONTROL, TT_USER_DEFINED, TT_UNUSED, TT_BYTE };
+
+/* No real vocabulary comes near this; it bounds what a hostile GGUF can make us copy. */
+#define MAX_PIECE_LEN 65536u
+
+/* ---- UTF-8 ---- */
+
+/* Length of the sequence a lead byte starts, or 0 if it cannot start one (continuation bytes,
+ * the overlong leads C0/C1, and F5..FF which would exceed U+10FFFF). */
+static int utf8_seq_len(uint8_t c)
+{
+    return c < 0x80 ? 1 : c < 0xC2 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
+}
+
+/* Whether c may follow at position pos (1..3) of a sequence led by lead. The second byte's
+ * narrower ranges are what rule out overlongs, surrogates and code points past U+10FFFF. */
+static int utf8_cont_ok(uint8_t lead, int pos, uint8_t c)
+{
+    uint8_t lo = 0x80, hi = 0xBF;
+    if (pos == 1) {
+        if (lead == 0xE0)
+            lo = 0xA0;
+        else if (lead == 0xED)
+            hi = 0x9F;
+        else if (lead == 0xF0)
+            lo = 0x90;
+        else if (lead == 0xF4)
+            hi = 0x8F;
+    }
+    return c >= lo && c <= hi;
+}
+
+static int utf8_valid(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        int len = utf8_seq_len(s[i]);
+        if (len == 0 || (size_t)len > n - i)
+            return 0;
+        for (int k = 1; k < len; k++)
+            if (!utf8_cont_ok(s[i], k, s[i + k]))
+                return 0;
+        i += (size_t)len;
+    }
+    return 1;
+}
+
+/* ---- vocabulary building, shared by both loaders ---- */
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* The byte a piece of the form <0xXX> stands for, or -1. */
+static int byte_piece_value(const char *p, uint32_t len)
+{
+    if (len != 6 || memcmp(p, "<0x", 3) != 0 || p[5] != '>')
+        return -1;
+    int hi = hex_digit(p[3]), lo = hex_digit(p[4]);
+    if (hi < 0 || lo < 0)
+        return -1;
+    return hi * 16 + lo;
+}
+
+/* Tokens that raw text may turn into. SentencePiece never matches control, unknown, unused or
+ * byte pieces against text: "<s>" or "<0x41>" typed by a user stay plain characters. */
+static int matchable(const calgae_tokenizer *t, int32_t id)
+{
+    if (!t->types)
+        return 1;
+    uint8_t ty = t->types[id];
+    return ty == TT_NORMAL || ty == TT_USER_DEFINED || ty == TT_UNDEFINED;
+}
+
+static int alloc_vocab(calgae_tokenizer *t, int32_t n)
+{
+    t->pieces = calloc((size_t)n, sizeof *t->pieces);
+    t->piece_lens = calloc((size_t)n, sizeof *t->piece_lens);
+    t->scores = calloc((size_t)n, sizeof *t->scores);
+    t->types = calloc((size_t)n, sizeof *t->types);
+    /* Set with the arrays so that free walks exactly what was allocated. */
+    t->n_vocab = n;
+    return t->pieces && t->piece_lens && t->scores && t->types ? 0 : -1;
+}
+
+/* Copies a piece, turning U+2581 (SentencePiece's visible space) into ' ' if asked. */
+static int set_piece(calgae_tokenizer *t, int32_t id, const char *src, size_t len, int unescape)
+{
+    char *p = malloc(len + 1);
+    if (!p)
+        return -1;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (unescape && len - i >= 3 && memcmp(src + i, "\xE2\x96\x81", 3) == 0) {
+            p[o++] = ' ';
+            i += 2;
+            continue;
+        }
+        p[o++] = src[i];
+    }
+    p[o] = '\0';
+    t->pieces[id] = p;
+    t->piece_lens[id] = (uint32_t)o;
+    return 0;
+}
+
+typedef struct sort_entry {
+    const char *p;
+    uint32_t len;
+    int32_t id;
+} sort_entry;
+
+static int cmp_bytes(const char *a, uint32_t alen, const char *b, uint32_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    if (c != 0)
+        return c;
+    return (alen > blen) - (alen < blen);
+}
+
+static int cmp_sort_entry(const void *pa, const void *pb)
+{
+    const sort_entry *a = pa, *b = pb;
+    int c = cmp_bytes(a->p, a->len, b->p, b->len);
+    if (c != 0)
+        return c;
+    /* Duplicated pieces: the lower id first, so lookups are deterministic. */
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+/* Given pieces, lengths, scores and ids, derives types (unless the file had them), byte
+ * tokens, the sorted index and the longest piece. */
+static int finish_vocab(calgae_tokenizer *t, int have_types, const char *path, char *err,
+                        size_t err_len)
+{
+    if (!have_types) {
+        /* llama2.c's format has no types: recover the ones encoding cares about. */
+        for (int32_t i = 0; i < t->n_vocab; i++)
+            t->types[i] = i == t->unk_id                                    ? TT_UNKNOWN
+                          : i == t->bos_id || i == t->eos_id                ? TT_CONTROL
+                          : byte_piece_value(t->pieces[i], t->piece_lens[i]) >= 0 ? TT_BYTE
+                                                                            : TT_NORMAL;
+    }
+    for (int b = 0; b < 256; b++)
+        t->byte_ids[b] = -1;
+    t->max_piece_len = 0;
+    for (int32_t i = 0; i < t->n_vocab; i++) {
+        if (t->piece_lens[i] > t->max_piece_len)
+            t->max_piece_len = t->piece_lens[i];
+        if (t->types[i] != TT_BYTE)
+            continue;
+        int b = byte_piece_value(t->pieces[i], t->piece_lens[i]);
+        if (b >= 0 && t->byte_ids[b] < 0)
+            t->byte_ids[b] = i;
+    }
+
+    sort_entry *e = malloc((size_t)t->n_vocab * sizeof *e);
+    t->sorted = malloc((size_t)t->n_vocab * sizeof *t->sorted);
+    if (!e || !t->sorted) {
+        free(e);
+        return calgae_fail(err, err_len, "%s: out of memory indexing %d tokens", path,
+                           t->n_vocab);
+    }
+    for (int32_t i = 0; i < t->n_vocab; i++)
+        e[i] = (sort_entry){t->pieces[i], t->piece_lens[i], i};
+    qsort(e, (size_t)t->n_vocab, sizeof *e, cmp_sort_entry);
+    for (int32_t i = 0; i < t->n_vocab; i++)
+        t->sorted[i] = e[i].id;
+    free(e);
+    return 0;
+}
+
+void calgae_tokenizer_free(calgae_tokenizer *t)
+{
+    if (!t)
+        return;
+    if (t->pieces)
+        for (int32_t i = 0; i < t->n_vocab; i++)
+            free(t->pieces[i]);
+    free(t->pieces);
+    free(t->piece_lens);
+    free(t->scores);
+    free(t->types);
+    free(t->sorted);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---- llama2.c tokenizer.bin ---- */
+
+/* The format is little-endian whatever the host is. */
+static uint32_t rd_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int32_t rd_i32(const uint8_t *p)
+{
+    return (int32_t)rd_u32(p); /* two's complement wrap, as gcc and clang define it */
+}
+
+static float rd_f32(const uint8_t *p)
+{
+    uint32_t u = rd_u32(p);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* First pass: validates every record and counts them, so the second pass can allocate once
+ * and copy without checks. */
+static int scan_bin(const calgae_map *m, const char *path, int32_t n_vocab, int32_t *count,
+                    char *err, size_t err_len)
+{
+    const uint8_t *d = m->data;
+    int32_t max_len = rd_i32(d);
+    if (max_len <= 0)
+        return calgae_fail(err, err_len, "%s: invalid max_token_length %d", path, max_len);
+    size_t off = 4;
+    int32_t n = 0;
+    while ((n_vocab <= 0 || n < n_vocab) && off < m->size) {
+        size_t left = m->size - off;
+        if (left < 8)
+            return calgae_fail(err, err_len,
+                               "%s: token %d: truncated record (%zu of 8 header bytes)", path, n,
+                               left);
+        float score = rd_f32(d + off);
+        int32_t len = rd_i32(d + off + 4);
+        if (isnan(score))
+            return calgae_fail(err, err_len, "%s: token %d: score is NaN", path, n);
+        if (len < 0)
+            return calgae_fail(err, err_len, "%s: token %d: negative length %d", path, n, len);
+        if (len > max_len)
+            return calgae_fail(err, err_len,
+                               "%s: token %d: length %d exceeds max_token_length %d", path, n,
+                               len, max_len);
+        if ((size_t)len > left - 8)
+            return calgae_fail(err, err_len,
+                               "%s: token %d: length %d runs past the end of the file "
+                               "(%zu bytes left)",
+                               path, n, len, left - 8);
+        if (!utf8_valid(d + off + 8, (size_t)len))
+            return calgae_fail(err, err_len, "%s: token %d: piece is not valid UTF-8", path, n);
+        off += 8 + (size_t)len;
+        if (n == INT32_MAX)
+            return calgae_fail(err, err_len, "%s: too many tokens", path);
+        n++;
+    }
+    if (n == 0)
+        return calgae_fail(err, err_len, "%s: no tokens after the header", path);
+    if (n_vocab > 0 && n < n_vocab)
+        return calgae_fail(err, err_len, "%s: has only %d tokens, the model needs %d", path, n,
+                           n_vocab);
+    *count = n;
+    return 0;
+}
+
+static int load_bin_map(calgae_tokenizer *t, const calgae_map *m, const char *path,
+                        int32_t n_vocab, char *err, size_t err_len)
+{
+    if (m->size == 0)
+        return calgae_fail(err, err_len, "%s: empty tokenizer file", path);
+    if (m->size < 4)
+        return calgae_fail(err, err_len, "%s: truncated header (%zu of 4 bytes)", path, m->size);
+    int32_t n = 0;
+    if (scan_bin(m, path, n_vocab, &n, err, err_len) != 0)
+        return -1;
+    if (alloc_vocab(t, n) != 0)
+        return calgae_fail(err, err_len, "%s: out of memory for %d tokens", path, n);
+    size_t off = 4;
+    for (int32_t i = 0; i < n; i++) {
+        uint32_t len = rd_u32(m->data + off + 4);
+        t->scores[i] = rd_f32(m->data + off);
+        if (set_piece(t, i, (const char *)m->data + off + 8, len, 0) != 0)
+            return calgae_fail(err, err_len, "%s: out of memory for token %d", path, i);
+        off += 8 + (size_t)len;
+    }
+    /* llama2.c's fixed conventions. */
+    t->unk_id = 0;
+    t->bos_id = n > 1 ? 1 : -1;
+    t->eos_id = n > 2 ? 2 : -1;
+    return finish_vocab(t, 0, path, err, err_len);
+}
+
+int calgae_tokenizer_load_bin(calgae_tokenizer *t, const char *path, int32_t n_vocab,
+                              char *err, size_t err_len)
+{
+    memset(t, 0, sizeof *t);
+    calgae_map m;
+    if (calgae_map_file(&m, path, err, err_len) != 0)
+        return -1;
+    calgae_tokenizer tmp = {0};
+    int rc = load_bin_map(&tmp, &m, path, n_vocab, err, err_len);
+    calgae_unmap(&m);
+    if (rc != 0) {
+        calgae_tokenizer_free(&tmp);
+        return -1;
+    }
+    *t = tmp;
+    return 0;
+}
+
+/* ---- GGUF metadata ---- */
+
+/* Reads a special token id: absent gives def when it exists in the vocabulary (else -1);
+ * present must be an integer naming a token. */
+static int gguf_token_id(const calgae_gguf *g, const char *key, int32_t n, int32_t def,
+                         int32_t *out, const char *path, char *err, size_t err_len)
+{
+    const calgae_gguf_kv *kv = calgae_gguf_find_kv(g, key);
+    if (!kv) {
+        *out = def < n ? def : -1;
+        return 0;
+    }
+    switch (kv->type) {
+    case CALGAE_GGUF_UINT8:
+    case CALGAE_GGUF_UINT16:
+    case CALGAE_GGUF_UINT32:
+    case CALGAE_GGUF_UINT64:
+        if (kv->v.u < (uint64_t)n)
+            break;
+        return calgae_fail(err, err_len, "%s: %s = %llu is out of range (%d tokens)", path, key,
+                           (unsigned long long)kv->v.u, n);
+    case CALGAE_GGUF_INT8:
+    case CALGAE_GGUF_INT16:
+    case CALGAE_GGUF_INT32:
+    case CALGAE_GGUF_INT64:
+        if (kv->v.i >= 0 && kv->v.i < (int64_t)n)
+            break;
+        return calgae_fail(err, err_len, "%s: %s = %lld is out of range (%d tokens)", path, key,
+                           (long long)kv->v.i, n);
+    default:
+        return calgae_fail(err, err_len, "%s: %s is not an integer", path, key);
+    }
+    *out = (int32_t)kv->v.u; /* in range, so the low bits are the id either way */
+    return 0;
+}
+
+/* Finds an optional per-token array and checks its element type and length. */
+static int gguf_token_array(const calgae_gguf *g, const char *key, uint32_t elem_type,
+                            const char *elem_name, int32_t n, const calgae_gguf_kv **out,
+                            const char *path, char *err, size_t err_len)
+{
+    const calgae_gguf_kv *kv = calgae_gguf_find_kv(g, key);
+    *out = kv;
+    if (!kv)
+        return 0;
+    if (kv->type != CALGAE_GGUF_ARRAY || kv->arr_type != elem_type)
+        return calgae_fail(err, err_len, "%s: %s is not an array of %s", path, key, elem_name);
+    if (kv->arr_len != (uint64_t)n)
+        return calgae_fail(err, err_len, "%s: %s has %llu entries but there are %d tokens",
+                           path, key, (unsigned long long)kv->arr_len, n);
+    return 0;
+}
+
+static int load_gguf_vocab(calgae_tokenizer *t, const calgae_gguf *g, const char *path,
+                           char *err, size_t err_len)
+{
+    const calgae_gguf_kv *model = calgae_gguf_find_kv(g, "tokenizer.ggml.model");
+    if (model) {
+        if (model->type != CALGAE_GGUF_STRING)
+            return calgae_fail(err, err_len, "%s: tokenizer.ggml.model is not a string", path);
+        const calgae_gguf_str *s = &model->v.s;
+        if (s->len != 5 || memcmp(s->ptr, "llama", 5) != 0)
+            return calgae_fail(err, err_len,
+                               "%s: unsupported tokenizer model %.*s (only llama, "
+                               "SentencePiece BPE, is supported)",
+                               path, (int)(s->len < 64 ? s->len : 64), s->ptr);
+    }
+
+    const calgae_gguf_kv *toks = calgae_gguf_find_kv(g, "tokenizer.ggml.tokens");
+    if (!toks)
+        return calgae_fail(err, err_len, "%s: no tokenizer.ggml.tokens (no vocabulary)", path);
+    if (toks->type != CALGAE_GGUF_ARRAY || toks->arr_type != CALGAE_GGUF_STRING)
+        return calgae_fail(err, err_len, "%s: tokenizer.ggml.tokens is not an array of strings",
+                           path);
+    if (toks->arr_len == 0 || toks->arr_len > INT32_MAX)
+        return calgae_fail(err, err_len, "%s: tokenizer.ggml.tokens has %llu entries", path,
+                           (unsigned long long)toks->arr_len);
+    int32_t n = (int32_t)toks->arr_len;
+
+    const calgae_gguf_kv *scores, *types;
+    if (gguf_token_array(g, "tokenizer.ggml.scores", CALGAE_GGUF_FLOAT32, "float32", n, &scores,
+                         path, err, err_len) != 0 ||
+        gguf_token_array(g, "tokenizer.ggml.token_type", CALGAE_GGUF_INT32, "int32", n, &types,
+                         path, err, err_len) != 0)
+        return -1;
+
+    if (alloc_vocab(t, n) != 0)
+        return calgae_fail(err, err_len, "%s: out of memory for %d tokens", path, n);
+    for (int32_t i = 0; i < n; i++) {
+        const calgae_gguf_str *s = &toks->arr_strs[i];
+        if (s->len > MAX_PIECE_LEN)
+            return calgae_fail(err, err_len, "%s: token %d is %llu bytes long", path, i,
+                               (unsigned long long)s->len);
+        if (!utf8_valid((const uint8_t *)s->ptr, (size_t)s->len))
+            return calgae_fail(err, err_len, "%s: token %d is not valid UTF-8", path, i);
+        if (set_piece(t, i, s->ptr, (size_t)s->len, 1) != 0)
+            return calgae_fail(err, err_len, "%s: out of memory for token %d", path, i);
+        if (scores) {
+            t->scores[i] = calgae_gguf_arr_f32(scores, (uint64_t)i);
+            if (isnan(t->scores[i]))
+                return calgae_fail(err, err_len, "%s: token %d: score is NaN", path, i);
+        }
+        if (types) {
+            int32_t ty = calgae_gguf_arr_i32(types, (uint64_t)i);
+            if (ty < TT_UNDEFINED || ty > TT_BYTE)
+                return calgae_fail(err, err_len, "%s: token %d has unknown token_type %d", path,
+                                   i, ty);
+            t->types[i] = (uint8_t)ty;
+        }
+    }
+
+    /* Defaults are llama.cpp's for SentencePiece vocabularies. */
+    if (gguf_token_id(g, "tokenizer.ggml.bos_token_id", n, 1, &t->bos_id, path, err,
+                      err_len) != 0 ||
+        gguf_token_id(g, "tokenizer.ggml.eos_token_id", n, 2, &t->eos_id, path, err,
+                      err_len) != 0 ||
+        gguf_token_id(g, "tokenizer.ggml.unknown_token_id", n, 0, &t->unk_id, path, err,
+                      err_len) != 0)
+        return -1;
+    return finish_vocab(t, types != NULL, path, err, err_len);
+}
+
+int calgae_tokenizer_load_gguf(calgae_tokenizer *t, const calgae_gguf *g, const char *path,
+                               char *err, size_t err_len)
+{
+    memset(t, 0, sizeof *t);
+    calgae_tokenizer tmp = {0};
+    if (load_gguf_vocab(&tmp, g, path, err, err_len) != 0) {
+        calgae_tokenizer_free(&tmp);
+        return -1;
+    }
+    *t = tmp;
+    return 0;
+}
+
+/* ---- encoding ---- */
+
+/* The matchable token whose piece is exactly s[0..n), or -1: a binary search for the first
+ * equal piece in the sorted index, then past any unmatchable duplicates. */
+static int32_t lookup(const calgae_tokenizer *t, const char *s, uint32_t n)
+{
+    size_t lo = 0, hi = (size_t)t->n_vocab;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int32_t id = t->sorted[mid];
+        if (cmp_bytes(t->pieces[id], t->piece_lens[id], s, n) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < (size_t)t->n_vocab; lo++) {
+        int32_t id = t->sorted[lo];
+        if (cmp_bytes(t->pieces[id], t->piece_lens[id], s, n) != 0)
+            return -1;
+        if (matchable(t, id))
+            return id;
+    }
+    return -1;
+}
+
+/* A run of text: a character at first, a token after merges; n == 0 once merged away. */
+typedef struct symbol {
+    int32_t prev, next;
+    uint32_t start, n;
+    int32_t id; /* token once known, -1 before */
+} symbol;
+
+/* A candidate merge of two adjacent symbols; size detects candidates that went stale. */
+typedef struct bigram {
+    float score;
+    int32_t left, right;
+    uint32_t size;
+    int32_t id;
+} bigram;
+
+typedef struct encoder {
+    const calgae_tokenizer *t;
+    const char *text;
+    symbol *sym;
+    bigram *heap;
+    size_t n_heap;
+} encoder;
+
+/* Heap order: the highest score first, the leftmost among equal scores (llama.cpp's order). */
+static int bigram_before(const bigram *a, const bigram *b)
+{
+    if (a->score != b->score)
+        return a->score > b->score;
+    return a->left < b->left;
+}
+
+static void heap_push(encoder *e, bigram b)
+{
+    size_t i = e->n_heap++;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!bigram_before(&b, &e->heap[parent]))
+            break;
+        e->heap[i] = e->heap[parent];
+        i = parent;
+    }
+    e->heap[i] = b;
+}
+
+static bigram heap_pop(encoder *e)
+{
+    bigram top = e->heap[0];
+    bigram last = e->heap[--e->n_heap];
+    size_t i = 0, n = e->n_heap;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && bigram_before(&e->heap[c + 1], &e->heap[c]))
+            c++;
+        if (!bigram_before(&e->heap[c], &last))
+            break;
+        e->heap[i] = e->heap[c];
+        i = c;
+    }
+    if (n > 0)
+        e->heap[i] = last;
+    return top;
+}
+
+static void try_add_bigram(encoder *e, int32_t left, int32_t right)
+{
+    if (left < 0 || right < 0)
+        return;
+    const symbol *l = &e->sym[left], *r = &e->sym[right];
+    uint32_t size = l->n + r->n;
+    if (size > e->t->max_piece_len)
+        return;
+    int32_t id = lookup(e->t, e->text + l->start, size);
+    if (id < 0)
+        return;
+    heap_push(e, (bigram){e->t->scores[id], left, right, size, id});
+}
+
+/* Splits text into characters: a valid-looking lead byte with its continuation bytes, or a
+ * lone byte when the sequence is broken (it can only become byte tokens). */
+static int32_t split_chars(encoder *e, size_t len)
+{
+    int32_t n = 0;
+    size_t off = 0;
+    while (off < len) {
+        int cl = utf8_seq_len((uint8_t)e->text[off]);
+        if (cl == 0 || (size_t)cl > len - off)
+            cl = 1;
+        for (int k = 1; k < cl; k++) {
+            if (((uint8_t)e->text[off + (size_t)k] & 0xC0) != 0x80) {
+                cl = 1;
+                break;
+            }
+        }
+        e->sym[n] = (symbol){n - 1, n + 1, (uint32_t)off, (uint32_t)cl, -1};
+        off += (size_t)cl;
+        n++;
+    }
+    if (n > 0)
+        e->sym[n - 1].next = -1;
+    return n;
+}
+
+static void merge_all(encoder *e, int32_t n_sym)
+{
+    for (int32_t i = 1; i < n_sym; i++)
+        try_add_bigram(e, i - 1, i);
+    while (e->n_heap > 0) {
+        bigram b = heap_pop(e);
+        symbol *l = &e->sym[b.left], *r = &e->sym[b.right];
+        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
+            continue;
+        l->n += r->n;
+        l->id = b.id;
+        r->n = 0;
+        l->next = r->next;
+        if (r->next >= 0)
+            e->sym[r->next].prev = b.left;
+        try_add_bigram(e, l->prev, b.left);
+        try_add_bigram(e, b.left, l->next);
+    }
+}
+
+/* Appends a final symbol: its token, else one byte token per byte, else unk. */
+static int emit_symbol(const encoder *e, const symbol *s, int32_t *out, size_t *n_out,
+                       char *err, size_t err_len)
+{
+    const calgae_tokenizer *t = e->t;
+    int32_t id = s->id >= 0 ? s->id : lookup(t, e->text + s->start, s->n);
+    if (id >= 0) {
+        out[(*n_out)++] = id;
+        return 0;
+    }
+    const uint8_t *p = (const uint8_t *)e->text + s->start;
+    int all_bytes = 1;
+    for (uint32_t k = 0; k < s->n; k++)
+        all_bytes &= t->byte_ids[p[k]] >= 0;
+    if (all_bytes) {
+        for (uint32_t k = 0; k < s->n; k++)
+            out[(*n_out)++] = t->byte_ids[p[k]];
+        return 0;
+    }
+    if (t->unk_id < 0)
+        return calgae_fail(err, err_len,
+                           "tokenizer: text byte 0x%02X has no token and the vocabulary has "
+                           "neither byte tokens nor an unknown token",
+                           p[0]);
+    out[(*n_out)++] = t->unk_id;
+    return 0;
+}
+
+int calgae_tokenizer_encode(const calgae_tokenizer *t, const char *text, size_t text_len,
+                            int add_bos, int32_t **ids, size_t *n_ids, char *err, size_t err_len)
+{
+    *ids = NULL;
+    *n_ids = 0;
+    if (!t->pieces || t->n_vocab <= 0)
+        return calgae_fail(err, err_len, "tokenizer: no vocabulary loaded");
+    if (add_bos && t->bos_id < 0)
+        return calgae_fail(err, err_len, "tokenizer: the vocabulary has no BOS token");
+    if (text_len > (size_t)INT32_MAX - 2)
+        return calgae_fail(err, err_len, "tokenizer: text of %zu bytes is too long", text_len);
+
+    /* SentencePiece's dummy prefix: the first word gets its leading space like the others. */
+    size_t len = text_len > 0 ? text_len + 1 : 0;
+    char *buf = malloc(len + 1);
+    symbol *sym = malloc((len + 1) * sizeof *sym);
+    /* Each merge adds at most two candidates to the initial len - 1. */
+    bigram *heap = malloc((3 * len + 1) * sizeof *heap);
+    int32_t *out = malloc((len + 1) * sizeof *out);
+    if (!buf || !sym || !heap || !out) {
+        free(buf);
+        free(sym);
+        free(heap);
+        free(out);
+        return calgae_fail(err, err_len, "tokenizer: out of memory for %zu bytes of text",
+                           text_len);
+    }
+    if (len > 0) {
+        buf[0] = ' ';
+        memcpy(buf + 1, text, text_len);
+    }
+    encoder e = {t, buf, sym, heap, 0};
+    int32_t n_sym = split_chars(&e, len);
+    merge_all(&e, n_sym);
+
+    size_t n_out = 0;
+    int rc = 0;
+    if (add_bos)
+        out[n_out++] = t->bos_id;
+    for (int32_t i = n_sym > 0 ? 0 : -1; i >= 0 && rc == 0; i = sym[i].next)
+        rc = emit_symbol(&e, &sym[i], out, &n_out, err, err_len);
+    free(buf);
+    free(sym);
+    free(heap);
+    if (rc != 0) {
+        free(out);
+        return -1;
+    }
+    *ids = out;
+    *n_ids = n_out;
+    return 0;
+}
+
+/* ---- decoding ---- */
+
+/* Every byte value once, so a byte token's text can be returned as a pointer. */
+#define B4(n) (n), (n) + 1, (n) + 2, (n) + 3
+#define B16(n) B4(n), B4((n) + 4), B4((n) + 8), B4((n) + 12)
+#define B64(n) B16(n), B16((n) + 16), B16((n) + 32), B16((n) + 48)
+static const unsigned char k_bytes[256] = {B64(0), B64(64), B64(128), B64(192)};
+
+size_t calgae_tokenizer_decode(const calgae_tokenizer *t, int32_t prev, int32_t id,
+                               const char **out)
+{
+    *out = "";
+    if (!t->pieces || id < 0 || id >= t->n_vocab)
+        return 0;
+    const char *p = t->pieces[id];
+    size_t n = t->piece_lens[id];
+    if (!t->types || t->types[id] == TT_BYTE) {
+        int b = byte_piece_value(p, (uint32_t)n);
+        if (b >= 0) {
+            *out = (const char *)&k_bytes[b];
+            return 1;
+        }
+    }
+    /* SentencePiece's decoder drops the dummy prefix the encoder added. */
+    if (t->bos_id >= 0 && prev == t->bos_id && n > 0 && p[0] == ' ') {
+        p++;
+        n--;
+    }
+    *out = p;
+    return n;
+}
+
+/* ---- streaming UTF-8 output ---- */
+
+/* Code points worth printing: not C0 controls other than whitespace, DEL or C1 controls. */
+static int printable_cp(uint32_t cp)
+{
+    if (cp < 0x20)
+        return cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f';
+    return cp != 0x7F && !(cp >= 0x80 && cp < 0xA0);
+}
+
+static uint32_t decode_cp(const uint8_t *s, int n)
+{
+    static const uint8_t lead_mask[5] = {0, 0x7F, 0x1F, 0x0F, 0x07};
+    uint32_t cp = s[0] & lead_mask[n];
+    for (int k = 1; k < n; k++)
+        cp = cp << 6 | (s[k] & 0x3Fu);
+    return cp;
+}
+
+size_t calgae_utf8_stream_push(calgae_utf8_stream *s, const char *bytes, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = (uint8_t)bytes[i];
+        if (s->n_pending > 0) {
+            if (utf8_cont_ok(s->pending[0], s->n_pending, c)) {
+                s->pending[s->n_pending++] = c;
+                int need = utf8_seq_len(s->pending[0]);
+                if (s->n_pending < need)
+                    continue;
+                if (printable_cp(decode_cp(s->pending, need))) {
+                    memcpy(out + o, s->pending, (size_t)need);
+                    o += (size_t)need;
+                }
+                s->n_pending = 0;
+                continue;
+            }
+            /* A broken sequence is dropped; c may still start a good one. */
+            s->n_pending = 0;
+        }
+        int need = utf8_seq_len(c);
+        if (need == 0)
+            continue;
+        if (need == 1) {
+            if (printable_cp(c))
+                out[o++] = (char)c;
+            continue;
+        }
+        s->pending[0] = c;
+        s->n_pending = 1;
+    }
+    return o;
+}

@@ -1,0 +1,36 @@
+/*
+ * util.h - small shared helpers of the host: error messages as values and read-only file maps.
+ *
+ * Convention used across core/: a function that can fail returns 0 on success and non-zero on
+ * failure, having written a one-line, NUL-terminated message into the caller's buffer
+ * (err, err_len). Messages name the file and what is wrong; the CLI prints them.
+ */
+#ifndef CALGAE_UTIL_H
+#define CALGAE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CALGAE_ERR_LEN 512
+
+/* Formats into err (if err_len > 0) and returns -1, so error paths read `return calgae_fail(...)`. */
+int calgae_fail(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A whole file mapped read-only. */
+typedef struct calgae_map {
+    const uint8_t *data;
+    size_t size;
+} calgae_map;
+
+/* Maps path read-only (a zero-length file gives data == NULL, size 0). */
+int calgae_map_file(calgae_map *m, const char *path, char *err, size_t err_len);
+void calgae_unmap(calgae_map *m);
+
+/* Monotonic clock in milliseconds. */
+double calgae_now_ms(void);
+
+/* a * b into *out, returning 0, or -1 if it overflows size_t. */
+int calgae_mul_size(size_t a, size_t b, size_t *out);
+
+#endif

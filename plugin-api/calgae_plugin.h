@@ -1,0 +1,310 @@
+/*
+ * calgae_plugin.h - the contract between the Calgae host and its kernel plugins.
+ *
+ * A kernel plugin is a shared object that exports one symbol, calgae_plugin_entry
+ * (see CALGAE_PLUGIN_ENTRY_SYMBOL below). The host calls it with its own ABI version and
+ * receives a pointer to a constant function table, struct calgae_plugin, or a reason for
+ * refusal. Nothing else runs before that handshake, and the handshake has no side effects.
+ *
+ * The table follows the rule of SQLite's sqlite3ext.h: it only ever grows by appending.
+ * Its first field is its size as the plugin was compiled, so a host built against a newer
+ * header never reads past the end of an older plugin's table: a slot beyond struct_size, or a
+ * NULL slot, is "not provided" and the host takes it from the next plugin in its preference
+ * order (in the end from the portable "scalar" plugin, which provides every slot). Any change
+ * in the meaning of an existing field is a new ABI major version, and the host refuses plugins
+ * of another major.
+ *
+ * Weights reach the kernels in ggml's block layouts, bit for bit (the layouts of GGUF files
+ * written by llama.cpp): the block structs below are pinned by static assertions. A plugin that
+ * wants its own layout (rows interleaved for its SIMD width, a device upload) provides
+ * prepare_weight; its products then read calgae_weight.prepared instead of .data.
+ *
+ * Threading: the host owns a thread pool and splits every product into row ranges
+ * [row_begin, row_end). Kernels are single-threaded, must be re-entrant (several threads call
+ * the same slot at once on disjoint row ranges), and must compute each output row the same
+ * way whatever range it falls in, so that results do not depend on the thread count.
+ *
+ * This header is self-contained (C11 or later, or C++11): a plugin builds against it alone.
+ */
+#ifndef CALGAE_PLUGIN_H
+#define CALGAE_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Versions ------------------------------------------------------------------------- */
+
+/* ABI major: bumped when the meaning of any existing field changes. Host and plugin must agree. */
+#define CALGAE_ABI_MAJOR 1
+/* ABI minor: bumped when slots are appended to struct calgae_plugin. Either side may be older. */
+#define CALGAE_ABI_MINOR 0
+
+/* Name of the one symbol a plugin exports; its type is calgae_plugin_entry_fn. */
+#define CALGAE_PLUGIN_ENTRY_SYMBOL "calgae_plugin_entry"
+
+/* ---- Tensor types: the numeric values are ggml's (GGUF's ggml_type) -------------------- */
+
+enum calgae_type {
+    CALGAE_TYPE_F32 = 0,
+    CALGAE_TYPE_F16 = 1,
+    CALGAE_TYPE_Q4_0 = 2,
+    CALGAE_TYPE_Q4_1 = 3,
+    CALGAE_TYPE_Q8_0 = 8,
+};
+
+/* Elements per quantization block (ggml's QK4_0, QK4_1, QK8_0). */
+#define CALGAE_QK 32
+
+/* IEEE 754 binary16, stored as its bit pattern (ggml_fp16_t). */
+typedef uint16_t calgae_fp16;
+
+/* Q8_0: x[i] = d * qs[i]. 34 bytes per 32 values. */
+typedef struct {
+    calgae_fp16 d;
+    int8_t qs[CALGAE_QK];
+} calgae_block_q8_0;
+
+/* Q4_0: x[j] = d * ((qs[j] & 15) - 8), x[j + 16] = d * ((qs[j] >> 4) - 8). 18 bytes. */
+typedef struct {
+    calgae_fp16 d;
+    uint8_t qs[CALGAE_QK / 2];
+} calgae_block_q4_0;
+
+/* Q4_1: x[j] = d * (qs[j] & 15) + m, x[j + 16] = d * (qs[j] >> 4) + m. 20 bytes. */
+typedef struct {
+    calgae_fp16 d;
+    calgae_fp16 m;
+    uint8_t qs[CALGAE_QK / 2];
+} calgae_block_q4_1;
+
+#if defined(__cplusplus)
+static_assert(sizeof(calgae_block_q8_0) == 34, "block_q8_0 must match ggml");
+static_assert(sizeof(calgae_block_q4_0) == 18, "block_q4_0 must match ggml");
+static_assert(sizeof(calgae_block_q4_1) == 20, "block_q4_1 must match ggml");
+#else
+_Static_assert(sizeof(calgae_block_q8_0) == 34, "block_q8_0 must match ggml");
+_Static_assert(sizeof(calgae_block_q4_0) == 18, "block_q4_0 must match ggml");
+_Static_assert(sizeof(calgae_block_q4_1) == 20, "block_q4_1 must match ggml");
+#endif
+
+/* binary16 -> binary32, exact for every input (subnormals, Inf and NaN included). Provided
+ * here so that every plugin decodes block scales the same way without a dependency. */
+static inline float calgae_fp16_to_fp32(calgae_fp16 h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu;
+    uint32_t man = h & 0x3ffu;
+    uint32_t bits;
+    if (exp == 0x1fu) {
+        bits = sign | 0x7f800000u | (man << 13); /* Inf or NaN, payload kept */
+    } else if (exp != 0) {
+        bits = sign | ((exp + 112u) << 23) | (man << 13); /* normal: rebias 15 -> 127 */
+    } else if (man == 0) {
+        bits = sign; /* signed zero */
+    } else {
+        /* subnormal: shift the mantissa up until its leading one is the implicit bit */
+        uint32_t e = 113u;
+        while ((man & 0x400u) == 0) {
+            man <<= 1;
+            e--;
+        }
+        bits = sign | (e << 23) | ((man & 0x3ffu) << 13);
+    }
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* binary32 -> binary16, round to nearest even; overflow gives Inf, NaN stays a (quiet) NaN. */
+static inline calgae_fp16 calgae_fp32_to_fp16(float f)
+{
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    uint16_t sign = (uint16_t)((b >> 16) & 0x8000u);
+    uint32_t a = b & 0x7fffffffu;
+    if (a >= 0x7f800000u)
+        return (calgae_fp16)(sign | (a > 0x7f800000u ? 0x7e00u : 0x7c00u));
+    if (a >= 0x477ff000u) /* >= 65520 rounds to Inf */
+        return (calgae_fp16)(sign | 0x7c00u);
+    if (a < 0x38800000u) {
+        /* below 2^-14: a binary16 subnormal, counted in units of 2^-24 (an exact scaling);
+         * adding and removing 2^23 rounds that count to nearest even without libm */
+        float v = 0.0f;
+        memcpy(&v, &a, sizeof v);
+        v = (v * 0x1p24f + 0x1p23f) - 0x1p23f;
+        return (calgae_fp16)(sign | (uint16_t)v);
+    }
+    /* normal: round the mantissa from 23 to 10 bits, ties to even, then rebias 127 -> 15 */
+    uint32_t r = a + 0xfffu + ((a >> 13) & 1u);
+    return (calgae_fp16)(sign | (uint16_t)((r >> 13) - (112u << 10)));
+}
+
+/* The activation form of the block-type products: n floats (n a multiple of 32) into n / 32
+ * Q8_0 blocks with ggml's reference rounding (quantize_row_q8_0_ref): d = max|x| / 127,
+ * q = x * (1 / d) rounded half away from zero. Plugins may use it in their quantize_q8_0 slot. */
+static inline void calgae_quantize_q8_0_ref(const float *x, calgae_block_q8_0 *y, int64_t n)
+{
+    for (int64_t b = 0; b < n / CALGAE_QK; b++) {
+        const float *xb = x + b * CALGAE_QK;
+        float amax = 0.0f;
+        for (int j = 0; j < CALGAE_QK; j++) {
+            float a = xb[j] < 0.0f ? -xb[j] : xb[j];
+            amax = a > amax ? a : amax;
+        }
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = calgae_fp32_to_fp16(d);
+        for (int j = 0; j < CALGAE_QK; j++) {
+            /* roundf by hand (no libm): |v| <= 127, so v - trunc(v) is exact */
+            const float v = xb[j] * id;
+            int q = (int)v;
+            const float frac = v - (float)q;
+            q += (frac >= 0.5f) - (frac <= -0.5f);
+            y[b].qs[j] = (int8_t)q;
+        }
+    }
+}
+
+/* ---- Weights -------------------------------------------------------------------------- */
+
+/*
+ * A weight matrix W of `rows` x `cols`, as a linear layer y = W x uses it: `rows` outputs,
+ * `cols` inputs (GGUF's ne[1] and ne[0]). Row r starts at (const char *)data + r * row_bytes.
+ * For the block types, cols is a multiple of CALGAE_QK and a row is cols / 32 blocks.
+ * The host owns the struct and data (usually a read-only memory map of the model file).
+ */
+typedef struct calgae_weight {
+    uint32_t type;      /* enum calgae_type of data */
+    uint32_t reserved;  /* zero */
+    int64_t rows;       /* output dimension */
+    int64_t cols;       /* input dimension */
+    size_t row_bytes;   /* bytes per row of data */
+    const void *data;   /* rows in ggml's layout, as stored in the file; read-only */
+    void *prepared;     /* NULL, or what the serving plugin's prepare_weight returned */
+    const void *owner;  /* the struct calgae_plugin whose prepare_weight filled prepared */
+} calgae_weight;
+
+/* ---- Kernel signatures ---------------------------------------------------------------- */
+
+/* Return values of the products. */
+#define CALGAE_KERNEL_OK 0
+#define CALGAE_KERNEL_DECLINED 1 /* this shape/type is not handled here: the host falls back */
+
+/*
+ * Activations: for F32 and F16 weights, `x` is `const float *` (cols floats per token).
+ * For the block types (Q8_0, Q4_0, Q4_1), `x` is the activation already quantized by the
+ * quantize_q8_0 slot: cols / 32 calgae_block_q8_0 per token, as ggml's vec_dot kernels take it.
+ * The host quantizes once per product, never per row range.
+ *
+ * matvec: y[r] = dot(W[r], x) for r in [row_begin, row_end).
+ */
+typedef int (*calgae_matvec_fn)(const calgae_weight *w, const void *x, float *y,
+                                int64_t row_begin, int64_t row_end);
+
+/*
+ * matmul: a batch of n_tok activations (token t's activation starts at x + t * x_stride bytes)
+ * against W: y[t * y_stride + r] = dot(W[r], x_t) for every t < n_tok and r in
+ * [row_begin, row_end). Used for prompt processing, so each weight row is read once per batch.
+ */
+typedef int (*calgae_matmul_fn)(const calgae_weight *w, const void *x, size_t x_stride,
+                                int64_t n_tok, float *y, int64_t y_stride,
+                                int64_t row_begin, int64_t row_end);
+
+/* ---- The function table --------------------------------------------------------------- */
+
+typedef struct calgae_plugin {
+    /* -- ABI 1.0 -- */
+
+    /* sizeof(struct calgae_plugin) as the plugin was compiled. The host reads no field that
+     * ends beyond it, so tables only grow by appending. */
+    uint32_t struct_size;
+    /* CALGAE_ABI_MAJOR and CALGAE_ABI_MINOR of the header the plugin was compiled with. */
+    uint16_t abi_major;
+    uint16_t abi_minor;
+    /* Short unique name, [a-z0-9_-]+, used by --backend and in logs ("scalar", "avx2"). */
+    const char *name;
+    /* The plugin's own version string ("1.0.0"). */
+    const char *version;
+    /* One line for `calgae backends`. */
+    const char *description;
+    /* Instruction sets the plugin was compiled for, comma-separated ("avx2,fma,f16c"; "" for
+     * portable C). Informational: probe is what decides. */
+    const char *isa;
+    /* Higher wins when the host picks automatically. scalar is 0; SIMD plugins use 100 and up. */
+    int32_t priority;
+    uint32_t reserved0; /* zero */
+
+    /* Can this CPU and OS run the plugin? Returns 1 if so; else 0 with a one-line reason in
+     * why (NUL-terminated, truncated to why_len). Must itself run on any CPU of the plugin's
+     * architecture: compile it without the ISA flags the kernels need. NULL means "always". */
+    int (*probe)(char *why, size_t why_len);
+
+    /* Optional: convert w into the plugin's own layout at model load time. On success return 0
+     * and set w->prepared (the host then sets w->owner to this table); on failure return
+     * non-zero with a reason, and the host keeps the stored layout and uses another plugin's
+     * products for w. release_weight frees what prepare_weight made; both NULL or both set. */
+    int (*prepare_weight)(calgae_weight *w, char *why, size_t why_len);
+    void (*release_weight)(calgae_weight *w);
+
+    /* Quantize n floats (n a multiple of 32) into n / 32 calgae_block_q8_0, with ggml's
+     * reference rounding (d = max|x| / 127, q = round-half-away(x / d)). Feeds the block-type
+     * products below. */
+    void (*quantize_q8_0)(const float *x, void *out, int64_t n);
+
+    /* Matrix x vector, one slot per weight type. */
+    calgae_matvec_fn matvec_f32;
+    calgae_matvec_fn matvec_f16;
+    calgae_matvec_fn matvec_q8_0;
+    calgae_matvec_fn matvec_q4_0;
+
+    /* Matrix x matrix (a batch of tokens), one slot per weight type. */
+    calgae_matmul_fn matmul_f32;
+    calgae_matmul_fn matmul_f16;
+    calgae_matmul_fn matmul_q8_0;
+    calgae_matmul_fn matmul_q4_0;
+
+    /* out[i] = w[i] * x[i] / sqrt(mean(x^2) + eps), for i < n. out may equal x. */
+    void (*rmsnorm)(float *out, const float *x, const float *w, int64_t n, float eps);
+    /* In place: x[i] = exp(x[i] - max) / sum, for i < n. */
+    void (*softmax)(float *x, int64_t n);
+    /* In place: gate[i] = silu(gate[i]) * up[i], silu(v) = v / (1 + exp(-v)). */
+    void (*swiglu)(float *gate, const float *up, int64_t n);
+    /* Rotary embedding, adjacent-pair form (llama.cpp's rope mode 0, llama2.c): for each of
+     * n_heads heads of head_size floats in x, and each pair i < n_rot / 2,
+     * (x[2i], x[2i+1]) is rotated by the angle whose cosine and sine are cs[2i], cs[2i+1]. */
+    void (*rope)(float *x, int64_t n_heads, int64_t head_size, int64_t n_rot, const float *cs);
+    /* Sum of a[i] * b[i] for i < n (attention scores). */
+    float (*dot_f32)(const float *a, const float *b, int64_t n);
+    /* y[i] += a * x[i] for i < n (attention's weighted sum of values). */
+    void (*axpy_f32)(float *y, float a, const float *x, int64_t n);
+
+    /* -- Appended in later minors go below this line, each block marked with its minor. -- */
+} calgae_plugin;
+
+/*
+ * The entry point. The host passes its ABI version; the plugin returns 0 and sets *table to a
+ * table that stays valid until the library is unloaded, or returns non-zero with a one-line
+ * reason in why (for instance when host_abi_major differs from CALGAE_ABI_MAJOR).
+ * It must not allocate, start threads or touch the CPU's optional instruction sets.
+ */
+typedef int (*calgae_plugin_entry_fn)(uint32_t host_abi_major, uint32_t host_abi_minor,
+                                      const calgae_plugin **table, char *why, size_t why_len);
+
+/* Use on the definition of the entry point so it is the plugin's one exported symbol when the
+ * plugin is built with -fvisibility=hidden. */
+#if defined(__GNUC__)
+#define CALGAE_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define CALGAE_PLUGIN_EXPORT
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CALGAE_PLUGIN_H */

@@ -1,0 +1,199 @@
+/*
+ * scalar.c - the portable reference plugin: every slot of calgae_plugin.h in plain C.
+ *
+ * It is the yardstick the SIMD plugins are checked against, so it favours the obvious loop
+ * over speed: dot products accumulate left to right in float (as llama2.c's matmul does), and
+ * the block-type products follow ggml's reference vec_dot: integer sums inside a 32-block,
+ * scaled by both blocks' fp16 scales. Built against plugin-api/ alone.
+ */
+#include <math.h>
+
+#include "calgae_plugin.h"
+
+static float dot_f32(const float *a, const float *b, int64_t n)
+{
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        sum += a[i] * b[i];
+    return sum;
+}
+
+static float row_f32(const calgae_weight *w, int64_t r, const void *x)
+{
+    const float *row = (const float *)((const char *)w->data + (size_t)r * w->row_bytes);
+    return dot_f32(row, x, w->cols);
+}
+
+static float row_f16(const calgae_weight *w, int64_t r, const void *x)
+{
+    const calgae_fp16 *row = (const calgae_fp16 *)((const char *)w->data + (size_t)r * w->row_bytes);
+    const float *xf = x;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < w->cols; i++)
+        sum += calgae_fp16_to_fp32(row[i]) * xf[i];
+    return sum;
+}
+
+static float row_q8_0(const calgae_weight *w, int64_t r, const void *x)
+{
+    const calgae_block_q8_0 *wb = (const calgae_block_q8_0 *)((const char *)w->data + (size_t)r * w->row_bytes);
+    const calgae_block_q8_0 *xb = x;
+    float sum = 0.0f;
+    for (int64_t b = 0; b < w->cols / CALGAE_QK; b++) {
+        int32_t isum = 0;
+        for (int j = 0; j < CALGAE_QK; j++)
+            isum += (int32_t)wb[b].qs[j] * (int32_t)xb[b].qs[j];
+        sum += (float)isum * (calgae_fp16_to_fp32(wb[b].d) * calgae_fp16_to_fp32(xb[b].d));
+    }
+    return sum;
+}
+
+static float row_q4_0(const calgae_weight *w, int64_t r, const void *x)
+{
+    const calgae_block_q4_0 *wb = (const calgae_block_q4_0 *)((const char *)w->data + (size_t)r * w->row_bytes);
+    const calgae_block_q8_0 *xb = x;
+    float sum = 0.0f;
+    for (int64_t b = 0; b < w->cols / CALGAE_QK; b++) {
+        int32_t isum = 0;
+        for (int j = 0; j < CALGAE_QK / 2; j++) {
+            isum += ((wb[b].qs[j] & 0x0f) - 8) * (int32_t)xb[b].qs[j];
+            isum += ((wb[b].qs[j] >> 4) - 8) * (int32_t)xb[b].qs[j + CALGAE_QK / 2];
+        }
+        sum += (float)isum * (calgae_fp16_to_fp32(wb[b].d) * calgae_fp16_to_fp32(xb[b].d));
+    }
+    return sum;
+}
+
+typedef float (*row_fn)(const calgae_weight *w, int64_t r, const void *x);
+
+static int matmul_rows(row_fn f, const calgae_weight *w, const void *x, size_t x_stride,
+                       int64_t n_tok, float *y, int64_t y_stride, int64_t r0, int64_t r1)
+{
+    /* rows outside, tokens inside: a weight row is read from memory once per batch */
+    for (int64_t r = r0; r < r1; r++)
+        for (int64_t t = 0; t < n_tok; t++)
+            y[t * y_stride + r] = f(w, r, (const char *)x + (size_t)t * x_stride);
+    return CALGAE_KERNEL_OK;
+}
+
+#define DEFINE_PRODUCTS(T)                                                                 \
+    static int matvec_##T(const calgae_weight *w, const void *x, float *y, int64_t r0,     \
+                          int64_t r1)                                                      \
+    {                                                                                      \
+        for (int64_t r = r0; r < r1; r++)                                                  \
+            y[r] = row_##T(w, r, x);                                                       \
+        return CALGAE_KERNEL_OK;                                                           \
+    }                                                                                      \
+    static int matmul_##T(const calgae_weight *w, const void *x, size_t xs, int64_t n_tok, \
+                          float *y, int64_t ys, int64_t r0, int64_t r1)                    \
+    {                                                                                      \
+        return matmul_rows(row_##T, w, x, xs, n_tok, y, ys, r0, r1);                       \
+    }
+
+DEFINE_PRODUCTS(f32)
+DEFINE_PRODUCTS(f16)
+DEFINE_PRODUCTS(q8_0)
+DEFINE_PRODUCTS(q4_0)
+
+static void quantize_q8_0(const float *x, void *out, int64_t n)
+{
+    calgae_quantize_q8_0_ref(x, out, n);
+}
+
+static void rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps)
+{
+    float ss = 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        ss += x[i] * x[i];
+    ss /= (float)n;
+    ss += eps;
+    ss = 1.0f / sqrtf(ss);
+    for (int64_t i = 0; i < n; i++)
+        out[i] = w[i] * (ss * x[i]);
+}
+
+static void softmax(float *x, int64_t n)
+{
+    float max = x[0];
+    for (int64_t i = 1; i < n; i++)
+        max = x[i] > max ? x[i] : max;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    for (int64_t i = 0; i < n; i++)
+        x[i] /= sum;
+}
+
+static void swiglu(float *gate, const float *up, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = gate[i];
+        gate[i] = v * (1.0f / (1.0f + expf(-v))) * up[i];
+    }
+}
+
+static void rope(float *x, int64_t n_heads, int64_t head_size, int64_t n_rot, const float *cs)
+{
+    for (int64_t h = 0; h < n_heads; h++) {
+        float *v = x + h * head_size;
+        for (int64_t i = 0; i < n_rot / 2; i++) {
+            const float c = cs[2 * i], s = cs[2 * i + 1];
+            const float v0 = v[2 * i], v1 = v[2 * i + 1];
+            v[2 * i] = v0 * c - v1 * s;
+            v[2 * i + 1] = v0 * s + v1 * c;
+        }
+    }
+}
+
+static void axpy_f32(float *y, float a, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] += a * x[i];
+}
+
+static const calgae_plugin table = {
+    .struct_size = sizeof(calgae_plugin),
+    .abi_major = CALGAE_ABI_MAJOR,
+    .abi_minor = CALGAE_ABI_MINOR,
+    .name = "scalar",
+    .version = "1.0.0",
+    .description = "portable C reference kernels",
+    .isa = "",
+    .priority = 0,
+    .probe = NULL,
+    .quantize_q8_0 = quantize_q8_0,
+    .matvec_f32 = matvec_f32,
+    .matvec_f16 = matvec_f16,
+    .matvec_q8_0 = matvec_q8_0,
+    .matvec_q4_0 = matvec_q4_0,
+    .matmul_f32 = matmul_f32,
+    .matmul_f16 = matmul_f16,
+    .matmul_q8_0 = matmul_q8_0,
+    .matmul_q4_0 = matmul_q4_0,
+    .rmsnorm = rmsnorm,
+    .softmax = softmax,
+    .swiglu = swiglu,
+    .rope = rope,
+    .dot_f32 = dot_f32,
+    .axpy_f32 = axpy_f32,
+};
+
+CALGAE_PLUGIN_EXPORT int calgae_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor,
+                                             const calgae_plugin **out, char *why, size_t why_len)
+{
+    (void)host_abi_minor; /* a newer or older minor host reads what it knows of our table */
+    if (host_abi_major != CALGAE_ABI_MAJOR) {
+        if (why && why_len > 0) {
+            /* no stdio needed for a fixed message */
+            const char msg[] = "plugin speaks ABI major 1 only";
+            size_t n = sizeof msg < why_len ? sizeof msg : why_len;
+            memcpy(why, msg, n);
+            why[n - 1] = '\0';
+        }
+        return 1;
+    }
+    *out = &table;
+    return 0;
+}

@@ -1,0 +1,28 @@
+/*
+ * blocks.h - ggml's block formats (Q8_0, Q4_0) in plain C: binary16 rounding, reference
+ * quantization and dequantization of rows. The rounding follows ggml's reference functions
+ * (quantize_row_q8_0_ref, quantize_row_q4_0_ref) so our blocks are the same bytes as
+ * llama.cpp's for the same floats.
+ */
+#ifndef CALGAE_BLOCKS_H
+#define CALGAE_BLOCKS_H
+
+#include <stdint.h>
+
+#include "calgae_plugin.h"
+
+/* binary16 conversions in both directions are in calgae_plugin.h (calgae_fp16_to_fp32,
+ * calgae_fp32_to_fp16), shared with the plugins. */
+
+/* n must be a multiple of CALGAE_QK. */
+void calgae_quantize_row_q8_0(const float *x, calgae_block_q8_0 *y, int64_t n);
+void calgae_quantize_row_q4_0(const float *x, calgae_block_q4_0 *y, int64_t n);
+void calgae_dequantize_row_q8_0(const calgae_block_q8_0 *x, float *y, int64_t n);
+void calgae_dequantize_row_q4_0(const calgae_block_q4_0 *x, float *y, int64_t n);
+
+/* Any supported type (F32, F16, Q8_0, Q4_0) to floats; returns -1 for other types. */
+int calgae_dequantize_row(uint32_t type, const void *x, float *y, int64_t n);
+/* Floats to F32, F16, Q8_0 or Q4_0; returns -1 for other types. */
+int calgae_quantize_row(uint32_t type, const float *x, void *y, int64_t n);
+
+#endif
