@@ -327,30 +327,27 @@ static int read_kv(reader *r, calgae_gguf_kv *kv, uint64_t index)
     return read_scalar(r, kv->type, kv);
 }
 
-/* ---- Duplicate detection (sorting, so that a hostile file with millions of entries stays
- * O(n log n)) ------------------------------------------------------------------------------ */
+/* ---- Duplicate names ------------------------------------------------------------------ */
 
-static int cmp_str(const calgae_gguf_str *a, const calgae_gguf_str *b)
+static int cmp_str(const void *pa, const void *pb)
 {
-    size_t n = a->len < b->len ? (size_t)a->len : (size_t)b->len;
-    int c = memcmp(a->ptr, b->ptr, n);
-    if (c != 0)
-        return c;
-    return (a->len > b->len) - (a->len < b->len);
+    const calgae_gguf_str *a = pa, *b = pb;
+    int c = memcmp(a->ptr, b->ptr, (size_t)(a->len < b->len ? a->len : b->len));
+    return c != 0 ? c : (a->len > b->len) - (a->len < b->len);
 }
 
-static int cmp_kv_ptr(const void *a, const void *b)
+/* Whether some name occurs twice (then *dup is one); sorting rather than comparing pairs keeps
+ * a hostile file with millions of entries at O(n log n). */
+static int find_duplicate(calgae_gguf_str *names, size_t n, calgae_gguf_str *dup)
 {
-    const calgae_gguf_kv *x = *(const calgae_gguf_kv *const *)a;
-    const calgae_gguf_kv *y = *(const calgae_gguf_kv *const *)b;
-    return cmp_str(&x->key, &y->key);
-}
-
-static int cmp_tensor_ptr(const void *a, const void *b)
-{
-    const calgae_gguf_tensor *x = *(const calgae_gguf_tensor *const *)a;
-    const calgae_gguf_tensor *y = *(const calgae_gguf_tensor *const *)b;
-    return strcmp(x->name, y->name);
+    qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 1; i < n; i++) {
+        if (cmp_str(&names[i - 1], &names[i]) == 0) {
+            *dup = names[i];
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static int check_duplicates(reader *r, const calgae_gguf *g)
@@ -358,32 +355,23 @@ static int check_duplicates(reader *r, const calgae_gguf *g)
     size_t n = (size_t)(g->n_kv > g->n_tensors ? g->n_kv : g->n_tensors);
     if (n < 2)
         return 0;
-    const void **sorted = malloc(n * sizeof *sorted);
-    if (!sorted)
+    calgae_gguf_str *names = malloc(n * sizeof *names), dup;
+    if (!names)
         return calgae_fail(r->err, r->err_len, "%s: out of memory", r->path);
     int rc = 0;
     for (size_t i = 0; i < g->n_kv; i++)
-        sorted[i] = &g->kv[i];
-    qsort(sorted, (size_t)g->n_kv, sizeof *sorted, cmp_kv_ptr);
-    for (size_t i = 1; i < g->n_kv && rc == 0; i++) {
-        const calgae_gguf_kv *kv = sorted[i];
-        if (cmp_kv_ptr(&sorted[i - 1], &sorted[i]) == 0) {
-            set_where(r, "key", (const uint8_t *)kv->key.ptr, kv->key.len);
-            rc = fail(r, "duplicate key");
-        }
+        names[i] = g->kv[i].key;
+    if (find_duplicate(names, (size_t)g->n_kv, &dup)) {
+        set_where(r, "key", (const uint8_t *)dup.ptr, dup.len);
+        rc = fail(r, "duplicate key");
     }
-    for (size_t i = 0; i < g->n_tensors && rc == 0; i++)
-        sorted[i] = &g->tensors[i];
-    if (rc == 0)
-        qsort(sorted, (size_t)g->n_tensors, sizeof *sorted, cmp_tensor_ptr);
-    for (size_t i = 1; i < g->n_tensors && rc == 0; i++) {
-        const calgae_gguf_tensor *t = sorted[i];
-        if (cmp_tensor_ptr(&sorted[i - 1], &sorted[i]) == 0) {
-            set_where(r, "tensor", (const uint8_t *)t->name, strlen(t->name));
-            rc = fail(r, "duplicate tensor name");
-        }
+    for (size_t i = 0; i < g->n_tensors; i++)
+        names[i] = (calgae_gguf_str){g->tensors[i].name, strlen(g->tensors[i].name)};
+    if (rc == 0 && find_duplicate(names, (size_t)g->n_tensors, &dup)) {
+        set_where(r, "tensor", (const uint8_t *)dup.ptr, dup.len);
+        rc = fail(r, "duplicate tensor name");
     }
-    free(sorted);
+    free(names);
     return rc;
 }
 

@@ -134,11 +134,14 @@ typedef struct sort_entry {
     int32_t id;
 } sort_entry;
 
+/* Byte-wise order (shorter first on a common prefix). A plain loop: pieces are a few bytes,
+ * and encoding calls this in its inner loop, where a memcmp call costs more than it saves. */
 static int cmp_bytes(const char *a, uint32_t alen, const char *b, uint32_t blen)
 {
-    int c = memcmp(a, b, alen < blen ? alen : blen);
-    if (c != 0)
-        return c;
+    uint32_t n = alen < blen ? alen : blen;
+    for (uint32_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return (uint8_t)a[i] < (uint8_t)b[i] ? -1 : 1;
     return (alen > blen) - (alen < blen);
 }
 
@@ -640,7 +643,7 @@ int calgae_tokenizer_encode(const calgae_tokenizer *t, const char *text, size_t 
 {
     *ids = NULL;
     *n_ids = 0;
-    if (!t->pieces || t->n_vocab <= 0)
+    if (!t->pieces || !t->sorted || t->n_vocab <= 0)
         return calgae_fail(err, err_len, "tokenizer: no vocabulary loaded");
     if (add_bos && t->bos_id < 0)
         return calgae_fail(err, err_len, "tokenizer: the vocabulary has no BOS token");
