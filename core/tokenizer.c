@@ -155,19 +155,26 @@ static int cmp_sort_entry(const void *pa, const void *pb)
     return (a->id > b->id) - (a->id < b->id);
 }
 
+/* llama2.c's format has no types: recover the ones encoding and decoding care about. */
+static uint8_t infer_type(const calgae_tokenizer *t, int32_t i)
+{
+    if (i == t->unk_id)
+        return TT_UNKNOWN;
+    if (i == t->bos_id || i == t->eos_id)
+        return TT_CONTROL;
+    if (byte_piece_value(t->pieces[i], t->piece_lens[i]) >= 0)
+        return TT_BYTE;
+    return TT_NORMAL;
+}
+
 /* Given pieces, lengths, scores and ids, derives types (unless the file had them), byte
  * tokens, the sorted index and the longest piece. */
 static int finish_vocab(calgae_tokenizer *t, int have_types, const char *path, char *err,
                         size_t err_len)
 {
-    if (!have_types) {
-        /* llama2.c's format has no types: recover the ones encoding cares about. */
+    if (!have_types)
         for (int32_t i = 0; i < t->n_vocab; i++)
-            t->types[i] = i == t->unk_id                                    ? TT_UNKNOWN
-                          : i == t->bos_id || i == t->eos_id                ? TT_CONTROL
-                          : byte_piece_value(t->pieces[i], t->piece_lens[i]) >= 0 ? TT_BYTE
-                                                                            : TT_NORMAL;
-    }
+            t->types[i] = infer_type(t, i);
     for (int b = 0; b < 256; b++)
         t->byte_ids[b] = -1;
     t->max_piece_len = 0;

@@ -17,9 +17,11 @@
 #include <dirent.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -706,11 +708,33 @@ static void test_writer_failures(void **state)
     /* success leaves exactly the file, no temporary */
     assert_int_equal(calgae_gguf_write(w, path, err, sizeof err), 0);
     assert_int_equal(count_entries(dir), 1);
+
+    /* failing in the middle (a file size limit makes writes fail with EFBIG): -1, the old file
+     * untouched, no temporary left */
+    size_t before_n, after_n;
+    void *before = read_file(path, &before_n);
+    static uint8_t big[4096];
+    assert_int_equal(calgae_gguf_add_tensor(w, "big", CALGAE_TYPE_F32, 1,
+                                            (const int64_t[]){1024}, big, sizeof big), 0);
+    struct rlimit old_limit, limit;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+    limit = old_limit;
+    limit.rlim_cur = 1024;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &limit), 0);
+    int rc = calgae_gguf_write(w, path, err, sizeof err);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old_limit), 0);
+    signal(SIGXFSZ, old_handler);
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(err, path));
+    assert_int_equal(count_entries(dir), 1);
+    void *after = read_file(path, &after_n);
+    assert_int_equal(after_n, before_n);
+    assert_memory_equal(after, before, before_n);
+    free(after);
     calgae_gguf_writer_free(w);
 
     /* refused adds are remembered: write then fails and the old file stays as it was */
-    size_t before_n, after_n;
-    void *before = read_file(path, &before_n);
     float x[32] = {0};
     w = calgae_gguf_writer_new();
     assert_int_equal(calgae_gguf_add_u32(w, "k", 1), 0);
@@ -731,7 +755,7 @@ static void test_writer_failures(void **state)
     assert_non_null(strstr(err, path));
     assert_non_null(strstr(err, "duplicate metadata key 'k'")); /* the first refusal */
     calgae_gguf_writer_free(w);
-    void *after = read_file(path, &after_n);
+    after = read_file(path, &after_n);
     assert_int_equal(after_n, before_n);
     assert_memory_equal(after, before, before_n);
     free(before);
