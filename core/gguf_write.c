@@ -56,7 +56,8 @@ struct calgae_gguf_writer {
 };
 
 /* Records the first failure for calgae_gguf_write and returns -1. */
-static int refuse(calgae_gguf_writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int refuse(calgae_gguf_writer *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static int refuse(calgae_gguf_writer *w, const char *fmt, ...)
 {

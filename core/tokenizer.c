@@ -1,7 +1,6 @@
 /*
  * tokenizer.c - Llama SentencePiece-BPE vocabularies (llama2.c tokenizer.bin or GGUF metadata),
- * encoding as llama.cpp's llm_tokenizer_spm does it, llama2.c-style decoding and a stream that
- * only ever prints whole UTF-8 characters (see tokenizer.h).
+ * encoding as llama.cpp's llm_tokenizer_spm does it, llama2.c-style decoding (see tokenizer.h).
  *
  * Every loader fills a private struct and hands it over only when complete, so a failed load
  * leaves the caller's struct zeroed and nothing allocated.
@@ -12,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
 #include "util.h"
 
 /* GGUF token types (llama.cpp's llama_token_type). */
@@ -20,47 +20,7 @@ enum { TT_UNDEFINED, TT_NORMAL, TT_UNKNOWN, TT_CONTROL, TT_USER_DEFINED, TT_UNUS
 /* No real vocabulary comes near this; it bounds what a hostile GGUF can make us copy. */
 #define MAX_PIECE_LEN 65536u
 
-/* ---- UTF-8 ---- */
-
-/* Length of the sequence a lead byte starts, or 0 if it cannot start one (continuation bytes,
- * the overlong leads C0/C1, and F5..FF which would exceed U+10FFFF). */
-static int utf8_seq_len(uint8_t c)
-{
-    return c < 0x80 ? 1 : c < 0xC2 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
-}
-
-/* Whether c may follow at position pos (1..3) of a sequence led by lead. The second byte's
- * narrower ranges are what rule out overlongs, surrogates and code points past U+10FFFF. */
-static int utf8_cont_ok(uint8_t lead, int pos, uint8_t c)
-{
-    uint8_t lo = 0x80, hi = 0xBF;
-    if (pos == 1) {
-        if (lead == 0xE0)
-            lo = 0xA0;
-        else if (lead == 0xED)
-            hi = 0x9F;
-        else if (lead == 0xF0)
-            lo = 0x90;
-        else if (lead == 0xF4)
-            hi = 0x8F;
-    }
-    return c >= lo && c <= hi;
-}
-
-static int utf8_valid(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        int len = utf8_seq_len(s[i]);
-        if (len == 0 || (size_t)len > n - i)
-            return 0;
-        for (int k = 1; k < len; k++)
-            if (!utf8_cont_ok(s[i], k, s[i + k]))
-                return 0;
-        i += (size_t)len;
-    }
-    return 1;
-}
+/* UTF-8 validity: utf8.h */
 
 /* ---- vocabulary building, shared by both loaders ---- */
 
@@ -272,7 +232,7 @@ static int scan_bin(const calgae_map *m, const char *path, int32_t n_vocab, int3
                                "%s: token %d: length %d runs past the end of the file "
                                "(%zu bytes left)",
                                path, n, len, left - 8);
-        if (!utf8_valid(d + off + 8, (size_t)len))
+        if (!calgae_utf8_valid(d + off + 8, (size_t)len))
             return calgae_fail(err, err_len, "%s: token %d: piece is not valid UTF-8", path, n);
         off += 8 + (size_t)len;
         if (n == INT32_MAX)
@@ -426,7 +386,7 @@ static int load_gguf_vocab(calgae_tokenizer *t, const calgae_gguf *g, const char
         if (s->len > MAX_PIECE_LEN)
             return calgae_fail(err, err_len, "%s: token %d is %llu bytes long", path, i,
                                (unsigned long long)s->len);
-        if (!utf8_valid((const uint8_t *)s->ptr, (size_t)s->len))
+        if (!calgae_utf8_valid((const uint8_t *)s->ptr, (size_t)s->len))
             return calgae_fail(err, err_len, "%s: token %d is not valid UTF-8", path, i);
         if (set_piece(t, i, s->ptr, (size_t)s->len, 1) != 0)
             return calgae_fail(err, err_len, "%s: out of memory for token %d", path, i);
@@ -579,7 +539,7 @@ static int32_t split_chars(encoder *e, size_t len)
     int32_t n = 0;
     size_t off = 0;
     while (off < len) {
-        int cl = utf8_seq_len((uint8_t)e->text[off]);
+        int cl = calgae_utf8_seq_len((uint8_t)e->text[off]);
         if (cl == 0 || (size_t)cl > len - off)
             cl = 1;
         for (int k = 1; k < cl; k++) {
@@ -728,58 +688,4 @@ size_t calgae_tokenizer_decode(const calgae_tokenizer *t, int32_t prev, int32_t 
     }
     *out = p;
     return n;
-}
-
-/* ---- streaming UTF-8 output ---- */
-
-/* Code points worth printing: not C0 controls other than whitespace, DEL or C1 controls. */
-static int printable_cp(uint32_t cp)
-{
-    if (cp < 0x20)
-        return cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f';
-    return cp != 0x7F && !(cp >= 0x80 && cp < 0xA0);
-}
-
-static uint32_t decode_cp(const uint8_t *s, int n)
-{
-    static const uint8_t lead_mask[5] = {0, 0x7F, 0x1F, 0x0F, 0x07};
-    uint32_t cp = s[0] & lead_mask[n];
-    for (int k = 1; k < n; k++)
-        cp = cp << 6 | (s[k] & 0x3Fu);
-    return cp;
-}
-
-size_t calgae_utf8_stream_push(calgae_utf8_stream *s, const char *bytes, size_t n, char *out)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = (uint8_t)bytes[i];
-        if (s->n_pending > 0) {
-            if (utf8_cont_ok(s->pending[0], s->n_pending, c)) {
-                s->pending[s->n_pending++] = c;
-                int need = utf8_seq_len(s->pending[0]);
-                if (s->n_pending < need)
-                    continue;
-                if (printable_cp(decode_cp(s->pending, need))) {
-                    memcpy(out + o, s->pending, (size_t)need);
-                    o += (size_t)need;
-                }
-                s->n_pending = 0;
-                continue;
-            }
-            /* A broken sequence is dropped; c may still start a good one. */
-            s->n_pending = 0;
-        }
-        int need = utf8_seq_len(c);
-        if (need == 0)
-            continue;
-        if (need == 1) {
-            if (printable_cp(c))
-                out[o++] = (char)c;
-            continue;
-        }
-        s->pending[0] = c;
-        s->n_pending = 1;
-    }
-    return o;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "gguf.h"
+#include "utf8.h"
 
 typedef struct calgae_tokenizer {
     int32_t n_vocab;
@@ -50,17 +51,5 @@ int calgae_tokenizer_encode(const calgae_tokenizer *t, const char *text, size_t 
 size_t calgae_tokenizer_decode(const calgae_tokenizer *t, int32_t prev, int32_t id,
                                const char **out);
 
-/*
- * Streaming output that never emits half a UTF-8 character: push the bytes of each token; it
- * writes into out (which must hold n + 4 bytes) what can be printed now and keeps an incomplete
- * trailing sequence for the next push. Invalid sequences and control bytes other than
- * whitespace are dropped (as llama2.c's safe_printf drops unprintable bytes).
- */
-typedef struct calgae_utf8_stream {
-    uint8_t pending[4];
-    int n_pending;
-} calgae_utf8_stream;
-
-size_t calgae_utf8_stream_push(calgae_utf8_stream *s, const char *bytes, size_t n, char *out);
 
 #endif

@@ -227,6 +227,7 @@ class ModelReport:
         res = {w: self._per_row(w) for w in ("emu", "plain")}
         win = {w: np.concatenate([e for n, e in res[w][0] if n.startswith("win")]) for w in res}
         frac = {w: float((win[w] <= TOL_Q_TIGHT).mean()) for w in res}
+        name = {"emu": "act_q8", "plain": "float"}
         matched = "emu" if frac["emu"] >= frac["plain"] else "plain"
         other = "plain" if matched == "emu" else "emu"
         print("  %s: runtime follows %s numerics (short-window rows within %.0e: act_q8 %.0f%%, float %.0f%%)"
@@ -234,19 +235,19 @@ class ModelReport:
                  TOL_Q_TIGHT, 100 * frac["emu"], 100 * frac["plain"]))
         if frac[matched] < MIN_TIGHT_FRACTION:
             fail("%s: only %.0f%% of short-window rows within %.0e of the %s reference (need %.0f%%)"
-                 % (self.label, 100 * frac[matched], TOL_Q_TIGHT, matched, 100 * MIN_TIGHT_FRACTION))
+                 % (self.label, 100 * frac[matched], TOL_Q_TIGHT, name[matched], 100 * MIN_TIGHT_FRACTION))
         for w, need in ((matched, 0.90), (other, 0.85)):
             errs, agree, _, plain = res[w]
             worst = max(float(e.max()) for _, e in errs)
-            for name, e in errs:
+            for seq, e in errs:
                 if e.max() > TOL_Q_PLAIN:
                     t = int(np.argmax(e))
                     fail("%s vs %s reference [%s]: row-normalized error %.3e > %.1e at position %d"
-                         % (self.label, w, name, e[t], TOL_Q_PLAIN, t))
+                         % (self.label, name[w], seq, e[t], TOL_Q_PLAIN, t))
             if agree.mean() < need:
                 fail("%s vs %s reference: greedy argmax agrees on only %.1f%% of rows (need %.0f%%)"
-                     % (self.label, w, 100 * agree.mean(), 100 * need))
-            summary.append(("%s vs %s ref" % (self.label, "act_q8" if w == "emu" else "float"),
+                     % (self.label, name[w], 100 * agree.mean(), 100 * need))
+            summary.append(("%s vs %s ref" % (self.label, name[w]),
                             worst, plain, agree.mean(), frac[w]))
 
 
