@@ -46,6 +46,14 @@ const char *calgae_slot_name(int slot)
     return slot >= 0 && slot < CALGAE_SLOT_COUNT ? slots[slot].name : "?";
 }
 
+int calgae_slot_by_name(const char *name)
+{
+    for (int s = 0; s < CALGAE_SLOT_COUNT; s++)
+        if (strcmp(slots[s].name, name) == 0)
+            return s;
+    return -1;
+}
+
 /* The slot's function in a table, or NULL if absent or beyond the plugin's struct_size. */
 static generic_fn slot_fn(const calgae_plugin *t, int slot)
 {
@@ -108,9 +116,17 @@ static int valid_name(const char *s)
     return 1;
 }
 
-/* dlopen + handshake + probe. Returns 0 with *out filled, or -1 with the reason in why. */
-static int open_plugin(const char *path, calgae_loaded_plugin *out, char *why, size_t why_len)
+static void copy_str(char *dst, size_t n, const char *src)
 {
+    snprintf(dst, n, "%s", src ? src : "");
+}
+
+/* dlopen + handshake + probe. Returns 0 with *out filled, or -1 with the reason in c->reason.
+ * Whatever the handshake revealed about the plugin is copied into c either way. */
+static int open_plugin(const char *path, calgae_loaded_plugin *out, calgae_candidate *c)
+{
+    char *why = c->reason;
+    const size_t why_len = sizeof c->reason;
     memset(out, 0, sizeof *out);
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
@@ -138,6 +154,10 @@ static int open_plugin(const char *path, calgae_loaded_plugin *out, char *why, s
         dlclose(h);
         return calgae_fail(why, why_len, "function table too small (%u bytes)", t->struct_size);
     }
+    c->have_table = 1;
+    c->abi_major = t->abi_major;
+    c->abi_minor = t->abi_minor;
+    c->priority = t->priority;
     if (t->abi_major != CALGAE_ABI_MAJOR) {
         dlclose(h);
         return calgae_fail(why, why_len, "ABI major %u, this host speaks %u", t->abi_major,
@@ -147,17 +167,21 @@ static int open_plugin(const char *path, calgae_loaded_plugin *out, char *why, s
         dlclose(h);
         return calgae_fail(why, why_len, "invalid plugin name (want [a-z0-9_-]{1,32})");
     }
+    copy_str(c->name, sizeof c->name, t->name);
+    copy_str(c->version, sizeof c->version, t->version);
+    copy_str(c->isa, sizeof c->isa, t->isa);
+    copy_str(c->description, sizeof c->description, t->description);
+    if ((t->prepare_weight == NULL) != (t->release_weight == NULL)) {
+        dlclose(h);
+        return calgae_fail(why, why_len, "prepare_weight and release_weight must come together");
+    }
     if (t->probe) {
-        char pr[256] = "";
+        char pr[200] = "";
         if (!t->probe(pr, sizeof pr)) {
             dlclose(h);
             pr[sizeof pr - 1] = '\0';
             return calgae_fail(why, why_len, "this CPU cannot run it: %s", pr[0] ? pr : "probe failed");
         }
-    }
-    if ((t->prepare_weight == NULL) != (t->release_weight == NULL)) {
-        dlclose(h);
-        return calgae_fail(why, why_len, "prepare_weight and release_weight must come together");
     }
     snprintf(out->path, sizeof out->path, "%s", path);
     out->handle = h;
@@ -173,28 +197,53 @@ static int find_by_name(const calgae_backends *b, const char *name)
     return -1;
 }
 
+static int name_in(const char *name, const char *const *list, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (list[i] && strcmp(list[i], name) == 0)
+            return i;
+    return -1;
+}
+
 static void try_add(calgae_backends *b, const calgae_backend_options *o, const char *path, int forced)
 {
-    if (b->n_plugins >= CALGAE_MAX_PLUGINS) {
-        logf_(o, 0, "calgae: plugin %s skipped: more than %d plugins", path, CALGAE_MAX_PLUGINS);
+    if (b->n_candidates >= (int)(sizeof b->candidates / sizeof b->candidates[0]) ||
+        b->n_plugins >= CALGAE_MAX_PLUGINS) {
+        logf_(o, 0, "calgae: plugin %s skipped: too many plugins", path);
         return;
     }
+    calgae_candidate *c = &b->candidates[b->n_candidates++];
+    memset(c, 0, sizeof *c);
+    copy_str(c->path, sizeof c->path, path);
     calgae_loaded_plugin lp;
-    char why[512];
-    if (open_plugin(path, &lp, why, sizeof why) != 0) {
+    if (open_plugin(path, &lp, c) != 0) {
+        c->status = CALGAE_CAND_REFUSED;
         /* a probe refusal of an auto-discovered plugin is expected (an AVX-512 build on an
          * AVX2 machine): only worth a line with --verbose */
-        int expected = !forced && strstr(why, "this CPU cannot run it") == why;
-        logf_(o, expected ? 1 : 0, "calgae: plugin %s refused: %s", path, why);
+        int expected = !forced && strstr(c->reason, "this CPU cannot run it") == c->reason;
+        logf_(o, expected ? 1 : 0, "calgae: plugin %s refused: %s", path, c->reason);
         return;
     }
     int dup = find_by_name(b, lp.table->name);
     if (dup >= 0) {
-        logf_(o, 1, "calgae: plugin %s skipped: name '%s' already loaded from %s", path,
-              lp.table->name, b->plugins[dup].path);
+        c->status = CALGAE_CAND_DUPLICATE;
+        const char *first = b->plugins[dup].path; /* gcc can't tell it is not c->reason */
+        char reason[sizeof c->reason];
+        snprintf(reason, sizeof reason, "'%s' already loaded from %s", lp.table->name, first);
+        memcpy(c->reason, reason, sizeof reason);
+        logf_(o, 1, "calgae: plugin %s skipped: %s", path, c->reason);
         dlclose(lp.handle);
         return;
     }
+    if (!forced && name_in(lp.table->name, o->deny, o->n_deny) >= 0 &&
+        !(o->forced && strcmp(o->forced, lp.table->name) == 0)) {
+        c->status = CALGAE_CAND_DENIED;
+        snprintf(c->reason, sizeof c->reason, "denied by the configuration");
+        logf_(o, 1, "calgae: plugin %s skipped: %s", path, c->reason);
+        dlclose(lp.handle);
+        return;
+    }
+    c->status = CALGAE_CAND_LOADED;
     lp.forced = forced;
     b->plugins[b->n_plugins++] = lp;
     logf_(o, 1, "calgae: plugin %s loaded: %s %s (priority %d)", path, lp.table->name,
@@ -237,11 +286,23 @@ static void scan_dir(calgae_backends *b, const calgae_backend_options *o, const 
     }
 }
 
+/* qsort has no context argument: the ranking reads the order list from here */
+static const calgae_backend_options *rank_opts;
+
+static int order_rank(const char *name)
+{
+    int i = name_in(name, rank_opts->order, rank_opts->n_order);
+    return i >= 0 ? i : CALGAE_MAX_PLUGINS;
+}
+
 static int cmp_pref(const void *pa, const void *pb)
 {
     const calgae_loaded_plugin *a = pa, *b = pb;
     if (a->forced != b->forced)
         return b->forced - a->forced;
+    int ra = order_rank(a->table->name), rb = order_rank(b->table->name);
+    if (ra != rb)
+        return ra - rb;
     if (a->table->priority != b->table->priority)
         return a->table->priority > b->table->priority ? -1 : 1;
     return strcmp(a->table->name, b->table->name);
@@ -253,6 +314,69 @@ static int is_path(const char *s)
     return strchr(s, '/') != NULL || (n > 3 && strcmp(s + n - 3, ".so") == 0);
 }
 
+static const calgae_candidate *find_candidate(const calgae_backends *b, const char *name)
+{
+    for (int i = 0; i < b->n_candidates; i++)
+        if (b->candidates[i].have_table && strcmp(b->candidates[i].name, name) == 0)
+            return &b->candidates[i];
+    return NULL;
+}
+
+/* Marks the forced plugin, or explains why it can't be. */
+static int apply_forced(calgae_backends *b, const calgae_backend_options *o, char *err,
+                        size_t err_len)
+{
+    const char *forced = o->forced && *o->forced ? o->forced : NULL;
+    if (!forced || strcmp(forced, "auto") == 0)
+        return 0;
+    if (is_path(forced)) {
+        if (b->n_plugins == 0 || !b->plugins[0].forced)
+            logf_(o, 0, "calgae: falling back from %s to the other plugins", forced);
+        return 0;
+    }
+    int i = find_by_name(b, forced);
+    if (i >= 0) {
+        b->plugins[i].forced = 1;
+        return 0;
+    }
+    const calgae_candidate *c = find_candidate(b, forced);
+    if (!c)
+        return calgae_fail(err, err_len, "backend '%s' not found (see `calgae backends`)", forced);
+    logf_(o, 0, "calgae: plugin %s refused: %s; falling back to the other plugins", c->path,
+          c->reason);
+    return 0;
+}
+
+static int apply_slot_plugins(calgae_backends *b, const calgae_backend_options *o, char *err,
+                              size_t err_len)
+{
+    for (int s = 0; s < CALGAE_SLOT_COUNT; s++) {
+        const char *want = o->slot_plugin[s];
+        if (!want)
+            continue;
+        int i = find_by_name(b, want);
+        if (i < 0) {
+            if (find_candidate(b, want)) {
+                logf_(o, 0, "calgae: plugin '%s' for kernel %s is not usable here; using the "
+                      "default choice", want, slots[s].name);
+                continue;
+            }
+            return calgae_fail(err, err_len, "kernel %s: backend '%s' not found", slots[s].name, want);
+        }
+        if (!slot_fn(b->plugins[i].table, s))
+            return calgae_fail(err, err_len, "kernel %s: backend '%s' does not provide it",
+                               slots[s].name, want);
+        /* move it to the front of the slot's chain */
+        int k = 0;
+        while (b->chain[s][k] != i)
+            k++;
+        for (; k > 0; k--)
+            b->chain[s][k] = b->chain[s][k - 1];
+        b->chain[s][0] = i;
+    }
+    return 0;
+}
+
 int calgae_backends_load(calgae_backends *b, const calgae_backend_options *o, char *err,
                          size_t err_len)
 {
@@ -262,19 +386,9 @@ int calgae_backends_load(calgae_backends *b, const calgae_backend_options *o, ch
         try_add(b, o, forced, 1);
     for (int i = 0; i < o->n_dirs; i++)
         scan_dir(b, o, o->dirs[i]);
-    if (forced && !is_path(forced)) {
-        int i = find_by_name(b, forced);
-        if (i >= 0) {
-            b->plugins[i].forced = 1;
-        } else if (strcmp(forced, "auto") != 0) {
-            calgae_backends_free(b);
-            return calgae_fail(err, err_len,
-                               "backend '%s' not found or not usable here (see `calgae backends`)",
-                               forced);
-        }
-    } else if (forced && (b->n_plugins == 0 || !b->plugins[0].forced)) {
-        logf_(o, 0, "calgae: falling back from %s to the other plugins", forced);
-    }
+    if (apply_forced(b, o, err, err_len) != 0)
+        goto fail;
+    rank_opts = o;
     qsort(b->plugins, (size_t)b->n_plugins, sizeof b->plugins[0], cmp_pref);
 
     for (int s = 0; s < CALGAE_SLOT_COUNT; s++) {
@@ -286,13 +400,15 @@ int calgae_backends_load(calgae_backends *b, const calgae_backend_options *o, ch
             for (int i = 0; i < o->n_dirs; i++)
                 snprintf(dirs + strlen(dirs), sizeof dirs - strlen(dirs), "%s%s", i ? ":" : "",
                          o->dirs[i]);
-            calgae_backends_free(b);
-            return calgae_fail(err, err_len,
-                               "no usable plugin provides kernel '%s' (searched %s; is the "
-                               "scalar plugin installed?)",
-                               slots[s].name, dirs[0] ? dirs : "no folders");
+            calgae_fail(err, err_len,
+                        "no usable plugin provides kernel '%s' (searched %s; is the scalar "
+                        "plugin installed?)",
+                        slots[s].name, dirs[0] ? dirs : "no folders");
+            goto fail;
         }
     }
+    if (apply_slot_plugins(b, o, err, err_len) != 0)
+        goto fail;
     const calgae_plugin *first[CALGAE_SLOT_COUNT];
     for (int s = 0; s < CALGAE_SLOT_COUNT; s++)
         first[s] = b->plugins[b->chain[s][0]].table;
@@ -304,6 +420,9 @@ int calgae_backends_load(calgae_backends *b, const calgae_backend_options *o, ch
     b->dot_f32 = first[CALGAE_SLOT_DOT_F32]->dot_f32;
     b->axpy_f32 = first[CALGAE_SLOT_AXPY_F32]->axpy_f32;
     return 0;
+fail:
+    calgae_backends_free(b);
+    return -1;
 }
 
 void calgae_backends_free(calgae_backends *b)

@@ -40,6 +40,8 @@ enum calgae_slot {
 };
 
 const char *calgae_slot_name(int slot);
+/* The slot called name, or -1. */
+int calgae_slot_by_name(const char *name);
 
 typedef struct calgae_loaded_plugin {
     char path[1024];
@@ -48,10 +50,34 @@ typedef struct calgae_loaded_plugin {
     int forced;
 } calgae_loaded_plugin;
 
+/* Every file the loader looked at, usable or not, for `calgae backends`. Strings are copies:
+ * a refused plugin's library is unloaded. */
+enum calgae_candidate_status {
+    CALGAE_CAND_LOADED,    /* usable; in plugins[] */
+    CALGAE_CAND_REFUSED,   /* failed a check; reason says which */
+    CALGAE_CAND_DENIED,    /* usable but excluded by the configuration's deny list */
+    CALGAE_CAND_DUPLICATE, /* a plugin of the same name was found first */
+};
+
+typedef struct calgae_candidate {
+    char path[1024];
+    int status;            /* enum calgae_candidate_status */
+    char reason[256];      /* why it is not loaded ("" when loaded) */
+    int have_table;        /* the fields below are known (the handshake got that far) */
+    char name[40];
+    char version[40];
+    char isa[120];
+    char description[160];
+    unsigned abi_major, abi_minor;
+    int priority;
+} calgae_candidate;
+
 /* Where a message goes: level 0 = always shown, 1 = shown with --verbose. */
 typedef void (*calgae_log_fn)(void *user, int level, const char *line);
 
 typedef struct calgae_backends {
+    int n_candidates;
+    calgae_candidate candidates[CALGAE_MAX_PLUGINS * 2];
     int n_plugins;
     calgae_loaded_plugin plugins[CALGAE_MAX_PLUGINS]; /* in preference order */
     /* per slot: indices into plugins[], in preference order, of those providing it */
@@ -70,7 +96,13 @@ typedef struct calgae_backends {
 typedef struct calgae_backend_options {
     const char *dirs[CALGAE_MAX_PLUGIN_DIRS]; /* folders searched for calgae-*.so */
     int n_dirs;
-    const char *forced; /* NULL, a plugin name, or a path to a .so (contains '/' or ends .so) */
+    const char *forced; /* NULL, "auto", a plugin name, or a path to a .so (has '/' or ends .so);
+                         * ranks first and overrides the deny list */
+    const char *order[CALGAE_MAX_PLUGINS]; /* plugin names ranked before all others, in order */
+    int n_order;
+    const char *deny[CALGAE_MAX_PLUGINS];  /* plugin names never used (unless forced) */
+    int n_deny;
+    const char *slot_plugin[CALGAE_SLOT_COUNT]; /* per slot: a plugin name to serve it first */
     calgae_log_fn log;
     void *log_user;
 } calgae_backend_options;
@@ -80,8 +112,11 @@ typedef struct calgae_backend_options {
  * the build tree and the install tree). Strings live in static storage. */
 void calgae_default_plugin_dirs(calgae_backend_options *opts);
 
-/* Loads and checks plugins. Fails only if some slot ends up with no provider (normally the
- * scalar plugin is missing) or a forced name matches no plugin at all. */
+/* Loads and checks plugins. Ranking: the forced plugin, then the names in order[], then by
+ * priority (highest first), then by name. Fails if some slot ends up with no provider
+ * (normally the scalar plugin is missing), a forced name or a slot_plugin name matches no plugin
+ * found at all, or a slot_plugin does not provide its slot. A forced plugin that was found but
+ * refused is reported and the rest are used. */
 int calgae_backends_load(calgae_backends *b, const calgae_backend_options *opts, char *err,
                          size_t err_len);
 void calgae_backends_free(calgae_backends *b);

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "calgae_plugin.h"
+#include "utf8.h"
 
 #define GGUF_MAGIC "GGUF"
 #define GGUF_DEFAULT_ALIGNMENT 32
@@ -119,32 +120,11 @@ static double bits_to_f64(uint64_t bits)
     return d;
 }
 
-int calgae_gguf_utf8_valid(const char *str, uint64_t len)
+/* Keys, names and string values: valid UTF-8 and no NUL, since keys and names are looked up
+ * and copied as C strings. len is at most the map's size, so it fits size_t. */
+static int text_ok(const char *s, uint64_t len)
 {
-    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000}; /* below: overlong */
-    const uint8_t *s = (const uint8_t *)str;
-    for (uint64_t i = 0; i < len;) {
-        if (s[i] == 0)
-            return 0;
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        uint64_t n = (s[i] & 0xe0) == 0xc0 ? 2 : (s[i] & 0xf0) == 0xe0 ? 3
-                   : (s[i] & 0xf8) == 0xf0 ? 4 : 0;
-        if (n == 0 || n > len - i)
-            return 0;
-        uint32_t cp = s[i] & (0x7fu >> n);
-        for (uint64_t k = 1; k < n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += n;
-    }
-    return 1;
+    return memchr(s, 0, (size_t)len) == NULL && calgae_utf8_valid((const uint8_t *)s, (size_t)len);
 }
 
 /* ---- Cursor over the map ---------------------------------------------------------------- */
@@ -245,8 +225,8 @@ static int read_scalar(reader *r, uint32_t vt, calgae_gguf_kv *kv)
     if (vt == CALGAE_GGUF_STRING) {
         if (read_str(r, &kv->v.s, "string value") != 0)
             return -1;
-        if (!calgae_gguf_utf8_valid(kv->v.s.ptr, kv->v.s.len))
-            return fail(r, "string value is not valid UTF-8");
+        if (!text_ok(kv->v.s.ptr, kv->v.s.len))
+            return fail(r, "string value is not valid UTF-8 or has a NUL byte");
         return 0;
     }
     size_t n = vtype_size(vt);
@@ -318,8 +298,8 @@ static int read_kv(reader *r, calgae_gguf_kv *kv, uint64_t index)
     set_where(r, "key", key, kv->key.len);
     if (kv->key.len == 0)
         return fail(r, "empty key");
-    if (!calgae_gguf_utf8_valid(kv->key.ptr, kv->key.len))
-        return fail(r, "key is not valid UTF-8");
+    if (!text_ok(kv->key.ptr, kv->key.len))
+        return fail(r, "key is not valid UTF-8 or has a NUL byte");
     if (read_u32(r, &kv->type, "value type") != 0)
         return -1;
     if (kv->type == CALGAE_GGUF_ARRAY)
@@ -388,8 +368,8 @@ static int read_tensor_info(reader *r, calgae_gguf_tensor *t, uint64_t index)
         return fail(r, "empty tensor name");
     if (name.len > GGUF_NAME_MAX)
         return fail(r, "name is %" PRIu64 " bytes, longer than %zu", name.len, GGUF_NAME_MAX);
-    if (!calgae_gguf_utf8_valid(name.ptr, name.len))
-        return fail(r, "name is not valid UTF-8");
+    if (!text_ok(name.ptr, name.len))
+        return fail(r, "name is not valid UTF-8 or has a NUL byte");
     memcpy(t->name, name.ptr, (size_t)name.len);
     t->name[name.len] = '\0';
 

@@ -77,11 +77,6 @@ typedef struct calgae_gguf {
     size_t data_offset; /* where the data section starts in the file */
 } calgae_gguf;
 
-/* 1 if s[0..len) is strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF) and
- * has no NUL byte, else 0: the rule the reader applies to keys, tensor names and string values,
- * and the writer to what it is given. */
-int calgae_gguf_utf8_valid(const char *s, uint64_t len);
-
 /* Bytes of a row of n elements of a tensor type, or 0 if the type is unknown or n does not
  * fit its block size. */
 size_t calgae_type_row_bytes(uint32_t type, int64_t n);

@@ -13,6 +13,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "gguf.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,9 +71,10 @@ static int refuse(calgae_gguf_writer *w, const char *fmt, ...)
     return -1;
 }
 
+/* The reader's rule for keys, names and string values (a C string has no NUL inside). */
 static int utf8_ok(const char *s)
 {
-    return calgae_gguf_utf8_valid(s, strlen(s));
+    return calgae_utf8_valid((const uint8_t *)s, strlen(s));
 }
 
 calgae_gguf_writer *calgae_gguf_writer_new(void)
