@@ -121,13 +121,13 @@ static void copy_str(char *dst, size_t n, const char *src)
     snprintf(dst, n, "%s", src ? src : "");
 }
 
-/* dlopen + handshake + probe. Returns 0 with *out filled, or -1 with the reason in c->reason.
- * Whatever the handshake revealed about the plugin is copied into c either way. */
-static int open_plugin(const char *path, calgae_loaded_plugin *out, calgae_candidate *c)
+int calgae_plugin_open_file(const char *path, calgae_loaded_plugin *out, calgae_candidate *c)
 {
     char *why = c->reason;
     const size_t why_len = sizeof c->reason;
     memset(out, 0, sizeof *out);
+    memset(c, 0, sizeof *c);
+    copy_str(c->path, sizeof c->path, path);
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *e = dlerror();
@@ -213,10 +213,8 @@ static void try_add(calgae_backends *b, const calgae_backend_options *o, const c
         return;
     }
     calgae_candidate *c = &b->candidates[b->n_candidates++];
-    memset(c, 0, sizeof *c);
-    copy_str(c->path, sizeof c->path, path);
     calgae_loaded_plugin lp;
-    if (open_plugin(path, &lp, c) != 0) {
+    if (calgae_plugin_open_file(path, &lp, c) != 0) {
         c->status = CALGAE_CAND_REFUSED;
         /* a probe refusal of an auto-discovered plugin is expected (an AVX-512 build on an
          * AVX2 machine): only worth a line with --verbose */

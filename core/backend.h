@@ -107,6 +107,11 @@ typedef struct calgae_backend_options {
     void *log_user;
 } calgae_backend_options;
 
+/* Opens one plugin file and runs every check (dlopen, entry symbol, handshake, ABI major,
+ * table size, name, probe). Returns 0 with *out loaded (dlclose(out->handle) when done), or -1
+ * with the reason in c->reason; c records what the handshake revealed either way. */
+int calgae_plugin_open_file(const char *path, calgae_loaded_plugin *out, calgae_candidate *c);
+
 /* Fills opts->dirs with the default search path: each folder of $CALGAE_PLUGIN_PATH
  * (colon-separated), then the plugin folder next to the running binary (same relative place in
  * the build tree and the install tree). Strings live in static storage. */

@@ -12,6 +12,10 @@ int calgae_cmd_run(int argc, char **argv);
 int calgae_cmd_tokenize(int argc, char **argv);
 int calgae_cmd_convert(int argc, char **argv);
 int calgae_cmd_logits(int argc, char **argv);
+/* `calgae backends [--config FILE] [--verbose]`; `calgae backends verify FILE.so` is passed on
+ * to calgae_cmd_verify with argv[0] == "verify". */
+int calgae_cmd_backends(int argc, char **argv);
+int calgae_cmd_verify(int argc, char **argv);
 
 /* Strict number parsing for flags: the whole string must be a number in range. */
 int calgae_parse_int(const char *flag, const char *s, long min, long max, long *out);

@@ -18,6 +18,7 @@ static const char usage[] =
     "  tokenize   print the token ids of a text\n"
     "  convert    write a llama2.c checkpoint (or any model Calgae reads) as GGUF\n"
     "  logits     write the raw logits of a token sequence (for testing)\n"
+    "  backends   list the kernel plugins found; 'backends verify FILE.so' checks one\n"
     "\n"
     "Run 'calgae <command> --help' for a command's options.\n";
 
@@ -95,6 +96,8 @@ int main(int argc, char **argv)
         return calgae_cmd_tokenize(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert"))
         return calgae_cmd_convert(argc - 1, argv + 1);
+    if (!strcmp(cmd, "backends"))
+        return calgae_cmd_backends(argc - 1, argv + 1);
     if (!strcmp(cmd, "logits"))
         return calgae_cmd_logits(argc - 1, argv + 1);
     calgae_error("unknown command '%s' (try 'calgae --help')", cmd);
