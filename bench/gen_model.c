@@ -1,0 +1,166 @@
+/*
+ * gen_model.c - random-weight Llama models with the exact shapes of real ones, written as GGUF
+ * (through the same converter as `calgae convert`, so llama.cpp loads them), for benchmarks.
+ * Weights are uniform with the standard deviation of a trained model's (0.02), norms are 1,
+ * the vocabulary is the real Llama 2 one from a llama2.c tokenizer.bin. Seeded: the same seed
+ * gives the same bytes.
+ *
+ * The weights are drawn as Q8_0 blocks (one byte per weight), then converted to the requested
+ * type row by row, so a 7B-shaped Q4_0 file needs about 11 GiB of memory, not 27.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blocks.h"
+#include "convert.h"
+#include "session.h"
+
+struct shape {
+    const char *name;
+    int dim, hidden, layers, heads, kv_heads, ctx;
+};
+
+static const struct shape shapes[] = {
+    {"tinyllama", 2048, 5632, 22, 32, 4, 2048},
+    {"stories15M", 288, 768, 6, 6, 6, 256},
+    {"stories42M", 512, 1376, 8, 8, 8, 1024},
+    {"stories110M", 768, 2048, 12, 12, 12, 1024},
+    {"7b", 4096, 11008, 32, 32, 32, 4096},
+};
+
+static uint64_t rng_state;
+
+static uint64_t next_u64(void)
+{
+    /* splitmix64: fast, and good enough for benchmark weights */
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* rows x cols uniform weights of standard deviation 0.02 as Q8_0 (cols % 32 == 0). */
+static int random_weight(calgae_weight *w, int64_t rows, int64_t cols)
+{
+    const int64_t nb = cols / CALGAE_QK;
+    calgae_block_q8_0 *b = malloc((size_t)(rows * nb) * sizeof *b);
+    if (!b)
+        return -1;
+    /* uniform integers in [-127, 127] have std 127 / sqrt(3); scale that to 0.02 */
+    const calgae_fp16 d = calgae_fp32_to_fp16(0.02f * 1.7320508f / 127.0f);
+    for (int64_t i = 0; i < rows * nb; i++) {
+        b[i].d = d;
+        for (int j = 0; j < CALGAE_QK; j += 8) {
+            uint64_t r = next_u64();
+            for (int k = 0; k < 8; k++)
+                b[i].qs[j + k] = (int8_t)((int)((r >> (8 * k)) & 0xFF) % 255 - 127);
+        }
+    }
+    memset(w, 0, sizeof *w);
+    w->type = CALGAE_TYPE_Q8_0;
+    w->rows = rows;
+    w->cols = cols;
+    w->row_bytes = (size_t)nb * sizeof *b;
+    w->data = b;
+    return 0;
+}
+
+static const char usage[] =
+    "Usage: gen_model --shape NAME --type f32|f16|q8_0|q4_0 --vocab tokenizer.bin --out FILE.gguf [--seed N]\n"
+    "Shapes: tinyllama (2048/5632/22 layers/32 heads/4 KV), stories15M, stories42M, stories110M, 7b\n";
+
+int main(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"shape", required_argument, 0, 's'}, {"type", required_argument, 0, 't'},
+        {"vocab", required_argument, 0, 'v'}, {"out", required_argument, 0, 'o'},
+        {"seed", required_argument, 0, 'S'},  {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *shape_name = NULL, *type_name = "q4_0", *vocab = NULL, *out = NULL;
+    uint64_t seed = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        switch (c) {
+        case 's': shape_name = optarg; break;
+        case 't': type_name = optarg; break;
+        case 'v': vocab = optarg; break;
+        case 'o': out = optarg; break;
+        case 'S': seed = strtoull(optarg, NULL, 10); break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    const struct shape *sh = NULL;
+    for (size_t i = 0; shape_name && i < sizeof shapes / sizeof shapes[0]; i++)
+        if (!strcmp(shapes[i].name, shape_name))
+            sh = &shapes[i];
+    static const struct { const char *name; uint32_t type; } types[] = {
+        {"f32", CALGAE_TYPE_F32}, {"f16", CALGAE_TYPE_F16}, {"q8_0", CALGAE_TYPE_Q8_0}, {"q4_0", CALGAE_TYPE_Q4_0}};
+    int type = -1;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (!strcmp(types[i].name, type_name))
+            type = (int)types[i].type;
+    if (!sh || type < 0 || !vocab || !out) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    char err[CALGAE_ERR_LEN];
+    calgae_tokenizer tok;
+    if (calgae_tokenizer_load_bin(&tok, vocab, 0, err, sizeof err) != 0) {
+        fprintf(stderr, "gen_model: %s\n", err);
+        return 1;
+    }
+    rng_state = seed;
+    calgae_model m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.path, sizeof m.path, "random-%s", sh->name);
+    calgae_config *cf = &m.cfg;
+    *cf = (calgae_config){.dim = sh->dim, .hidden_dim = sh->hidden, .n_layers = sh->layers,
+                          .n_heads = sh->heads, .n_kv_heads = sh->kv_heads,
+                          .vocab_size = tok.n_vocab, .ctx = sh->ctx, .eps = 1e-5f,
+                          .rope_theta = 10000.0f};
+    cf->head_size = cf->dim / cf->n_heads;
+    cf->n_rot = cf->head_size;
+    const int kv_dim = cf->head_size * cf->n_kv_heads;
+    float *ones = malloc((size_t)cf->dim * sizeof *ones);
+    m.layers = calloc((size_t)cf->n_layers, sizeof *m.layers);
+    int rc = ones && m.layers ? 0 : -1;
+    for (int i = 0; ones && i < cf->dim; i++)
+        ones[i] = 1.0f;
+    rc = rc || random_weight(&m.tok_embd, cf->vocab_size, cf->dim);
+    for (int l = 0; rc == 0 && l < cf->n_layers; l++) {
+        calgae_layer *L = &m.layers[l];
+        L->attn_norm = L->ffn_norm = ones;
+        rc = random_weight(&L->wq, cf->dim, cf->dim) || random_weight(&L->wk, kv_dim, cf->dim) ||
+             random_weight(&L->wv, kv_dim, cf->dim) || random_weight(&L->wo, cf->dim, cf->dim) ||
+             random_weight(&L->w_gate, cf->hidden_dim, cf->dim) ||
+             random_weight(&L->w_down, cf->dim, cf->hidden_dim) ||
+             random_weight(&L->w_up, cf->hidden_dim, cf->dim);
+    }
+    m.out_norm = ones;
+    rc = rc || random_weight(&m.output, cf->vocab_size, cf->dim);
+    if (rc != 0)
+        fprintf(stderr, "gen_model: out of memory\n");
+    else if ((rc = calgae_convert_to_gguf(&m, &tok, (uint32_t)type, out, err, sizeof err)) != 0)
+        fprintf(stderr, "gen_model: %s\n", err);
+    else
+        fprintf(stderr, "gen_model: wrote %s (%s, %s)\n", out, sh->name, type_name);
+    for (int l = 0; m.layers && l < cf->n_layers; l++) {
+        calgae_layer *L = &m.layers[l];
+        free((void *)L->wq.data);
+        free((void *)L->wk.data);
+        free((void *)L->wv.data);
+        free((void *)L->wo.data);
+        free((void *)L->w_gate.data);
+        free((void *)L->w_down.data);
+        free((void *)L->w_up.data);
+    }
+    free((void *)m.tok_embd.data);
+    free((void *)m.output.data);
+    free(m.layers);
+    free(ones);
+    calgae_tokenizer_free(&tok);
+    return rc == 0 ? 0 : 1;
+}
