@@ -16,6 +16,7 @@ int calgae_cmd_logits(int argc, char **argv);
  * to calgae_cmd_verify with argv[0] == "verify". */
 int calgae_cmd_backends(int argc, char **argv);
 int calgae_cmd_verify(int argc, char **argv);
+int calgae_cmd_bench(int argc, char **argv);
 
 /* Strict number parsing for flags: the whole string must be a number in range. */
 int calgae_parse_int(const char *flag, const char *s, long min, long max, long *out);

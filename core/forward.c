@@ -15,6 +15,13 @@
 #include "blocks.h"
 
 #define ROW_GRAIN 32
+/* Below this many multiply-adds a fork/join costs more than it saves: run on the caller. */
+#define MIN_PARALLEL_WORK (1 << 18)
+
+static int64_t grain_for(int64_t items, int64_t work_per_item, int64_t grain)
+{
+    return items * work_per_item < MIN_PARALLEL_WORK ? items : grain;
+}
 
 int calgae_state_init(calgae_state *s, const calgae_model *m, const calgae_backends *be,
                       calgae_pool *pool, int ctx, int max_batch, char *err, size_t err_len)
@@ -143,7 +150,8 @@ static int products(calgae_state *s, const float *x, int n_tok, int64_t cols, in
             j.x_stride = (size_t)cols * sizeof(float);
         }
         atomic_init(&j.failed, 0);
-        calgae_pool_for(s->pool, j.start[j.n_w], ROW_GRAIN, product_task, &j);
+        calgae_pool_for(s->pool, j.start[j.n_w], grain_for(j.start[j.n_w], cols * n_tok, ROW_GRAIN),
+                        product_task, &j);
         if (atomic_load(&j.failed))
             return -1;
     }
@@ -226,7 +234,8 @@ static int layer_forward(calgae_state *s, int l, int n, int pos)
         be->rope(kc + (size_t)t * kv_dim, c->n_kv_heads, hs, c->n_rot, cs);
     }
     struct attn_job aj = {s, l, pos, n};
-    calgae_pool_for(s->pool, (int64_t)n * c->n_heads, 1, attn_task, &aj);
+    const int64_t pairs = (int64_t)n * c->n_heads;
+    calgae_pool_for(s->pool, pairs, grain_for(pairs, (int64_t)(pos + n) * hs * 2, 1), attn_task, &aj);
     if (product1(s, s->xb, n, &L->wo, s->xb2, dim) != 0)
         return -1;
     for (size_t i = 0; i < (size_t)n * dim; i++)

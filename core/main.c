@@ -18,6 +18,7 @@ static const char usage[] =
     "  tokenize   print the token ids of a text\n"
     "  convert    write a llama2.c checkpoint (or any model Calgae reads) as GGUF\n"
     "  logits     write the raw logits of a token sequence (for testing)\n"
+    "  bench      prompt and generation speed per backend and thread count\n"
     "  backends   list the kernel plugins found; 'backends verify FILE.so' checks one\n"
     "\n"
     "Run 'calgae <command> --help' for a command's options.\n";
@@ -96,6 +97,8 @@ int main(int argc, char **argv)
         return calgae_cmd_tokenize(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert"))
         return calgae_cmd_convert(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench"))
+        return calgae_cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "backends"))
         return calgae_cmd_backends(argc - 1, argv + 1);
     if (!strcmp(cmd, "logits"))

@@ -25,6 +25,7 @@ struct calgae_pool {
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t wake;
+    pthread_cond_t done; /* the caller sleeps here once it has spun long enough */
     atomic_uint generation;
     atomic_int pending;
     atomic_int stop;
@@ -88,7 +89,12 @@ static void *worker_main(void *arg)
         if (atomic_load(&p->stop))
             return NULL;
         run_chunk(p, index);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
+        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+            /* the last one out wakes the caller in case it went to sleep */
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
 }
 
@@ -108,6 +114,7 @@ int calgae_pool_create(calgae_pool **out, int n_threads, char *err, size_t err_l
     }
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done, NULL);
     for (int i = 1; i < n_threads; i++) {
         struct worker_arg *wa = malloc(sizeof *wa);
         int rc = wa ? 0 : -1;
@@ -139,6 +146,7 @@ void calgae_pool_destroy(calgae_pool *p)
     for (int i = 1; i < p->n_threads; i++)
         pthread_join(p->threads[i], NULL);
     pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->done);
     pthread_mutex_destroy(&p->mu);
     free(p->threads);
     free(p);
@@ -169,13 +177,17 @@ void calgae_pool_for(calgae_pool *p, int64_t n, int64_t grain, calgae_task_fn fn
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     run_chunk(p, 0);
-    unsigned spins = 0;
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
-        if (++spins < SPIN_ROUNDS)
-            cpu_relax();
-        else
-            sched_yield();
+    /* spin briefly (the workers are usually nearly done), then sleep: on a loaded machine a
+     * worker may be descheduled, and spinning would only steal its core */
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0)
+            return;
+        cpu_relax();
     }
+    pthread_mutex_lock(&p->mu);
+    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
+        pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
 }
 
 int calgae_physical_cores(void)

@@ -1,0 +1,18 @@
+/*
+ * bandwidth.h - the machine's memory read bandwidth, measured the way a memory-bound matrix x
+ * vector product reads: a buffer far larger than the last-level cache, streamed once per pass
+ * by every thread of the pool over its own slice. The figure bounds generation speed: a token
+ * reads every weight once.
+ */
+#ifndef CALGAE_BANDWIDTH_H
+#define CALGAE_BANDWIDTH_H
+
+#include <stddef.h>
+
+#include "pool.h"
+
+/* Median over `passes` passes of bytes read per second, in GB/s (10^9), reading `bytes` bytes
+ * (rounded down to 4 KiB). Returns a negative value if the buffer can't be allocated. */
+double calgae_read_bandwidth(calgae_pool *pool, size_t bytes, int passes);
+
+#endif
