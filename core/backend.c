@@ -39,6 +39,8 @@ static const struct {
     [CALGAE_SLOT_ROPE] = {"rope", offsetof(calgae_plugin, rope)},
     [CALGAE_SLOT_DOT_F32] = {"dot_f32", offsetof(calgae_plugin, dot_f32)},
     [CALGAE_SLOT_AXPY_F32] = {"axpy_f32", offsetof(calgae_plugin, axpy_f32)},
+    [CALGAE_SLOT_MATVEC_Q4_1] = {"matvec_q4_1", offsetof(calgae_plugin, matvec_q4_1)},
+    [CALGAE_SLOT_MATMUL_Q4_1] = {"matmul_q4_1", offsetof(calgae_plugin, matmul_q4_1)},
 };
 
 const char *calgae_slot_name(int slot)
@@ -442,6 +444,8 @@ static int product_slot(uint32_t type, int matmul)
         return matmul ? CALGAE_SLOT_MATMUL_Q8_0 : CALGAE_SLOT_MATVEC_Q8_0;
     case CALGAE_TYPE_Q4_0:
         return matmul ? CALGAE_SLOT_MATMUL_Q4_0 : CALGAE_SLOT_MATVEC_Q4_0;
+    case CALGAE_TYPE_Q4_1:
+        return matmul ? CALGAE_SLOT_MATMUL_Q4_1 : CALGAE_SLOT_MATVEC_Q4_1;
     default:
         return -1;
     }

@@ -9,16 +9,16 @@
 #include "session.h"
 
 static const char usage[] =
-    "Usage: calgae convert --model IN --out OUT.gguf [--type f32|f16|q8_0|q4_0] [--tokenizer FILE]\n"
+    "Usage: calgae convert --model IN --out OUT.gguf [--type f32|f16|q8_0|q4_0|q4_1] [--tokenizer FILE]\n"
     "\n"
     "Write a model as a GGUF file that Calgae and llama.cpp load. IN is a llama2.c .bin (with its\n"
     "tokenizer.bin) or a GGUF. Matrices get --type (default f32); norms stay F32; a matrix whose\n"
-    "rows are not whole 32-blocks stays F32 under q8_0/q4_0.\n"
+    "rows are not whole 32-blocks stays F32 under the block types.\n"
     "\n"
     "Options:\n"
     "  -m, --model IN         the model to convert (required)\n"
     "  -o, --out OUT.gguf     the file to write (required; written whole or not at all)\n"
-    "      --type TYPE        f32, f16, q8_0 or q4_0 (default f32)\n"
+    "      --type TYPE        f32, f16, q8_0, q4_0 or q4_1 (default f32)\n"
     "      --tokenizer FILE   the vocabulary (default: the model's own, or tokenizer.bin beside it)\n"
     "  -h, --help             show this help\n";
 
@@ -26,7 +26,8 @@ static int parse_type(const char *s, uint32_t *type)
 {
     static const struct { const char *name; uint32_t type; } types[] = {
         {"f32", CALGAE_TYPE_F32}, {"f16", CALGAE_TYPE_F16},
-        {"q8_0", CALGAE_TYPE_Q8_0}, {"q4_0", CALGAE_TYPE_Q4_0}};
+        {"q8_0", CALGAE_TYPE_Q8_0}, {"q4_0", CALGAE_TYPE_Q4_0},
+        {"q4_1", CALGAE_TYPE_Q4_1}};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         if (!strcmp(s, types[i].name)) {
             *type = types[i].type;
@@ -55,7 +56,7 @@ int calgae_cmd_convert(int argc, char **argv)
         case 'z': so.tokenizer = optarg; break;
         case 'T':
             if (parse_type(optarg, &type) != 0) {
-                calgae_error("--type: unknown type '%s' (f32, f16, q8_0 or q4_0)", optarg);
+                calgae_error("--type: unknown type '%s' (f32, f16, q8_0, q4_0 or q4_1)", optarg);
                 return 2;
             }
             break;

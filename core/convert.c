@@ -14,6 +14,7 @@ static uint32_t file_type_of(uint32_t type)
     switch (type) {
     case CALGAE_TYPE_F16: return 1;
     case CALGAE_TYPE_Q4_0: return 2;
+    case CALGAE_TYPE_Q4_1: return 3;
     case CALGAE_TYPE_Q8_0: return 7;
     default: return 0;
     }
@@ -176,7 +177,7 @@ int calgae_convert_to_gguf(const calgae_model *m, const calgae_tokenizer *t, uin
                            const char *out_path, char *err, size_t err_len)
 {
     if (type != CALGAE_TYPE_F32 && type != CALGAE_TYPE_F16 && type != CALGAE_TYPE_Q8_0 &&
-        type != CALGAE_TYPE_Q4_0)
+        type != CALGAE_TYPE_Q4_0 && type != CALGAE_TYPE_Q4_1)
         return calgae_fail(err, err_len, "cannot convert to type %s", calgae_type_name(type));
     if (t->n_vocab != m->cfg.vocab_size)
         return calgae_fail(err, err_len, "%s: vocabulary of %d tokens for a model of %d", m->path,

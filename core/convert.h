@@ -12,7 +12,7 @@
 #include "model.h"
 #include "tokenizer.h"
 
-/* type: F32, F16, Q8_0 or Q4_0 for the matrices. A matrix whose rows are not a whole number of
+/* type: F32, F16, Q8_0, Q4_0 or Q4_1 for the matrices. A matrix whose rows are not a whole number of
  * 32-blocks stays F32 under a block type (llama.cpp's rule: ggml cannot store it otherwise).
  * Writes through a temporary file: on failure nothing is left at out_path. */
 int calgae_convert_to_gguf(const calgae_model *m, const calgae_tokenizer *t, uint32_t type,

@@ -14,7 +14,7 @@
 static int is_matrix_type(uint32_t t)
 {
     return t == CALGAE_TYPE_F32 || t == CALGAE_TYPE_F16 || t == CALGAE_TYPE_Q8_0 ||
-           t == CALGAE_TYPE_Q4_0;
+           t == CALGAE_TYPE_Q4_0 || t == CALGAE_TYPE_Q4_1;
 }
 
 static const calgae_gguf_tensor *need_tensor(const calgae_gguf *g, const char *name,

@@ -42,7 +42,7 @@ extern "C" {
 /* ABI major: bumped when the meaning of any existing field changes. Host and plugin must agree. */
 #define CALGAE_ABI_MAJOR 1
 /* ABI minor: bumped when slots are appended to struct calgae_plugin. Either side may be older. */
-#define CALGAE_ABI_MINOR 0
+#define CALGAE_ABI_MINOR 1
 
 /* Name of the one symbol a plugin exports; its type is calgae_plugin_entry_fn. */
 #define CALGAE_PLUGIN_ENTRY_SYMBOL "calgae_plugin_entry"
@@ -283,7 +283,14 @@ typedef struct calgae_plugin {
     /* y[i] += a * x[i] for i < n (attention's weighted sum of values). */
     void (*axpy_f32)(float *y, float a, const float *x, int64_t n);
 
-    /* -- Appended in later minors go below this line, each block marked with its minor. -- */
+    /* -- ABI 1.1 -- */
+
+    /* Q4_1 weights (AWQ's zero-point form: d and min per 32) against Q8_0 activations:
+     * sum_j (d_w q_j + m_w) d_x x_j = d_w d_x sum(q_j x_j) + m_w d_x sum(x_j). */
+    calgae_matvec_fn matvec_q4_1;
+    calgae_matmul_fn matmul_q4_1;
+
+    /* -- Slots appended in later minors go below this line, each block marked with its minor. -- */
 } calgae_plugin;
 
 /*

@@ -19,10 +19,14 @@ void calgae_quantize_row_q8_0(const float *x, calgae_block_q8_0 *y, int64_t n);
 void calgae_quantize_row_q4_0(const float *x, calgae_block_q4_0 *y, int64_t n);
 void calgae_dequantize_row_q8_0(const calgae_block_q8_0 *x, float *y, int64_t n);
 void calgae_dequantize_row_q4_0(const calgae_block_q4_0 *x, float *y, int64_t n);
+/* Q4_1: d = (max - min) / 15, m = min, q = trunc((x - min) / d + 0.5) clamped to 15
+ * (ggml's quantize_row_q4_1_ref). */
+void calgae_quantize_row_q4_1(const float *x, calgae_block_q4_1 *y, int64_t n);
+void calgae_dequantize_row_q4_1(const calgae_block_q4_1 *x, float *y, int64_t n);
 
-/* Any supported type (F32, F16, Q8_0, Q4_0) to floats; returns -1 for other types. */
+/* Any supported type (F32, F16, Q8_0, Q4_0, Q4_1) to floats; returns -1 for other types. */
 int calgae_dequantize_row(uint32_t type, const void *x, float *y, int64_t n);
-/* Floats to F32, F16, Q8_0 or Q4_0; returns -1 for other types. */
+/* Floats to F32, F16, Q8_0, Q4_0 or Q4_1; returns -1 for other types. */
 int calgae_quantize_row(uint32_t type, const float *x, void *y, int64_t n);
 
 #endif

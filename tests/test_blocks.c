@@ -1,7 +1,8 @@
 /*
  * test_blocks.c - ggml block formats against vectors computed by hand: binary16 rounding,
  * Q8_0 (d = max|x| / 127, round half away from zero) and Q4_0 (d = signed max / -8,
- * q = trunc(x / d + 8.5) clamped to 15) as ggml's reference quantizers define them.
+ * q = trunc(x / d + 8.5) clamped to 15) and Q4_1 (d = (max - min) / 15, m = min) as ggml's
+ * reference quantizers define them.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -138,6 +139,48 @@ static void test_q4_0_positive_max_clamps(void **state)
     assert_true(y[0] == 16.0f && y[1] == -14.0f && y[2] == -14.0f && y[3] == 0.0f);
 }
 
+static void test_q4_1(void **state)
+{
+    (void)state;
+    float x[32];
+    for (int j = 0; j < 32; j++)
+        x[j] = 0.0f;
+    /* min -1, max 14: d = 15 / 15 = 1, m = -1, q = trunc(x + 1 + 0.5) */
+    x[0] = -1.0f; /* 0 */
+    x[1] = 14.0f; /* 15 */
+    x[2] = 3.4f;  /* 4.9 -> 4 -> 3 */
+    x[3] = 3.6f;  /* 5.1 -> 5 -> 4 */
+    x[16] = 0.5f; /* 2.0 -> 2 -> 1 */
+    calgae_block_q4_1 b;
+    calgae_quantize_row_q4_1(x, &b, 32);
+    assert_int_equal(b.d, 0x3C00);
+    assert_int_equal(b.m, 0xBC00);
+    assert_int_equal(b.qs[0], 0 | 2 << 4);
+    assert_int_equal(b.qs[1], 15 | 1 << 4); /* x[17] = 0 -> 1.5 -> 1 */
+    assert_int_equal(b.qs[2], 4 | 1 << 4);
+    assert_int_equal(b.qs[3], 5 | 1 << 4);
+    float y[32];
+    calgae_dequantize_row_q4_1(&b, y, 32);
+    assert_true(y[0] == -1.0f && y[1] == 14.0f && y[2] == 3.0f && y[3] == 4.0f && y[16] == 1.0f &&
+                y[4] == 0.0f);
+}
+
+static void test_q4_1_constant_block(void **state)
+{
+    (void)state;
+    float x[32];
+    for (int j = 0; j < 32; j++)
+        x[j] = -2.5f; /* all equal: d = 0, every value is the minimum */
+    calgae_block_q4_1 b;
+    calgae_quantize_row_q4_1(x, &b, 32);
+    assert_int_equal(b.d, 0);
+    assert_int_equal(b.m, 0xC100);
+    float y[32];
+    calgae_dequantize_row_q4_1(&b, y, 32);
+    for (int j = 0; j < 32; j++)
+        assert_true(y[j] == -2.5f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +190,8 @@ int main(void)
         cmocka_unit_test(test_q8_0_zero_block),
         cmocka_unit_test(test_q4_0),
         cmocka_unit_test(test_q4_0_positive_max_clamps),
+        cmocka_unit_test(test_q4_1),
+        cmocka_unit_test(test_q4_1_constant_block),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,6 +64,25 @@ static float row_q4_0(const calgae_weight *w, int64_t r, const void *x)
     return sum;
 }
 
+static float row_q4_1(const calgae_weight *w, int64_t r, const void *x)
+{
+    const calgae_block_q4_1 *wb = (const calgae_block_q4_1 *)((const char *)w->data + (size_t)r * w->row_bytes);
+    const calgae_block_q8_0 *xb = x;
+    float sum = 0.0f;
+    for (int64_t b = 0; b < w->cols / CALGAE_QK; b++) {
+        int32_t isum = 0, xsum = 0;
+        for (int j = 0; j < CALGAE_QK / 2; j++) {
+            isum += (wb[b].qs[j] & 0x0f) * (int32_t)xb[b].qs[j];
+            isum += (wb[b].qs[j] >> 4) * (int32_t)xb[b].qs[j + CALGAE_QK / 2];
+            xsum += xb[b].qs[j] + xb[b].qs[j + CALGAE_QK / 2];
+        }
+        const float dx = calgae_fp16_to_fp32(xb[b].d);
+        sum += (float)isum * (calgae_fp16_to_fp32(wb[b].d) * dx) +
+               calgae_fp16_to_fp32(wb[b].m) * (dx * (float)xsum);
+    }
+    return sum;
+}
+
 typedef float (*row_fn)(const calgae_weight *w, int64_t r, const void *x);
 
 static int matmul_rows(row_fn f, const calgae_weight *w, const void *x, size_t x_stride,
@@ -94,6 +113,7 @@ DEFINE_PRODUCTS(f32)
 DEFINE_PRODUCTS(f16)
 DEFINE_PRODUCTS(q8_0)
 DEFINE_PRODUCTS(q4_0)
+DEFINE_PRODUCTS(q4_1)
 
 static void quantize_q8_0(const float *x, void *out, int64_t n)
 {
@@ -178,6 +198,8 @@ static const calgae_plugin table = {
     .rope = rope,
     .dot_f32 = dot_f32,
     .axpy_f32 = axpy_f32,
+    .matvec_q4_1 = matvec_q4_1,
+    .matmul_q4_1 = matmul_q4_1,
 };
 
 CALGAE_PLUGIN_EXPORT int calgae_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor,
