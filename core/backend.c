@@ -229,7 +229,7 @@ static void try_add(calgae_backends *b, const calgae_backend_options *o, const c
         c->status = CALGAE_CAND_DUPLICATE;
         const char *first = b->plugins[dup].path; /* gcc can't tell it is not c->reason */
         char reason[sizeof c->reason];
-        snprintf(reason, sizeof reason, "'%s' already loaded from %s", lp.table->name, first);
+        snprintf(reason, sizeof reason, "'%.40s' already loaded from %.190s", lp.table->name, first);
         memcpy(c->reason, reason, sizeof reason);
         logf_(o, 1, "calgae: plugin %s skipped: %s", path, c->reason);
         dlclose(lp.handle);

@@ -17,7 +17,7 @@ static int pick_in_folder(const char *dir, char *out, size_t out_len, char *err,
     DIR *d = opendir(dir);
     if (!d)
         return calgae_fail(err, err_len, "%s: cannot open folder", dir);
-    char gguf[512] = "", bin[512] = "";
+    char gguf[256] = "", bin[256] = ""; /* d_name is at most 255 bytes */
     int n_gguf = 0, n_bin = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
@@ -37,14 +37,18 @@ static int pick_in_folder(const char *dir, char *out, size_t out_len, char *err,
         return calgae_fail(err, err_len,
                            "%s: folder holds %d .gguf and %d model .bin files; name the file",
                            dir, n_gguf, n_bin);
-    snprintf(out, out_len, "%s/%s", dir, pick);
+    if ((size_t)snprintf(out, out_len, "%s/%s", dir, pick) >= out_len)
+        return calgae_fail(err, err_len, "%s: path too long", dir);
     return 0;
 }
 
 int calgae_model_load(calgae_model *m, const char *path, char *err, size_t err_len)
 {
     memset(m, 0, sizeof *m);
-    char file[1024];
+    char file[CALGAE_PATH_MAX];
+    if (strlen(path) >= sizeof file)
+        return calgae_fail(err, err_len, "%.200s...: path longer than %d bytes", path,
+                           CALGAE_PATH_MAX - 1);
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         if (pick_in_folder(path, file, sizeof file, err, err_len) != 0)

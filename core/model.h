@@ -43,7 +43,7 @@ typedef struct calgae_layer {
 enum calgae_format { CALGAE_FORMAT_GGUF, CALGAE_FORMAT_BIN };
 
 typedef struct calgae_model {
-    char path[1024];
+    char path[CALGAE_PATH_MAX];
     enum calgae_format format;
     calgae_config cfg;
     calgae_weight tok_embd; /* vocab x dim, any supported type; rows are dequantized on lookup */

@@ -27,7 +27,9 @@ int calgae_map_file(calgae_map *m, const char *path, char *err, size_t err_len)
 {
     m->data = NULL;
     m->size = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO with no writer would otherwise block before the regular-file
+     * check below; it changes nothing for regular files */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return calgae_fail(err, err_len, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;

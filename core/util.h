@@ -11,7 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CALGAE_ERR_LEN 512
+/* Room for a path of PATH_MAX (4096) bytes and a reason after it. */
+#define CALGAE_ERR_LEN 4608
+/* The longest path the host accepts; longer ones are refused, never truncated. */
+#define CALGAE_PATH_MAX 4096
 
 /* Formats into err (if err_len > 0) and returns -1, so error paths read `return calgae_fail(...)`. */
 int calgae_fail(char *err, size_t err_len, const char *fmt, ...)
