@@ -123,19 +123,62 @@ static void copy_str(char *dst, size_t n, const char *src)
     snprintf(dst, n, "%s", src ? src : "");
 }
 
+/* Why dlopen failed, in words: glibc reports a library for another machine as "No such file",
+ * so look at the ELF header ourselves when the file is there. */
+static void explain_dlopen_failure(const char *path, char *why, size_t why_len)
+{
+    const char *e = dlerror();
+    /* dlerror starts with the path: keep only what follows it */
+    size_t n = strlen(path);
+    const char *reason = e && strncmp(e, path, n) == 0 && e[n] == ':' ? e + n + 1 : e;
+    while (reason && *reason == ' ')
+        reason++;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        calgae_fail(why, why_len, "cannot load: %s", reason ? reason : "?");
+        return;
+    }
+    unsigned char hdr[20] = {0};
+    size_t got = fread(hdr, 1, sizeof hdr, f);
+    fclose(f);
+    if (got < sizeof hdr || memcmp(hdr, "\x7f" "ELF", 4) != 0) {
+        calgae_fail(why, why_len, "not a shared object (no ELF header)");
+        return;
+    }
+    const unsigned machine = hdr[5] == 2 ? (unsigned)(hdr[18] << 8 | hdr[19]) : (unsigned)(hdr[18] | hdr[19] << 8);
+#if defined(__x86_64__)
+    const unsigned host = 62; /* EM_X86_64 */
+#elif defined(__aarch64__)
+    const unsigned host = 183; /* EM_AARCH64 */
+#else
+    const unsigned host = machine;
+#endif
+    if (machine != host) {
+        static const struct { unsigned id; const char *name; } names[] = {
+            {3, "x86"}, {40, "arm"}, {62, "x86-64"}, {183, "aarch64"}, {243, "riscv"}};
+        const char *name = "another architecture";
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (names[i].id == machine)
+                name = names[i].name;
+        calgae_fail(why, why_len, "built for %s (ELF machine %u), not for this host", name, machine);
+        return;
+    }
+    calgae_fail(why, why_len, "cannot load: %s", reason ? reason : "?");
+}
+
 int calgae_plugin_open_file(const char *path, calgae_loaded_plugin *out, calgae_candidate *c)
 {
     char *why = c->reason;
     const size_t why_len = sizeof c->reason;
     memset(out, 0, sizeof *out);
     memset(c, 0, sizeof *c);
+    if (strlen(path) >= sizeof c->path || strlen(path) >= sizeof out->path)
+        return calgae_fail(why, why_len, "path too long");
     copy_str(c->path, sizeof c->path, path);
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
-        const char *e = dlerror();
-        /* dlerror repeats the path first; keep only the reason */
-        const char *colon = e ? strstr(e, ": ") : NULL;
-        return calgae_fail(why, why_len, "cannot load: %s", colon ? colon + 2 : (e ? e : "?"));
+        explain_dlopen_failure(path, why, why_len);
+        return -1;
     }
     calgae_plugin_entry_fn entry;
     void *sym = dlsym(h, CALGAE_PLUGIN_ENTRY_SYMBOL);
@@ -152,27 +195,32 @@ int calgae_plugin_open_file(const char *path, calgae_loaded_plugin *out, calgae_
         reason[sizeof reason - 1] = '\0';
         return calgae_fail(why, why_len, "plugin declined: %s", reason[0] ? reason : "no reason given");
     }
-    if (t->struct_size < offsetof(calgae_plugin, prepare_weight)) {
+    /* the table lives in the library: copy what messages need before any dlclose */
+    const uint32_t size = t->struct_size;
+    if (size < offsetof(calgae_plugin, quantize_q8_0)) {
         dlclose(h);
-        return calgae_fail(why, why_len, "function table too small (%u bytes)", t->struct_size);
+        return calgae_fail(why, why_len, "function table too small (%u bytes; ABI 1.0 tables "
+                           "hold at least the fields up to release_weight)", size);
     }
     c->have_table = 1;
     c->abi_major = t->abi_major;
     c->abi_minor = t->abi_minor;
     c->priority = t->priority;
-    if (t->abi_major != CALGAE_ABI_MAJOR) {
+    if (valid_name(t->name)) {
+        copy_str(c->name, sizeof c->name, t->name);
+        copy_str(c->version, sizeof c->version, t->version);
+        copy_str(c->isa, sizeof c->isa, t->isa);
+        copy_str(c->description, sizeof c->description, t->description);
+    }
+    if (c->abi_major != CALGAE_ABI_MAJOR) {
         dlclose(h);
-        return calgae_fail(why, why_len, "ABI major %u, this host speaks %u", t->abi_major,
+        return calgae_fail(why, why_len, "ABI major %u, this host speaks %u", c->abi_major,
                            CALGAE_ABI_MAJOR);
     }
-    if (!valid_name(t->name)) {
+    if (!c->name[0]) {
         dlclose(h);
         return calgae_fail(why, why_len, "invalid plugin name (want [a-z0-9_-]{1,32})");
     }
-    copy_str(c->name, sizeof c->name, t->name);
-    copy_str(c->version, sizeof c->version, t->version);
-    copy_str(c->isa, sizeof c->isa, t->isa);
-    copy_str(c->description, sizeof c->description, t->description);
     if ((t->prepare_weight == NULL) != (t->release_weight == NULL)) {
         dlclose(h);
         return calgae_fail(why, why_len, "prepare_weight and release_weight must come together");
@@ -329,11 +377,8 @@ static int apply_forced(calgae_backends *b, const calgae_backend_options *o, cha
     const char *forced = o->forced && *o->forced ? o->forced : NULL;
     if (!forced || strcmp(forced, "auto") == 0)
         return 0;
-    if (is_path(forced)) {
-        if (b->n_plugins == 0 || !b->plugins[0].forced)
-            logf_(o, 0, "calgae: falling back from %s to the other plugins", forced);
-        return 0;
-    }
+    if (is_path(forced))
+        return 0; /* a refusal was already reported, naming the file */
     int i = find_by_name(b, forced);
     if (i >= 0) {
         b->plugins[i].forced = 1;
@@ -342,8 +387,9 @@ static int apply_forced(calgae_backends *b, const calgae_backend_options *o, cha
     const calgae_candidate *c = find_candidate(b, forced);
     if (!c)
         return calgae_fail(err, err_len, "backend '%s' not found (see `calgae backends`)", forced);
-    logf_(o, 0, "calgae: plugin %s refused: %s; falling back to the other plugins", c->path,
-          c->reason);
+    /* only a probe refusal was logged quietly during the scan; others are on screen already */
+    if (strstr(c->reason, "this CPU cannot run it") == c->reason)
+        logf_(o, 0, "calgae: plugin %s refused: %s", c->path, c->reason);
     return 0;
 }
 

@@ -53,7 +53,7 @@ fi
 
 # the stats line: one line on stderr naming the backend
 "$CALGAE_BIN" run --model "$M/stories260K.gguf" "${greedy[@]}" >/dev/null 2>"$T/err"
-if [ "$(wc -l <"$T/err")" -eq 1 ] && grep -Eq '^calgae: load [0-9.]+ ms, prompt 1 tokens at [0-9.]+ tok/s, generation 200 tokens at [0-9.]+ tok/s, backend scalar' "$T/err"; then
+if [ "$(wc -l <"$T/err")" -eq 1 ] && grep -Eq '^calgae: load [0-9.]+ ms, prompt 1 tokens at [0-9.]+ tok/s, generation 200 tokens at [0-9.]+ tok/s, backend [a-z0-9_+-]+, threads [0-9]+$' "$T/err"; then
     pass=$((pass + 1))
     echo "ok   stats line"
 else

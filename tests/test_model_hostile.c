@@ -4,11 +4,12 @@
  * stories260K.gguf with exactly one thing wrong (so that the one reason is what gets refused);
  * truncations of the real GGUF; folders that do not name one model. Every load must return -1
  * with a one-line message naming the path and the specific reason, leave the model zeroed and
- * nothing mapped (leaks are LeakSanitizer's job in the CALGAE_SANITIZE build).
+ * nothing mapped (leaks are LeakSanitizer's job in the CALGAE_SANITIZE build). The last three
+ * cases are bugs found in core/ (marked BUG): they fail until core/ is fixed.
  *
  * Environment: CALGAE_MODELS (the shared models folder), CALGAE_TEST_TMP (a scratch folder).
  */
-#define _POSIX_C_SOURCE 200809L /* truncate, strndup, PATH_MAX */
+#define _DEFAULT_SOURCE /* truncate, strndup, mkfifo, symlink, PATH_MAX */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,14 +17,15 @@
 
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "calgae_plugin.h"
@@ -51,10 +53,10 @@ static const char *env_dir(const char *name)
 /* Our own subfolder: other tests share CALGAE_TEST_TMP and ctest may run them in parallel. */
 static void tmp_path(char *out, const char *name)
 {
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/model_hostile", env_dir("CALGAE_TEST_TMP"));
-    mkdir(dir, 0755);
-    snprintf(out, PATH_MAX, "%s/%s", dir, name);
+    int n = snprintf(out, PATH_MAX, "%s/model_hostile", env_dir("CALGAE_TEST_TMP"));
+    assert_true(n > 0 && n < PATH_MAX);
+    mkdir(out, 0755);
+    snprintf(out + n, PATH_MAX - (size_t)n, "/%s", name);
 }
 
 static void model_path(char *out, const char *name)
@@ -70,38 +72,23 @@ static void write_file(const char *path, const void *p, size_t n)
     assert_int_equal(fclose(f), 0);
 }
 
-static uint8_t *slurp(const char *path, size_t *n)
+/* A shared model file, mapped read-only (with the map of core/util.c, which is not on trial
+ * here: what it returns is only copied). */
+static calgae_map map_model(char *src, const char *name)
 {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long size = ftell(f);
-    assert_true(size > 0);
-    rewind(f);
-    uint8_t *p = malloc((size_t)size);
-    assert_non_null(p);
-    assert_int_equal(fread(p, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    *n = (size_t)size;
-    return p;
+    char err[CALGAE_ERR_LEN];
+    calgae_map mp;
+    model_path(src, name);
+    if (calgae_map_file(&mp, src, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    return mp;
 }
 
-/* An empty folder of that name under our scratch folder (emptied if a run left files). */
-static void fresh_dir(char *out, const char *name)
+/* A folder under our scratch folder. Nothing writes into the ones meant to stay empty. */
+static void make_dir(char *out, const char *name)
 {
     tmp_path(out, name);
     mkdir(out, 0755);
-    DIR *d = opendir(out);
-    assert_non_null(d);
-    struct dirent *e;
-    char p[PATH_MAX + 256];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(p, sizeof p, "%s/%s", out, e->d_name);
-            unlink(p);
-        }
-    }
-    closedir(d);
 }
 
 /* Mappings whose file name contains path: a failed load must leave none behind, which
@@ -117,15 +104,6 @@ static int maps_of(const char *path)
         n += strstr(line, path) != NULL;
     fclose(f);
     return n;
-}
-
-static int all_zero(const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++)
-        if (b[i])
-            return 0;
-    return 1;
 }
 
 /* ---- The one check every case goes through ---------------------------------------------- */
@@ -144,7 +122,8 @@ static void check_reject_(const char *path, const char *reason, const char *wher
                  reason, err);
     if (strchr(err, '\n'))
         fail_msg("line %d (%s): message is not one line: %s", line, where, err);
-    if (!all_zero(&m, sizeof m))
+    static const calgae_model zero;
+    if (memcmp(&m, &zero, sizeof m) != 0)
         fail_msg("line %d (%s): a failed load left the model struct non-zero", line, where);
     if (maps_of(path) != 0)
         fail_msg("line %d (%s): %s is still mapped after the failed load", line, where, path);
@@ -177,20 +156,6 @@ static void header_only(char *path, const int32_t h[7])
     write_file(path, buf, sizeof buf);
 }
 
-static void test_bin_short(void **state)
-{
-    (void)state;
-    char path[PATH_MAX];
-    tmp_path(path, "empty.bin");
-    write_file(path, "", 0);
-    expect_reject(path, "too short");
-    tmp_path(path, "short.bin");
-    write_file(path, good_header, 27);
-    expect_reject(path, "too short");
-    write_file(path, good_header, 3); /* not even a GGUF magic's length */
-    expect_reject(path, "too short");
-}
-
 static void test_bin_bad_header(void **state)
 {
     (void)state;
@@ -214,6 +179,13 @@ static void test_bin_bad_header(void **state)
         {6, INT32_MAX, "bad context length"},
     };
     char path[PATH_MAX];
+    tmp_path(path, "short.bin");
+    write_file(path, "", 0);
+    expect_reject(path, "too short");
+    write_file(path, good_header, 27);
+    expect_reject(path, "too short");
+    write_file(path, good_header, 3); /* not even a GGUF magic's length */
+    expect_reject(path, "too short");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int32_t h[7];
         memcpy(h, good_header, sizeof h);
@@ -268,15 +240,15 @@ static int cmp_desc(const void *a, const void *b)
 /* Copies src to tmp/name and cuts it at each length, longest first, so that one copy shrinks
  * in place (a truncate() per length instead of a rewrite). Each cut must be refused with
  * reason_short below `boundary` bytes and reason_long from there on. */
-static void sweep_cuts(const char *src, const char *name, size_t *lens, size_t n,
+static void sweep_cuts(const char *src_name, const char *name, size_t *lens, size_t n,
                        size_t boundary, const char *reason_short, const char *reason_long)
 {
-    char path[PATH_MAX];
-    size_t size;
-    uint8_t *data = slurp(src, &size);
+    char src[PATH_MAX], path[PATH_MAX];
+    calgae_map mp = map_model(src, src_name);
+    const size_t size = mp.size;
     tmp_path(path, name);
-    write_file(path, data, size);
-    free(data);
+    write_file(path, mp.data, size);
+    calgae_unmap(&mp);
     qsort(lens, n, sizeof *lens, cmp_desc);
     for (size_t i = 0; i < n; i++) {
         if (lens[i] >= size || (i > 0 && lens[i] == lens[i - 1]))
@@ -293,8 +265,6 @@ static void sweep_cuts(const char *src, const char *name, size_t *lens, size_t n
 static void test_bin_truncated(void **state)
 {
     (void)state;
-    char src[PATH_MAX];
-    model_path(src, "stories260K.bin");
     const size_t size = 1056540, embd_end = 28 + 512 * 64 * 4;
     size_t lens[512] = {size - 1, size - 3, size - 4, size - 4097, embd_end + 1, embd_end,
                         embd_end - 1, 4097, 29, 28, 27, 4, 1, 0};
@@ -302,7 +272,7 @@ static void test_bin_truncated(void **state)
     for (size_t len = 4096; len < size; len += 4096)
         lens[n++] = len;
     assert_true(n <= sizeof lens / sizeof lens[0]);
-    sweep_cuts(src, "truncated.bin", lens, n, 28, "too short",
+    sweep_cuts("stories260K.bin", "truncated.bin", lens, n, 28, "too short",
                "truncated: the header implies 1056540");
 }
 
@@ -310,12 +280,12 @@ static void test_bin_trailing_and_untied(void **state)
 {
     (void)state;
     char src[PATH_MAX], path[PATH_MAX];
-    model_path(src, "stories260K.bin");
-    size_t size;
-    uint8_t *data = slurp(src, &size);
+    calgae_map mp = map_model(src, "stories260K.bin");
+    const size_t size = mp.size;
     uint8_t *big = malloc(size + 8);
     assert_non_null(big);
-    memcpy(big, data, size);
+    memcpy(big, mp.data, size);
+    calgae_unmap(&mp);
     memcpy(big + size, "garbage!", 8);
     tmp_path(path, "trailing.bin");
     write_file(path, big, size + 5);
@@ -329,7 +299,6 @@ static void test_bin_trailing_and_untied(void **state)
     write_file(path, big, size);
     expect_reject(path, "truncated");
     free(big);
-    free(data);
     expect_load(src, 512); /* the control: the unmodified file loads */
 }
 
@@ -387,18 +356,12 @@ static void copy_kv(calgae_gguf_writer *w, const calgae_gguf_kv *kv, const char 
                 free(v[i]);
             free(v);
         } else {
+            /* f32 and i32 elements: copied as bit patterns (GGUF and the host are LE) */
             int32_t *v = calloc((size_t)n, 4);
             assert_non_null(v);
-            for (uint64_t i = 0; i < kv->arr_len; i++) {
-                if (kv->arr_type == CALGAE_GGUF_FLOAT32) {
-                    float f = calgae_gguf_arr_f32(kv, i);
-                    memcpy(&v[i], &f, 4);
-                } else {
-                    v[i] = calgae_gguf_arr_i32(kv, i);
-                }
-            }
+            memcpy(v, kv->arr_data, (size_t)kv->arr_len * 4);
             if (extra && kv->arr_type == CALGAE_GGUF_INT32)
-                v[n - 1] = 1; /* a normal token; 0 is the score's bit pattern for the floats */
+                v[n - 1] = 1; /* a normal token (the extra score stays 0.0) */
             rc = kv->arr_type == CALGAE_GGUF_FLOAT32
                      ? calgae_gguf_add_arr_f32(w, key, (const float *)v, n)
                      : kv->arr_type == CALGAE_GGUF_INT32 ? calgae_gguf_add_arr_i32(w, key, v, n)
@@ -466,90 +429,93 @@ static void make_gguf(char *out, const char *name, const change *c)
     calgae_gguf_close(&g);
 }
 
-static void test_gguf_control(void **state)
+/* Overwrites the type of one tensor's info in a GGUF file: finds the name by its length prefix,
+ * then skips n_dims (u32) and the dimensions (u64 each). */
+static void patch_tensor_type(const char *path, const char *name, uint32_t n_dims, uint32_t type)
 {
-    (void)state;
-    char path[PATH_MAX];
-    const change none = {0};
-    make_gguf(path, "control.gguf", &none);
-    expect_load(path, 512);
+    static uint8_t buf[1 << 16]; /* the tensor infos of stories260K end at 14 KiB */
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    const size_t n = fread(buf, 1, sizeof buf, f), len = strlen(name);
+    for (size_t i = 8; i + len + 4 + 8 * n_dims + 4 <= n; i++) {
+        uint64_t l;
+        memcpy(&l, buf + i - 8, 8);
+        if (l == len && memcmp(buf + i, name, len) == 0) {
+            assert_int_equal(fseek(f, (long)(i + len + 4 + 8 * n_dims), SEEK_SET), 0);
+            assert_int_equal(fwrite(&type, 4, 1, f), 1); /* GGUF and the host: little-endian */
+            assert_int_equal(fclose(f), 0);
+            return;
+        }
+    }
+    fail_msg("no tensor info for %s in %s", name, path);
 }
+
+/* Shorthands for the table below. */
+#define U32(k, v) {.key = (k), .kind = 'u', .u = (v)}
+#define F32(k, v) {.key = (k), .kind = 'f', .f = (v)}
+#define STR(k, v) {.key = (k), .kind = 's', .s = (v)}
+#define DROP(k) {.drop = (k)}
+#define TENSOR(k, t, nd, ne0, ne1) {.tensor = (k), .type = (t), .n_dims = (nd), .ne = {ne0, ne1}}
 
 static void test_gguf_one_change(void **state)
 {
     (void)state;
+    char path[PATH_MAX], name[64];
+    const change none = {0}; /* the control: a copy without a change loads */
+    make_gguf(path, "control.gguf", &none);
+    expect_load(path, 512);
     static const struct { change c; const char *reason; } cases[] = {
         /* architecture and required keys */
-        {{.key = "general.architecture", .kind = 's', .s = "gpt2"},
-         "architecture 'gpt2' is not supported"},
-        {{.drop = "general.architecture"}, "metadata general.architecture is missing"},
-        {{.key = "general.architecture", .kind = 'u', .u = 1},
-         "'general.architecture' has type uint32, expected a string"},
-        {{.drop = "llama.embedding_length"}, "metadata llama.embedding_length is missing"},
-        {{.drop = "llama.block_count"}, "metadata llama.block_count is missing"},
-        {{.key = "llama.embedding_length", .kind = 's', .s = "64"},
-         "'llama.embedding_length' has type string, expected an integer"},
-        {{.key = "llama.embedding_length", .kind = 'u', .u = UINT32_MAX},
-         "llama.embedding_length = 4294967295 is out of range"},
+        {STR("general.architecture", "gpt2"), "architecture 'gpt2' is not supported"},
+        {DROP("general.architecture"), "metadata general.architecture is missing"},
+        {U32("general.architecture", 1), "architecture' has type uint32, expected a string"},
+        {DROP("llama.embedding_length"), "metadata llama.embedding_length is missing"},
+        {DROP("llama.block_count"), "metadata llama.block_count is missing"},
+        {STR("llama.embedding_length", "64"), "length' has type string, expected an integer"},
+        {U32("llama.embedding_length", UINT32_MAX), "length = 4294967295 is out of range"},
         /* hyperparameters that contradict each other or the tensors */
-        {{.key = "llama.attention.head_count", .kind = 'u', .u = 0},
-         "head count 0 does not divide dim 64"},
-        {{.key = "llama.attention.head_count", .kind = 'u', .u = 7},
-         "head count 7 does not divide dim 64"},
-        {{.key = "llama.attention.head_count_kv", .kind = 'u', .u = 3},
-         "KV head count 3 does not divide head count 8"},
-        {{.key = "llama.attention.head_count_kv", .kind = 'u', .u = 16},
-         "KV head count 16 does not divide head count 8"},
-        {{.key = "llama.rope.dimension_count", .kind = 'u', .u = 7},
-         "bad RoPE dimensions (7 of head size 8)"},
-        {{.key = "llama.rope.dimension_count", .kind = 'u', .u = 16},
-         "bad RoPE dimensions (16 of head size 8)"},
-        {{.key = "llama.rope.dimension_count", .kind = 'u', .u = 0}, "bad RoPE dimensions"},
-        {{.key = "llama.attention.layer_norm_rms_epsilon", .kind = 'f', .f = -1e-5f},
-         "bad RMSNorm epsilon"},
-        {{.key = "llama.attention.layer_norm_rms_epsilon", .kind = 'f', .f = NAN},
-         "bad RMSNorm epsilon"},
-        {{.key = "llama.attention.layer_norm_rms_epsilon", .kind = 'u', .u = 1},
-         "has type uint32, expected a float"},
-        {{.key = "llama.rope.freq_base", .kind = 'f', .f = 0.0f}, "bad RoPE base"},
-        {{.key = "llama.context_length", .kind = 'u', .u = 0}, "bad context length 0"},
-        {{.key = "llama.block_count", .kind = 'u', .u = 1000000}, "bad layer count 1000000"},
-        {{.key = "llama.block_count", .kind = 'u', .u = 6}, "tensor blk.5.attn_norm.weight is missing"},
-        {{.key = "llama.embedding_length", .kind = 'u', .u = 128},
+        {U32("llama.attention.head_count", 0), "head count 0 does not divide dim 64"},
+        {U32("llama.attention.head_count", 7), "head count 7 does not divide dim 64"},
+        {U32("llama.attention.head_count_kv", 3), "KV head count 3 does not divide head count 8"},
+        {U32("llama.attention.head_count_kv", 16), "KV head count 16 does not divide head count 8"},
+        {U32("llama.rope.dimension_count", 7), "bad RoPE dimensions (7 of head size 8)"},
+        {U32("llama.rope.dimension_count", 16), "bad RoPE dimensions (16 of head size 8)"},
+        {U32("llama.rope.dimension_count", 0), "bad RoPE dimensions"},
+        {F32("llama.attention.layer_norm_rms_epsilon", -1e-5f), "bad RMSNorm epsilon"},
+        {F32("llama.attention.layer_norm_rms_epsilon", NAN), "bad RMSNorm epsilon"},
+        {U32("llama.attention.layer_norm_rms_epsilon", 1), "has type uint32, expected a float"},
+        {F32("llama.rope.freq_base", 0.0f), "bad RoPE base"}, /* a key the file lacks */
+        {U32("llama.context_length", 0), "bad context length 0"},
+        {U32("llama.block_count", 1000000), "bad layer count 1000000"},
+        {U32("llama.block_count", 6), "tensor blk.5.attn_norm.weight is missing"},
+        {U32("llama.embedding_length", 128),
          "tensor token_embd.weight has shape [64, 512] (2 dims), expected [128, 512]"},
-        {{.key = "llama.feed_forward_length", .kind = 'u', .u = 100},
+        {U32("llama.feed_forward_length", 100),
          "tensor blk.0.ffn_gate.weight has shape [64, 172] (2 dims), expected [64, 100]"},
         /* tensors */
-        {{.tensor = "blk.0.attn_q.weight", .type = CALGAE_TYPE_F32, .n_dims = 2, .ne = {64, 63}},
+        {TENSOR("blk.0.attn_q.weight", CALGAE_TYPE_F32, 2, 64, 63),
          "tensor blk.0.attn_q.weight has shape [64, 63] (2 dims), expected [64, 64]"},
-        {{.tensor = "blk.4.ffn_down.weight", .type = CALGAE_TYPE_F32, .n_dims = 1,
-          .ne = {172 * 64}},
+        {TENSOR("blk.4.ffn_down.weight", CALGAE_TYPE_F32, 1, 172 * 64, 1),
          "tensor blk.4.ffn_down.weight has shape [11008, 1] (1 dims), expected [172, 64]"},
-        {{.tensor = "output.weight", .type = CALGAE_TYPE_F32, .n_dims = 2, .ne = {64, 511}},
-         "tensor output.weight has shape [64, 511]"},
-        {{.drop = "blk.3.ffn_up.weight"}, "tensor blk.3.ffn_up.weight is missing"},
-        {{.drop = "token_embd.weight"}, "tensor token_embd.weight is missing"},
-        {{.drop = "output_norm.weight"}, "tensor output_norm.weight is missing"},
-        {{.tensor = "blk.0.attn_k.weight", .type = CALGAE_TYPE_Q4_1, .n_dims = 2, .ne = {64, 32}},
-         "tensor blk.0.attn_k.weight has type Q4_1, which is not supported"},
-        {{.tensor = "output_norm.weight", .type = CALGAE_TYPE_F16, .n_dims = 1, .ne = {64}},
+        {TENSOR("output.weight", CALGAE_TYPE_F32, 2, 64, 511), "output.weight has shape [64, 511]"},
+        {DROP("blk.3.ffn_up.weight"), "tensor blk.3.ffn_up.weight is missing"},
+        {DROP("token_embd.weight"), "tensor token_embd.weight is missing"},
+        {DROP("output_norm.weight"), "tensor output_norm.weight is missing"},
+        {TENSOR("output_norm.weight", CALGAE_TYPE_F16, 1, 64, 1),
          "tensor output_norm.weight must be an aligned F32 vector of 64"},
-        {{.tensor = "blk.2.ffn_norm.weight", .type = CALGAE_TYPE_F16, .n_dims = 1, .ne = {64}},
+        {TENSOR("blk.2.ffn_norm.weight", CALGAE_TYPE_F16, 1, 64, 1),
          "tensor blk.2.ffn_norm.weight must be an aligned F32 vector of 64"},
-        {{.tensor = "blk.1.attn_norm.weight", .type = CALGAE_TYPE_F32, .n_dims = 1, .ne = {65}},
+        {TENSOR("blk.1.attn_norm.weight", CALGAE_TYPE_F32, 1, 65, 1),
          "tensor blk.1.attn_norm.weight must be an aligned F32 vector of 64"},
         /* vocabulary */
         {{.extra_token = 1}, "vocabulary has 513 tokens but the model only 512"},
-        {{.key = "tokenizer.ggml.bos_token_id", .kind = 'u', .u = 512},
+        {U32("tokenizer.ggml.bos_token_id", 512),
          "tokenizer.ggml.bos_token_id = 512 is out of range (512 tokens)"},
-        {{.key = "tokenizer.ggml.eos_token_id", .kind = 'u', .u = UINT32_MAX},
+        {U32("tokenizer.ggml.eos_token_id", UINT32_MAX),
          "tokenizer.ggml.eos_token_id = 4294967295 is out of range"},
-        {{.key = "tokenizer.ggml.model", .kind = 's', .s = "gpt2"},
-         "unsupported tokenizer model gpt2"},
-        {{.key = "tokenizer.ggml.scores", .kind = 'f', .f = 1},
-         "tokenizer.ggml.scores is not an array"},
+        {STR("tokenizer.ggml.model", "gpt2"), "unsupported tokenizer model gpt2"},
+        {F32("tokenizer.ggml.scores", 1.0f), "tokenizer.ggml.scores is not an array"},
     };
-    char path[PATH_MAX], name[64];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         snprintf(name, sizeof name, "change_%zu.gguf", i);
         make_gguf(path, name, &cases[i].c);
@@ -558,6 +524,11 @@ static void test_gguf_one_change(void **state)
         check_reject_(path, cases[i].reason, where, __LINE__);
         unlink(path);
     }
+    /* A tensor type we do not support. Every type the writer takes is supported now (Q4_1
+     * included), so a good file gets a K-quant's number (12, Q4_K) patched in. */
+    make_gguf(path, "type.gguf", &none);
+    patch_tensor_type(path, "blk.0.attn_k.weight", 2, 12);
+    expect_reject(path, "tensor 'blk.0.attn_k.weight': unknown tensor type 12");
 }
 
 /* The real GGUF cut inside the header, the metadata, the tensor infos and the data. */
@@ -566,7 +537,7 @@ static void test_gguf_truncated(void **state)
     (void)state;
     char src[PATH_MAX], err[CALGAE_ERR_LEN] = "";
     model_path(src, "stories260K.gguf");
-    calgae_gguf g;
+    calgae_gguf g; /* for where the data section starts */
     if (calgae_gguf_open(&g, src, err, sizeof err) != 0)
         fail_msg("%s", err);
     const size_t data_offset = g.data_offset, size = g.map.size;
@@ -583,61 +554,148 @@ static void test_gguf_truncated(void **state)
     lens[n++] = size - 1;
     assert_true(n <= sizeof lens / sizeof lens[0]);
     /* under 4 bytes there is no magic, so the file is judged as a (short) llama2.c one */
-    sweep_cuts(src, "truncated.gguf", lens, n, 4, "too short", "truncated");
+    sweep_cuts("stories260K.gguf", "truncated.gguf", lens, n, 4, "too short", "truncated");
 }
 
 /* ---- Folders and paths ------------------------------------------------------------------ */
+
+/* Writes a small file into a folder. */
+static void put_in(const char *dir, const char *name, const char *text)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    write_file(path, text, strlen(text));
+}
 
 static void test_folders(void **state)
 {
     (void)state;
     char dir[PATH_MAX], file[PATH_MAX + 16];
-    fresh_dir(dir, "empty_dir");
+    make_dir(dir, "empty_dir");
     expect_reject(dir, "folder holds 0 .gguf and 0 model .bin files");
-
-    fresh_dir(dir, "two_gguf");
-    snprintf(file, sizeof file, "%s/a.gguf", dir);
-    write_file(file, "GGUF", 4);
-    snprintf(file, sizeof file, "%s/b.gguf", dir);
-    write_file(file, "GGUF", 4);
+    make_dir(dir, "two_gguf");
+    put_in(dir, "a.gguf", "GGUF");
+    put_in(dir, "b.gguf", "GGUF");
     expect_reject(dir, "folder holds 2 .gguf and 0 model .bin files");
-
-    fresh_dir(dir, "two_bin");
-    snprintf(file, sizeof file, "%s/a.bin", dir);
-    write_file(file, "x", 1);
-    snprintf(file, sizeof file, "%s/b.bin", dir);
-    write_file(file, "x", 1);
+    make_dir(dir, "two_bin");
+    put_in(dir, "a.bin", "x");
+    put_in(dir, "b.bin", "x");
     expect_reject(dir, "folder holds 0 .gguf and 2 model .bin files");
 
     /* one model, but a bad one: the message names the file inside */
-    fresh_dir(dir, "one_bad");
+    make_dir(dir, "one_bad");
+    put_in(dir, "model.gguf", "GGUF\x03");
     snprintf(file, sizeof file, "%s/model.gguf", dir);
-    write_file(file, "GGUF\x03\0\0\0", 8);
     expect_reject(dir, "truncated");
     expect_reject(file, "truncated");
 
     tmp_path(file, "no_such_model.gguf");
     unlink(file);
     expect_reject(file, "cannot open");
-    fresh_dir(dir, "a_dir.gguf_parent");
+    make_dir(dir, "a_dir.gguf_parent");
     snprintf(file, sizeof file, "%s/sub.gguf", dir);
     mkdir(file, 0755); /* a folder named like a model, picked, and not a file */
     expect_reject(dir, "not a regular file");
     rmdir(file);
 }
 
+/* ---- Known bugs (see the comment on each; they fail until core/ is fixed) ---------------- */
+
+/* BUG (core/util.c, calgae_map_file): open(O_RDONLY) comes before the S_ISREG check, and opening
+ * a FIFO that has no writer blocks forever, so `calgae run --model some.fifo` hangs instead of
+ * saying "not a regular file". The load runs in a child so that a hang fails this case only. */
+static void test_fifo_does_not_hang(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    tmp_path(path, "fifo.gguf");
+    unlink(path);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(5); /* a hang ends the child by SIGALRM */
+        calgae_model m;
+        char err[CALGAE_ERR_LEN] = "";
+        int rc = calgae_model_load(&m, path, err, sizeof err);
+        _exit(rc == -1 && strstr(err, path) && strstr(err, "not a regular file") ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    unlink(path);
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+        fail_msg("loading the FIFO %s hangs (core/util.c calgae_map_file opens before it checks "
+                 "the file type)", path);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* A folder path of exactly len bytes under our scratch folder, created level by level. */
+static void long_dir(char *out, size_t len)
+{
+    tmp_path(out, "long");
+    mkdir(out, 0755);
+    for (size_t n = strlen(out); n < len; n = strlen(out)) {
+        size_t part = len - n - 1 < 200 ? len - n - 1 : 200;
+        assert_true(part > 0);
+        strcat(out, "/");
+        memset(out + n + 1, 'd', part);
+        out[n + 1 + part] = '\0';
+        mkdir(out, 0755);
+    }
+}
+
+/* BUG (core/model.c, calgae_model_load: `char file[1024]` and snprintf(file, ..., path), and
+ * m->path[1024]): a path of 1024 bytes or more is silently cut, so a good model at a long (but
+ * valid, < PATH_MAX) path fails with "cannot open" on a path the user never gave - or, when the
+ * cut names another file, that other file is loaded. */
+static void test_long_path_loads(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], file[PATH_MAX + 16], src[PATH_MAX];
+    long_dir(dir, 1200);
+    snprintf(file, sizeof file, "%s/m.gguf", dir);
+    model_path(src, "stories260K.gguf");
+    unlink(file);
+    assert_int_equal(symlink(src, file), 0);
+    calgae_model m;
+    char err[4096 + 512] = "";
+    int rc = calgae_model_load(&m, file, err, sizeof err);
+    size_t n = strlen(err);
+    if (rc != 0) /* the message's end: cmocka cuts long messages */
+        fail_msg("a good model at a %zu-byte path does not load: ...%s", strlen(file),
+                 err + (n > 160 ? n - 160 : 0));
+    calgae_model_free(&m);
+    unlink(file);
+}
+
+/* BUG (core/util.h, CALGAE_ERR_LEN 512, the buffer every CLI command and the session use):
+ * messages are "<path>: <reason>", so with a path of about 500 bytes or more the reason is cut
+ * away and the user sees only part of a path - no hint of what is wrong. */
+static void test_long_path_message(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], file[PATH_MAX + 16];
+    long_dir(dir, 600);
+    snprintf(file, sizeof file, "%s/m.bin", dir);
+    write_file(file, good_header, 27);
+    calgae_model m;
+    char err[CALGAE_ERR_LEN] = "";
+    assert_int_equal(calgae_model_load(&m, file, err, sizeof err), -1);
+    unlink(file);
+    if (!strstr(err, "too short"))
+        fail_msg("with a %zu-byte path the message (CALGAE_ERR_LEN %d) loses its reason: %s",
+                 strlen(file), CALGAE_ERR_LEN, err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bin_short),
-        cmocka_unit_test(test_bin_bad_header),
-        cmocka_unit_test(test_bin_absurd_but_in_limits),
-        cmocka_unit_test(test_bin_truncated),
-        cmocka_unit_test(test_bin_trailing_and_untied),
-        cmocka_unit_test(test_gguf_control),
-        cmocka_unit_test(test_gguf_one_change),
-        cmocka_unit_test(test_gguf_truncated),
-        cmocka_unit_test(test_folders),
+        cmocka_unit_test(test_bin_bad_header),      cmocka_unit_test(test_bin_absurd_but_in_limits),
+        cmocka_unit_test(test_bin_truncated),       cmocka_unit_test(test_bin_trailing_and_untied),
+        cmocka_unit_test(test_gguf_one_change),     cmocka_unit_test(test_gguf_truncated),
+        cmocka_unit_test(test_folders),             cmocka_unit_test(test_fifo_does_not_hang),
+        cmocka_unit_test(test_long_path_loads),     cmocka_unit_test(test_long_path_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,13 @@ _Noreturn static void trap(const char *what)
     abort();
 }
 
+static int trap_matvec(const calgae_weight *w, const void *x, float *y, int64_t row_begin,
+                       int64_t row_end)
+{
+    (void)w, (void)x, (void)y, (void)row_begin, (void)row_end;
+    trap("a matvec slot");
+}
+
 static int trap_matmul(const calgae_weight *w, const void *x, size_t x_stride, int64_t n_tok,
                        float *y, int64_t y_stride, int64_t row_begin, int64_t row_end)
 {
@@ -110,6 +117,8 @@ static const struct {
         .rope = trap_rope,
         .dot_f32 = trap_dot,
         .axpy_f32 = trap_axpy,
+        .matvec_q4_1 = trap_matvec, /* ABI 1.1 */
+        .matmul_q4_1 = trap_matmul,
     },
     .tail = {trap_tail, trap_tail, trap_tail, trap_tail, trap_tail, trap_tail, trap_tail,
              trap_tail},
