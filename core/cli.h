@@ -17,6 +17,8 @@ int calgae_cmd_logits(int argc, char **argv);
 int calgae_cmd_backends(int argc, char **argv);
 int calgae_cmd_verify(int argc, char **argv);
 int calgae_cmd_bench(int argc, char **argv);
+int calgae_cmd_quantize(int argc, char **argv);
+int calgae_cmd_perplexity(int argc, char **argv);
 
 /* Strict number parsing for flags: the whole string must be a number in range. */
 int calgae_parse_int(const char *flag, const char *s, long min, long max, long *out);

@@ -1,13 +1,304 @@
-/* cmd_backends.c - `calgae backends`: the plugins found and which kernels each serves. */
+/*
+ * cmd_backends.c - `calgae backends`: every plugin file the loader looked at, whether this
+ * machine can use it (and why not), what it provides and serves, and which plugin serves each
+ * kernel slot, under the same configuration `calgae run` reads. `calgae backends verify ...`
+ * is passed on to calgae_cmd_verify (cmd_verify.c).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "cli.h"
+#include "config.h"
+#include "session.h"
+#include "util.h"
+
+static const char usage[] =
+    "Usage: calgae backends [--config FILE] [--verbose]\n"
+    "       calgae backends verify FILE.so [options]   (see 'calgae backends verify --help')\n"
+    "\n"
+    "List every kernel plugin file found, in the order the loader looked at them: its name,\n"
+    "version, ABI, priority and instruction sets, whether this CPU can use it and why not,\n"
+    "how many kernel slots it provides and how many it serves now; then, per slot, the plugin\n"
+    "that serves it and the fallbacks that take the shapes it declines. The configuration file\n"
+    "is read as 'calgae run' reads it.\n"
+    "\n"
+    "Options:\n"
+    "      --config FILE   settings file (default: $CALGAE_CONFIG, else ./calgae.ini, else\n"
+    "                      $XDG_CONFIG_HOME/calgae/calgae.ini; only the first is read)\n"
+    "  -v, --verbose       log each loading decision, and name each plugin's slots\n"
+    "  -h, --help          show this help\n";
+
+_Static_assert(CALGAE_SLOT_COUNT <= 32, "slot sets are kept as 32-bit masks");
+
+enum { C_NAME, C_VERSION, C_ABI, C_PRIO, C_ISA, C_USABLE, C_PROVIDES, C_SERVES, N_COLS };
+static const char *const heads[N_COLS] = {"NAME", "VERSION", "ABI", "PRIO",
+                                          "ISA",  "USABLE",  "PROVIDES", "SERVES"};
+
+struct row {
+    char col[N_COLS][128];
+    const char *file;
+    char note[600];     /* why not usable ("" if usable) */
+    unsigned provided;  /* slot bit mask */
+    unsigned served;
+    int known_slots;    /* provided is known */
+};
+
+static int loaded_index(const calgae_backends *b, const char *path)
+{
+    for (int i = 0; i < b->n_plugins; i++)
+        if (strcmp(b->plugins[i].path, path) == 0)
+            return i;
+    return -1;
+}
+
+/* Every plugin providing slot s is in its chain, served or not. */
+static unsigned chain_mask(const calgae_backends *b, int plugin)
+{
+    unsigned m = 0;
+    for (int s = 0; s < CALGAE_SLOT_COUNT; s++)
+        for (int i = 0; i < b->chain_len[s]; i++)
+            if (b->chain[s][i] == plugin)
+                m |= 1u << s;
+    return m;
+}
+
+/* A denied or duplicate plugin passed every check but was let go, so its slots are not in
+ * any chain. Ask the loader itself, with that file forced first and no deny list: the file
+ * then heads the chain of every slot it provides (a duplicate of it is skipped instead). */
+static int slots_of_file(const char *path, const calgae_backend_options *o, unsigned *mask)
+{
+    calgae_backends *t = calloc(1, sizeof *t);
+    if (!t)
+        return 0;
+    calgae_backend_options fo;
+    memset(&fo, 0, sizeof fo);
+    memcpy(fo.dirs, o->dirs, sizeof fo.dirs);
+    fo.n_dirs = o->n_dirs;
+    fo.forced = path;
+    char err[CALGAE_ERR_LEN];
+    int ok = calgae_backends_load(t, &fo, err, sizeof err) == 0 && t->n_plugins > 0 &&
+             t->plugins[0].forced && strcmp(t->plugins[0].path, path) == 0;
+    if (ok)
+        *mask = chain_mask(t, 0);
+    if (t->n_plugins > 0)
+        calgae_backends_free(t);
+    free(t);
+    return ok;
+}
+
+static int popcount(unsigned m)
+{
+    int n = 0;
+    for (; m; m &= m - 1)
+        n++;
+    return n;
+}
+
+static void fill_row(struct row *r, const calgae_candidate *k, const calgae_backends *b,
+                     const calgae_backend_options *o, const calgae_settings *cfg)
+{
+    memset(r, 0, sizeof *r);
+    r->file = k->path;
+    const int t = k->have_table;
+    snprintf(r->col[C_NAME], sizeof r->col[0], "%s", t && k->name[0] ? k->name : "?");
+    snprintf(r->col[C_VERSION], sizeof r->col[0], "%s", t && k->version[0] ? k->version : "?");
+    if (t) {
+        snprintf(r->col[C_ABI], sizeof r->col[0], "%u.%u", k->abi_major, k->abi_minor);
+        snprintf(r->col[C_PRIO], sizeof r->col[0], "%d", k->priority);
+    } else {
+        strcpy(r->col[C_ABI], "?");
+        strcpy(r->col[C_PRIO], "?");
+    }
+    snprintf(r->col[C_ISA], sizeof r->col[0], "%s", !t ? "?" : k->isa[0] ? k->isa : "portable");
+    strcpy(r->col[C_USABLE], k->status == CALGAE_CAND_LOADED ? "yes" : "no");
+
+    int li = k->status == CALGAE_CAND_LOADED ? loaded_index(b, k->path) : -1;
+    if (li >= 0) {
+        r->provided = chain_mask(b, li);
+        r->known_slots = 1;
+        for (int s = 0; s < CALGAE_SLOT_COUNT; s++)
+            if (b->chain_len[s] > 0 && b->chain[s][0] == li)
+                r->served |= 1u << s;
+    } else if (k->status == CALGAE_CAND_DENIED || k->status == CALGAE_CAND_DUPLICATE) {
+        r->known_slots = slots_of_file(k->path, o, &r->provided);
+    }
+    if (r->known_slots)
+        snprintf(r->col[C_PROVIDES], sizeof r->col[0], "%d/%d", popcount(r->provided),
+                 CALGAE_SLOT_COUNT);
+    else
+        strcpy(r->col[C_PROVIDES], "-");
+    if (li >= 0)
+        snprintf(r->col[C_SERVES], sizeof r->col[0], "%d/%d", popcount(r->served),
+                 CALGAE_SLOT_COUNT);
+    else
+        strcpy(r->col[C_SERVES], "-");
+
+    switch (k->status) {
+    case CALGAE_CAND_REFUSED:
+        snprintf(r->note, sizeof r->note, "refused: %s", k->reason);
+        break;
+    case CALGAE_CAND_DUPLICATE:
+        snprintf(r->note, sizeof r->note, "duplicate: %s", k->reason);
+        break;
+    case CALGAE_CAND_DENIED: {
+        int line = 0;
+        for (int i = 0; i < cfg->n_deny; i++)
+            if (strcmp(cfg->deny[i].name, k->name) == 0)
+                line = cfg->deny[i].line;
+        if (line)
+            snprintf(r->note, sizeof r->note, "denied by %.500s:%d", cfg->path, line);
+        else
+            snprintf(r->note, sizeof r->note, "%s", k->reason);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+static void print_slot_list(const char *label, unsigned mask)
+{
+    printf("    %s:", label);
+    if (!mask)
+        printf(" none");
+    for (int s = 0, first = 1; s < CALGAE_SLOT_COUNT; s++) {
+        if (mask & (1u << s)) {
+            printf("%s %s", first ? "" : ",", calgae_slot_name(s));
+            first = 0;
+        }
+    }
+    putchar('\n');
+}
+
+static void print_table(const struct row *rows, int n, const calgae_backends *b, int verbose)
+{
+    size_t w[N_COLS];
+    for (int c = 0; c < N_COLS; c++) {
+        w[c] = strlen(heads[c]);
+        for (int i = 0; i < n; i++)
+            if (strlen(rows[i].col[c]) > w[c])
+                w[c] = strlen(rows[i].col[c]);
+    }
+    for (int c = 0; c < N_COLS; c++)
+        printf("%-*s  ", (int)w[c], heads[c]);
+    printf("FILE\n");
+    for (int i = 0; i < n; i++) {
+        const struct row *r = &rows[i];
+        for (int c = 0; c < N_COLS; c++)
+            printf("%-*s  ", (int)w[c], r->col[c]);
+        printf("%s\n", r->file);
+        if (r->note[0])
+            printf("    %s\n", r->note);
+        if (!verbose)
+            continue;
+        const calgae_candidate *k = &b->candidates[i];
+        if (k->have_table && k->description[0])
+            printf("    description: %s\n", k->description);
+        if (r->known_slots)
+            print_slot_list("provides", r->provided);
+        if (k->status == CALGAE_CAND_LOADED)
+            print_slot_list("serves", r->served);
+    }
+}
+
+static void print_slots(const calgae_backends *b, const calgae_settings *cfg)
+{
+    printf("\nKernel slots (the first plugin serves; a fallback takes the shapes it declines):\n");
+    for (int s = 0; s < CALGAE_SLOT_COUNT; s++) {
+        printf("  %-14s -> %s", calgae_slot_name(s), calgae_backends_slot_owner(b, s));
+        for (int i = 1; i < b->chain_len[s]; i++)
+            printf("%s%s", i == 1 ? " (fallback: " : ", ", b->plugins[b->chain[s][i]].table->name);
+        if (b->chain_len[s] > 1)
+            putchar(')');
+        if (cfg->slot[s].name[0])
+            printf("  [%s:%d]", cfg->path, cfg->slot[s].line);
+        putchar('\n');
+    }
+}
+
+static int verbose_flag;
+
+static void log_stderr(void *user, int level, const char *line)
+{
+    (void)user;
+    if (level == 0 || verbose_flag)
+        fprintf(stderr, "%s\n", line);
+}
+
+static int list(const char *config_path)
+{
+    char err[CALGAE_ERR_LEN];
+    calgae_settings cfg;
+    if (calgae_settings_load(&cfg, config_path, err, sizeof err) != 0) {
+        calgae_error("%s", err);
+        return 2;
+    }
+    calgae_backend_options o;
+    calgae_settings_backend_options(&cfg, NULL, &o);
+    o.log = log_stderr;
+    calgae_backends *b = calloc(1, sizeof *b);
+    struct row *rows = calloc(CALGAE_MAX_PLUGINS * 2, sizeof *rows);
+    if (!b || !rows) {
+        free(b);
+        free(rows);
+        calgae_error("out of memory");
+        return 1;
+    }
+    int rc = calgae_session_load_backends(&cfg, &o, b, err, sizeof err);
+    if (rc != 0) {
+        calgae_error("%s", err);
+        free(b);
+        free(rows);
+        return rc == CALGAE_SETTINGS_BAD ? 2 : 1;
+    }
+    if (cfg.source == CALGAE_SETTINGS_NONE)
+        printf("Configuration: none (every choice automatic)\n");
+    else
+        printf("Configuration: %s (from %s)\n", cfg.path, calgae_settings_source_name(cfg.source));
+    printf("Plugin folders:");
+    for (int i = 0; i < o.n_dirs; i++)
+        printf("%s %s", i ? "," : "", o.dirs[i]);
+    printf("\n\n");
+    for (int i = 0; i < b->n_candidates; i++)
+        fill_row(&rows[i], &b->candidates[i], b, &o, &cfg);
+    print_table(rows, b->n_candidates, b, verbose_flag);
+    print_slots(b, &cfg);
+    calgae_backends_free(b);
+    free(b);
+    free(rows);
+    return 0;
+}
 
 int calgae_cmd_backends(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "verify") == 0)
         return calgae_cmd_verify(argc - 1, argv + 1);
-    calgae_error("backends: listing is not implemented yet");
-    return 1;
+    static const struct option longs[] = {{"config", required_argument, 0, 'F'},
+                                          {"verbose", no_argument, 0, 'v'},
+                                          {"help", no_argument, 0, 'h'},
+                                          {0, 0, 0, 0}};
+    const char *config = NULL;
+    int c;
+    opterr = 0;
+    optind = 1;
+    verbose_flag = 0;
+    while ((c = getopt_long(argc, argv, ":vh", longs, NULL)) != -1) {
+        switch (c) {
+        case 'F': config = optarg; break;
+        case 'v': verbose_flag = 1; break;
+        case 'h': fputs(usage, stdout); return 0;
+        case ':': calgae_error("option %s needs a value", argv[optind - 1]); return 2;
+        default: calgae_error("unknown option %s (see 'calgae backends --help')", argv[optind - 1]); return 2;
+        }
+    }
+    if (optind < argc) {
+        calgae_error("unexpected argument '%s' (see 'calgae backends --help')", argv[optind]);
+        return 2;
+    }
+    return list(config);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "config.h"
 #include "session.h"
 
 static const char usage[] =
@@ -18,7 +19,8 @@ static const char usage[] =
     "Write the logits after each token (float32, one row of n_vocab per token) to FILE.\n"
     "With --prompt the ids are BOS + the prompt's tokens, and they are printed on stdout.\n"
     "\n"
-    "Options: --tokenizer FILE, --threads N, --backend NAME, --ctx N, --batch N, -h\n";
+    "Options: --tokenizer FILE, --threads N, --backend NAME, --ctx N, --batch N, -h,\n"
+    "         --config FILE (the settings file; see 'calgae run --help')\n";
 
 static int parse_ids(const char *s, int32_t **ids, size_t *n)
 {
@@ -77,8 +79,8 @@ int calgae_cmd_logits(int argc, char **argv)
         {"ids", required_argument, 0, 'i'},     {"out", required_argument, 0, 'o'},
         {"tokenizer", required_argument, 0, 'z'}, {"threads", required_argument, 0, 't'},
         {"backend", required_argument, 0, 'B'}, {"ctx", required_argument, 0, 'C'},
-        {"batch", required_argument, 0, 'b'},   {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"batch", required_argument, 0, 'b'},   {"config", required_argument, 0, 'F'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     calgae_session_opts so = {.need_state = 1};
     const char *prompt = NULL, *id_list = NULL, *out = NULL;
     long v;
@@ -93,6 +95,7 @@ int calgae_cmd_logits(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'z': so.tokenizer = optarg; break;
         case 'B': so.backend = optarg; break;
+        case 'F': so.config = optarg; break;
         case 't': if (calgae_parse_int("--threads", optarg, 1, 1024, &v)) return 2; so.threads = (int)v; break;
         case 'C': if (calgae_parse_int("--ctx", optarg, 1, 1 << 24, &v)) return 2; so.ctx = (int)v; break;
         case 'b': if (calgae_parse_int("--batch", optarg, 1, 4096, &v)) return 2; so.max_batch = (int)v; break;
@@ -113,12 +116,12 @@ int calgae_cmd_logits(int argc, char **argv)
     }
     char err[CALGAE_ERR_LEN];
     calgae_session s;
-    if (calgae_session_open(&s, &so, err, sizeof err) != 0) {
+    int rc = calgae_session_open(&s, &so, err, sizeof err);
+    if (rc != 0) {
         calgae_error("%s", err);
         free(ids);
-        return 1;
+        return rc == CALGAE_SETTINGS_BAD ? 2 : 1;
     }
-    int rc = 0;
     if (prompt) {
         rc = calgae_tokenizer_encode(s.tok, prompt, strlen(prompt), 1, &ids, &n, err, sizeof err);
         for (size_t i = 0; rc == 0 && i < n; i++)

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "config.h"
 #include "sampler.h"
 #include "session.h"
 #include "util.h"
@@ -28,11 +29,14 @@ static const char usage[] =
     "      --top-k K          keep the K most likely tokens, 0 = off (default 50)\n"
     "      --top-p P          nucleus sampling mass, 1 = off (default 0.9)\n"
     "      --seed N           random seed (default: from the clock)\n"
-    "  -t, --threads N        worker threads (default: physical cores)\n"
+    "  -t, --threads N        worker threads (default: [run] threads, else physical cores)\n"
     "      --ctx N            cap the context length (default: the model's)\n"
-    "      --backend NAME     a plugin name, a path to a plugin .so, or auto (default auto)\n"
+    "      --backend NAME     a plugin name, a path to a plugin .so, or auto (default:\n"
+    "                         [run] backend, else auto)\n"
     "      --tokenizer FILE   tokenizer.bin or GGUF vocabulary (default: the model's own, or\n"
     "                         tokenizer.bin beside a .bin model)\n"
+    "      --config FILE      settings file (default: $CALGAE_CONFIG, else ./calgae.ini, else\n"
+    "                         $XDG_CONFIG_HOME/calgae/calgae.ini; only the first is read)\n"
     "  -v, --verbose          log plugin loading\n"
     "  -h, --help             show this help\n";
 
@@ -54,7 +58,8 @@ static int parse(int argc, char **argv, struct run_opts *o)
         {"seed", required_argument, 0, 'S'},      {"threads", required_argument, 0, 't'},
         {"ctx", required_argument, 0, 'C'},       {"backend", required_argument, 0, 'B'},
         {"tokenizer", required_argument, 0, 'z'}, {"verbose", no_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+        {"config", required_argument, 0, 'F'},    {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     long v;
     int c;
     opterr = 0;
@@ -72,6 +77,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         case 'C': if (calgae_parse_int("--ctx", optarg, 1, 1 << 24, &v)) return 2; o->s.ctx = (int)v; break;
         case 'B': o->s.backend = optarg; break;
         case 'z': o->s.tokenizer = optarg; break;
+        case 'F': o->s.config = optarg; break;
         case 'v': o->s.verbose = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         case ':': calgae_error("option %s needs a value", argv[optind - 1]); return 2;
@@ -179,9 +185,10 @@ int calgae_cmd_run(int argc, char **argv)
         return rc;
     char err[CALGAE_ERR_LEN];
     calgae_session s;
-    if (calgae_session_open(&s, &o.s, err, sizeof err) != 0) {
+    rc = calgae_session_open(&s, &o.s, err, sizeof err);
+    if (rc != 0) {
         calgae_error("%s", err);
-        return 1;
+        return rc == CALGAE_SETTINGS_BAD ? 2 : 1;
     }
     rc = generate(&s, &o, err, sizeof err) == 0 ? 0 : 1;
     if (rc)

@@ -222,6 +222,8 @@ static int layer_forward(calgae_state *s, int l, int n, int pos)
 
     for (int t = 0; t < n; t++)
         be->rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm, dim, c->eps);
+    if (s->observe)
+        s->observe(s->observe_user, l, CALGAE_SITE_ATTN_IN, s->xb, n, dim);
     /* K and V go straight into the cache rows of their positions */
     const calgae_weight *qkv[3] = {&L->wq, &L->wk, &L->wv};
     float *qkv_out[3] = {s->q, kc, vc};
@@ -236,6 +238,8 @@ static int layer_forward(calgae_state *s, int l, int n, int pos)
     struct attn_job aj = {s, l, pos, n};
     const int64_t pairs = (int64_t)n * c->n_heads;
     calgae_pool_for(s->pool, pairs, grain_for(pairs, (int64_t)(pos + n) * hs * 2, 1), attn_task, &aj);
+    if (s->observe)
+        s->observe(s->observe_user, l, CALGAE_SITE_ATTN_OUT, s->xb, n, dim);
     if (product1(s, s->xb, n, &L->wo, s->xb2, dim) != 0)
         return -1;
     for (size_t i = 0; i < (size_t)n * dim; i++)
@@ -243,6 +247,8 @@ static int layer_forward(calgae_state *s, int l, int n, int pos)
 
     for (int t = 0; t < n; t++)
         be->rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->ffn_norm, dim, c->eps);
+    if (s->observe)
+        s->observe(s->observe_user, l, CALGAE_SITE_FFN_IN, s->xb, n, dim);
     const calgae_weight *gu[2] = {&L->w_gate, &L->w_up};
     float *gu_out[2] = {s->hb, s->hb2};
     const int64_t gu_stride[2] = {hid, hid};
@@ -250,6 +256,8 @@ static int layer_forward(calgae_state *s, int l, int n, int pos)
         return -1;
     for (int t = 0; t < n; t++)
         be->swiglu(s->hb + (size_t)t * hid, s->hb2 + (size_t)t * hid, hid);
+    if (s->observe)
+        s->observe(s->observe_user, l, CALGAE_SITE_FFN_MID, s->hb, n, hid);
     if (product1(s, s->hb, n, &L->w_down, s->xb, dim) != 0)
         return -1;
     for (size_t i = 0; i < (size_t)n * dim; i++)
@@ -284,6 +292,8 @@ int calgae_forward(calgae_state *s, const int32_t *tokens, int n, int pos, int a
     for (int t = first; t < n; t++)
         s->be->rmsnorm(s->xb + (size_t)(t - first) * dim, s->x + (size_t)t * dim, m->out_norm,
                        dim, c->eps);
+    if (s->observe)
+        s->observe(s->observe_user, c->n_layers, CALGAE_SITE_OUTPUT, s->xb, rows, dim);
     if (product1(s, s->xb, rows, &m->output, s->logits, c->vocab_size) != 0)
         return calgae_fail(err, err_len, "no plugin could compute the classifier");
     return 0;

@@ -13,6 +13,23 @@
 #include "model.h"
 #include "pool.h"
 
+/* Where an observer sees activations: the input of each linear layer, after whatever op feeds
+ * it (what activation-aware quantization measures). CALGAE_SITE_OUTPUT is the classifier's
+ * input, after the final RMSNorm, reported with layer == n_layers. */
+enum calgae_site {
+    CALGAE_SITE_ATTN_IN,  /* after the attention RMSNorm: input of Q, K, V */
+    CALGAE_SITE_ATTN_OUT, /* attention output: input of wo */
+    CALGAE_SITE_FFN_IN,   /* after the FFN RMSNorm: input of gate and up */
+    CALGAE_SITE_FFN_MID,  /* after SwiGLU: input of down */
+    CALGAE_SITE_OUTPUT,   /* after the final RMSNorm: input of the classifier */
+    CALGAE_SITE_COUNT
+};
+
+/* x holds n_tok rows of width floats, valid only during the call. Called on the thread that
+ * runs calgae_forward, between products. */
+typedef void (*calgae_observer_fn)(void *user, int layer, int site, const float *x, int n_tok,
+                                   int width);
+
 typedef struct calgae_state {
     const calgae_model *model;
     const calgae_backends *be;
@@ -26,6 +43,9 @@ typedef struct calgae_state {
     void *xq;      /* [max_batch] Q8_0 activation rows for the block-type products */
     float *key_cache, *value_cache; /* [layers][ctx][kv_dim] */
     float *logits; /* [max_batch][vocab] */
+    /* optional: NULL after calgae_state_init; set it to watch every linear layer's input */
+    calgae_observer_fn observe;
+    void *observe_user;
 } calgae_state;
 
 /* ctx: KV capacity (capped by the model's context length by the caller). */

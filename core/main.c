@@ -18,6 +18,8 @@ static const char usage[] =
     "  tokenize   print the token ids of a text\n"
     "  convert    write a llama2.c checkpoint (or any model Calgae reads) as GGUF\n"
     "  logits     write the raw logits of a token sequence (for testing)\n"
+    "  quantize   write a model as Q8_0/Q4_0/Q4_1 GGUF, by round-to-nearest or AWQ\n"
+    "  perplexity perplexity on a text; KL divergence and top-1 agreement against a base model\n"
     "  bench      prompt and generation speed per backend and thread count\n"
     "  backends   list the kernel plugins found; 'backends verify FILE.so' checks one\n"
     "\n"
@@ -103,6 +105,10 @@ int main(int argc, char **argv)
         return calgae_cmd_backends(argc - 1, argv + 1);
     if (!strcmp(cmd, "logits"))
         return calgae_cmd_logits(argc - 1, argv + 1);
+    if (!strcmp(cmd, "quantize"))
+        return calgae_cmd_quantize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "perplexity"))
+        return calgae_cmd_perplexity(argc - 1, argv + 1);
     calgae_error("unknown command '%s' (try 'calgae --help')", cmd);
     return 2;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "util.h"
 
 #define DEFAULT_MAX_BATCH 64
@@ -52,8 +53,11 @@ static int open_tokenizer(calgae_session *s, const calgae_session_opts *o, char 
                           size_t err_len)
 {
     const int vocab = s->model.cfg.vocab_size;
-    char path[1100];
+    char path[CALGAE_PATH_MAX + 16];
     if (o->tokenizer) {
+        if (strlen(o->tokenizer) >= CALGAE_PATH_MAX)
+            return calgae_fail(err, err_len, "%.200s...: path longer than %d bytes", o->tokenizer,
+                               CALGAE_PATH_MAX - 1);
         snprintf(path, sizeof path, "%s", o->tokenizer);
     } else if (s->model.has_tokenizer) {
         s->tok = &s->model.tokenizer;
@@ -76,12 +80,106 @@ static int open_tokenizer(calgae_session *s, const calgae_session_opts *o, char 
     return 0;
 }
 
+/* The loader's rule for --backend: a path has a '/' or ends in .so. */
+static int is_path(const char *s)
+{
+    size_t n = strlen(s);
+    return strchr(s, '/') != NULL || (n > 3 && strcmp(s + n - 3, ".so") == 0);
+}
+
+static int denied(const calgae_settings *c, const calgae_backend_options *o, const char *name)
+{
+    if (o->forced && strcmp(o->forced, name) == 0) /* a forced name overrides the list */
+        return 0;
+    for (int i = 0; i < c->n_deny; i++)
+        if (strcmp(c->deny[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* With the plain plugins loaded: the first of the file's choices that breaks the load. */
+static int blame(const calgae_settings *c, const calgae_backend_options *o,
+                 const calgae_backends *d, char *err, size_t err_len)
+{
+    if (calgae_settings_check_names(c, d, err, err_len) != 0)
+        return CALGAE_SETTINGS_BAD;
+    for (int s = 0; s < CALGAE_SLOT_COUNT; s++) {
+        const calgae_settings_name *k = &c->slot[s];
+        int provides = 0, loaded = 0, all_denied = d->chain_len[s] > 0;
+        for (int i = 0; i < d->chain_len[s]; i++) {
+            const char *name = d->plugins[d->chain[s][i]].table->name;
+            provides |= k->name[0] && strcmp(name, k->name) == 0;
+            all_denied &= denied(c, o, name);
+        }
+        for (int i = 0; i < d->n_plugins; i++)
+            loaded |= k->name[0] && strcmp(d->plugins[i].table->name, k->name) == 0;
+        if (loaded && !provides) {
+            calgae_fail(err, err_len, "%s:%d: backend '%s' does not provide kernel %s", c->path,
+                        k->line, k->name, calgae_slot_name(s));
+            return CALGAE_SETTINGS_BAD;
+        }
+        if (all_denied) {
+            char names[300] = "";
+            for (int i = 0; i < d->chain_len[s]; i++)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+                         i ? ", " : "", d->plugins[d->chain[s][i]].table->name);
+            calgae_fail(err, err_len, "%s:%d: deny leaves no plugin for kernel %s (only %s "
+                        "provide%s it)", c->path, c->deny[0].line, calgae_slot_name(s), names,
+                        d->chain_len[s] == 1 ? "s" : "");
+            return CALGAE_SETTINGS_BAD;
+        }
+    }
+    return 0;
+}
+
+/* After a failed load: the plugins loaded without the file's choices tell a mistake in the
+ * file (a wrong name, a [kernels] plugin without that slot, a deny list that leaves a slot
+ * empty) from a problem with the plugins themselves (scalar missing). */
+static int diagnose(const calgae_settings *c, const calgae_backend_options *o, char *err,
+                    size_t err_len)
+{
+    calgae_backends *d = calloc(1, sizeof *d);
+    if (!d)
+        return 0;
+    calgae_backend_options plain;
+    memset(&plain, 0, sizeof plain);
+    memcpy(plain.dirs, o->dirs, sizeof plain.dirs);
+    plain.n_dirs = o->n_dirs;
+    plain.forced = o->forced && is_path(o->forced) ? o->forced : NULL;
+    char ignored[CALGAE_ERR_LEN];
+    int rc = 0;
+    if (calgae_backends_load(d, &plain, ignored, sizeof ignored) == 0) {
+        rc = blame(c, o, d, err, err_len);
+        calgae_backends_free(d);
+    }
+    free(d);
+    return rc;
+}
+
+int calgae_session_load_backends(const calgae_settings *c, const calgae_backend_options *o,
+                                 calgae_backends *b, char *err, size_t err_len)
+{
+    if (calgae_backends_load(b, o, err, err_len) == 0) {
+        if (calgae_settings_check_names(c, b, err, err_len) == 0)
+            return 0;
+        calgae_backends_free(b);
+        return CALGAE_SETTINGS_BAD;
+    }
+    if (c->source == CALGAE_SETTINGS_NONE)
+        return -1;
+    return diagnose(c, o, err, err_len) != 0 ? CALGAE_SETTINGS_BAD : -1;
+}
+
 int calgae_session_open(calgae_session *s, const calgae_session_opts *o, char *err, size_t err_len)
 {
     memset(s, 0, sizeof *s);
     const double t0 = calgae_now_ms();
     if (!o->model)
         return calgae_fail(err, err_len, "no model given (--model PATH)");
+    /* before the model: a mistyped setting should not wait for a large file to map */
+    calgae_settings cfg;
+    if (calgae_settings_load(&cfg, o->config, err, err_len) != 0)
+        return CALGAE_SETTINGS_BAD;
     if (calgae_model_load(&s->model, o->model, err, err_len) != 0)
         return -1;
     s->have_model = 1;
@@ -90,16 +188,22 @@ int calgae_session_open(calgae_session *s, const calgae_session_opts *o, char *e
 
     static int verbose;
     verbose = o->verbose;
-    calgae_backend_options bo = {0};
-    calgae_default_plugin_dirs(&bo);
-    bo.forced = o->backend;
+    if (verbose && cfg.source != CALGAE_SETTINGS_NONE)
+        fprintf(stderr, "calgae: configuration %s (from %s)\n", cfg.path,
+                calgae_settings_source_name(cfg.source));
+    calgae_backend_options bo;
+    calgae_settings_backend_options(&cfg, o->backend, &bo);
     bo.log = log_stderr;
     bo.log_user = &verbose;
-    if (calgae_backends_load(&s->be, &bo, err, err_len) != 0)
-        goto fail;
+    int rc = calgae_session_load_backends(&cfg, &bo, &s->be, err, err_len);
+    if (rc != 0) {
+        calgae_session_close(s);
+        return rc == CALGAE_SETTINGS_BAD ? CALGAE_SETTINGS_BAD : -1;
+    }
     s->have_be = 1;
 
-    int threads = o->threads > 0 ? o->threads : calgae_physical_cores();
+    int threads = o->threads > 0 ? o->threads : cfg.threads > 0 ? cfg.threads
+                                                                  : calgae_physical_cores();
     if (calgae_pool_create(&s->pool, threads, err, err_len) != 0)
         goto fail;
     if (o->need_state) {

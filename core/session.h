@@ -6,6 +6,7 @@
 #define CALGAE_SESSION_H
 
 #include "backend.h"
+#include "config.h"
 #include "forward.h"
 #include "model.h"
 #include "pool.h"
@@ -14,8 +15,9 @@
 typedef struct calgae_session_opts {
     const char *model;
     const char *tokenizer; /* NULL: the GGUF's own, or tokenizer.bin beside a .bin model */
-    const char *backend;   /* NULL or "auto", a plugin name, or a .so path */
-    int threads;           /* 0: physical cores */
+    const char *config;    /* --config FILE, or NULL for the usual places (config.h) */
+    const char *backend;   /* NULL: [run] backend, else auto; "auto", a plugin name, a .so */
+    int threads;           /* 0: [run] threads, else physical cores */
     int ctx;               /* 0: the model's context length */
     int max_batch;         /* 0: a default */
     int verbose;
@@ -33,8 +35,17 @@ typedef struct calgae_session {
     double load_ms;
 } calgae_session;
 
+/* Reads the configuration first (config.h), then the model, tokenizer and plugins. Returns 0;
+ * CALGAE_SETTINGS_BAD (-2) when the configuration is at fault (the CLI exits 2); or -1. */
 int calgae_session_open(calgae_session *s, const calgae_session_opts *o, char *err, size_t err_len);
 void calgae_session_close(calgae_session *s);
+
+/* The plugins under a configuration: calgae_backends_load(o), o as calgae_settings_backend_options
+ * made it, then calgae_settings_check_names. Returns 0; CALGAE_SETTINGS_BAD when the file is at
+ * fault, with "FILE:LINE: ..." (a name no plugin file has, a [kernels] plugin that lacks its
+ * slot, a deny list that leaves a slot with no plugin); or -1 with the loader's error. */
+int calgae_session_load_backends(const calgae_settings *c, const calgae_backend_options *o,
+                                 calgae_backends *b, char *err, size_t err_len);
 
 /* Loads a tokenizer file on its own: a llama2.c tokenizer.bin, or any GGUF with a vocabulary.
  * n_vocab > 0 demands exactly that many tokens. */

@@ -5,7 +5,7 @@ It parses model files itself and shares no code with the C runtime:
   * llama2.c legacy float32 checkpoints (.bin) and llama2.c tokenizer files, following the
     layout read by karpathy/llama2.c run.c (checkpoint_init_weights / memory_map_weights,
     build_tokenizer, encode, decode, safe_printf, generate);
-  * GGUF v2/v3 files with tensor types F32, F16, Q4_0 and Q8_0, following the GGUF
+  * GGUF v2/v3 files with tensor types F32, F16, Q4_0, Q4_1 and Q8_0, following the GGUF
     specification (ggml docs/gguf.md) and ggml's block formats (dequantized with numpy).
 
 Numerics: weights are loaded as float32 (dequantized exactly) and the forward pass runs in
@@ -13,7 +13,7 @@ float64 by default, so the reference's own rounding error (~1e-15) is negligible
 float32 runtime under test; `dtype=np.float32` is available for experiments.
 
 Optional `act_q8` mode emulates ggml's CPU matrix-vector numerics for quantized weights: before
-each product with a Q8_0 or Q4_0 weight, the activation row is quantized to Q8_0 blocks of 32 as
+each product with a Q8_0, Q4_0 or Q4_1 weight, the activation row is quantized to Q8_0 blocks of 32 as
 ggml's quantize_row_q8_0_ref does (float32: d = amax/127, id = d ? 1/d : 0, q = roundf(x*id),
 stored scale fp16(d)) and the product uses the dequantized activation q * fp16(d).
 
@@ -32,10 +32,11 @@ import numpy as np
 BOS, EOS = 1, 2
 
 # GGUF tensor types handled here: type id -> (name, elements per block, bytes per block)
-GGML_F32, GGML_F16, GGML_Q4_0, GGML_Q8_0 = 0, 1, 2, 8
+GGML_F32, GGML_F16, GGML_Q4_0, GGML_Q4_1, GGML_Q8_0 = 0, 1, 2, 3, 8
 GGML_TYPES = {GGML_F32: ("F32", 1, 4), GGML_F16: ("F16", 1, 2),
-              GGML_Q4_0: ("Q4_0", 32, 18), GGML_Q8_0: ("Q8_0", 32, 34)}
-QUANTIZED = (GGML_Q4_0, GGML_Q8_0)
+              GGML_Q4_0: ("Q4_0", 32, 18), GGML_Q4_1: ("Q4_1", 32, 20), GGML_Q8_0: ("Q8_0", 32, 34)}
+# Q4_1's ggml product quantizes activations to Q8_1, whose d and qs are Q8_0's: act_q8 covers it
+QUANTIZED = (GGML_Q4_0, GGML_Q4_1, GGML_Q8_0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -53,6 +54,14 @@ def dequant_q4_0(raw, n):
     qs = blk["qs"].astype(np.int16)
     q = np.concatenate([(qs & 15) - 8, (qs >> 4) - 8], axis=1).astype(np.float32)
     return (q * blk["d"].astype(np.float32)[:, None]).reshape(-1)
+
+
+def dequant_q4_1(raw, n):
+    """Q4_1 block: fp16 d, fp16 m, then 16 bytes; x[j] = (qs[j] & 15) * d + m, x[j+16] = (qs[j] >> 4) * d + m."""
+    blk = np.frombuffer(raw, dtype=np.dtype([("d", "<f2"), ("m", "<f2"), ("qs", "u1", 16)]), count=n // 32)
+    qs = blk["qs"].astype(np.int16)
+    q = np.concatenate([qs & 15, qs >> 4], axis=1).astype(np.float32)
+    return (q * blk["d"].astype(np.float32)[:, None] + blk["m"].astype(np.float32)[:, None]).reshape(-1)
 
 
 def q8_0_roundtrip(x):
@@ -229,6 +238,8 @@ def gguf_tensor(entry):
         a = np.frombuffer(raw, dtype="<f2", count=n).astype(np.float32)
     elif ttype == GGML_Q8_0:
         a = dequant_q8_0(raw, n)
+    elif ttype == GGML_Q4_1:
+        a = dequant_q4_1(raw, n)
     else:
         a = dequant_q4_0(raw, n)
     return a.reshape(tuple(reversed(ne)))

@@ -415,6 +415,12 @@ static void test_bad_metadata(void **state)
     one_kv(&b, "bad\xc3(key", CALGAE_GGUF_UINT8); /* 0xc3 needs a continuation byte */
     le(&b, 0, 1);
     expect_reject(&b, "key 'bad\\xc3(key': key is not valid UTF-8");
+    header(&b, 3, 0, 1);
+    le(&b, 3, 8);
+    put(&b, "a\0b", 3); /* valid UTF-8, but keys are looked up as C strings */
+    le(&b, CALGAE_GGUF_UINT8, 4);
+    le(&b, 0, 1);
+    expect_reject(&b, "key 'a\\x00b': key is not valid UTF-8");
     one_kv(&b, "overlong", CALGAE_GGUF_STRING);
     str_(&b, "\xc0\xaf"); /* overlong '/' */
     expect_reject(&b, "key 'overlong': string value is not valid UTF-8");

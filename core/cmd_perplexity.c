@@ -1,0 +1,210 @@
+/*
+ * cmd_perplexity.c - `calgae perplexity`: perplexity on a text file, and with --kl-base the KL
+ * divergence from a base model and top-1 agreement, computed as llama.cpp's perplexity tool
+ * does (see perplexity.h). The result is the last line on stdout.
+ */
+#define _GNU_SOURCE /* sigaction */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "gguf.h"
+#include "perplexity.h"
+#include "progress.h"
+#include "session.h"
+
+#define DEFAULT_CTX 512 /* llama.cpp's customary perplexity context, and stories260K's trained one */
+
+static const char usage[] =
+    "Usage: calgae perplexity --model M [--file TEXT] [--ctx N] [--kl-base BASE] [options]\n"
+    "\n"
+    "Perplexity of M on a text, in windows of --ctx tokens that start with BOS, scoring the\n"
+    "second half of each window (llama.cpp's method). With --kl-base, also the mean KL\n"
+    "divergence of M's next-token distribution from BASE's and how often their top-1 tokens\n"
+    "agree. The result is the last line on stdout.\n"
+    "\n"
+    "Options:\n"
+    "  -m, --model M          the model to evaluate (required)\n"
+    "  -f, --file TEXT        the text (default: $CALGAE_DATA/eval.txt, else\n"
+    "                         ../shared/data/eval.txt); not the calibration text\n"
+    "  -c, --ctx N            window length (default: 512, or the model's context if smaller)\n"
+    "      --kl-base BASE     the reference model (usually the F32 one); same vocabulary\n"
+    "      --chunks N         evaluate at most N windows (default: all)\n"
+    "      --tokenizer FILE   vocabulary for .bin models (used for M and BASE)\n"
+    "  -t, --threads N        worker threads (default: physical cores)\n"
+    "      --backend NAME     kernel plugin (default: auto)\n"
+    "  -h, --help             show this help\n";
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+struct opts {
+    calgae_session_opts so;
+    const char *file, *base;
+    long ctx, chunks;
+};
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+    enum { O_BASE = 256, O_CHUNKS, O_TOK, O_BACKEND };
+    static const struct option longs[] = {
+        {"model", required_argument, 0, 'm'},     {"file", required_argument, 0, 'f'},
+        {"ctx", required_argument, 0, 'c'},       {"kl-base", required_argument, 0, O_BASE},
+        {"chunks", required_argument, 0, O_CHUNKS}, {"tokenizer", required_argument, 0, O_TOK},
+        {"threads", required_argument, 0, 't'},   {"backend", required_argument, 0, O_BACKEND},
+        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+    long v;
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":m:f:c:t:h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'm': o->so.model = optarg; break;
+        case 'f': o->file = optarg; break;
+        case 'c': if (calgae_parse_int("--ctx", optarg, 4, 1 << 24, &o->ctx)) return 2; break;
+        case O_BASE: o->base = optarg; break;
+        case O_CHUNKS: if (calgae_parse_int("--chunks", optarg, 1, 1 << 30, &o->chunks)) return 2; break;
+        case O_TOK: o->so.tokenizer = optarg; break;
+        case O_BACKEND: o->so.backend = optarg; break;
+        case 't':
+            if (calgae_parse_int("--threads", optarg, 1, 1024, &v)) return 2;
+            o->so.threads = (int)v;
+            break;
+        case 'h': fputs(usage, stdout); return -1;
+        case ':': calgae_error("option %s needs a value", argv[optind - 1]); return 2;
+        default: calgae_error("unknown option %s (see 'calgae perplexity --help')", argv[optind - 1]); return 2;
+        }
+    }
+    if (optind < argc || !o->so.model) {
+        calgae_error("perplexity needs --model (see 'calgae perplexity --help')");
+        return 2;
+    }
+    return 0;
+}
+
+/* A model's calgae.quantize.calib_hash (written by `calgae quantize --method awq`), or 0. */
+static uint64_t calib_hash_of(const calgae_model *m)
+{
+    if (m->format != CALGAE_FORMAT_GGUF)
+        return 0;
+    calgae_gguf_str s;
+    char buf[24];
+    if (calgae_gguf_get_str(&m->gguf, "calgae.quantize.calib_hash", &s, m->path, NULL, 0) != 0 ||
+        s.len >= sizeof buf)
+        return 0;
+    memcpy(buf, s.ptr, s.len);
+    buf[s.len] = '\0';
+    return strtoull(buf, NULL, 16);
+}
+
+static int evaluate(const struct opts *o, calgae_session *m, calgae_session *b, const char *file,
+                    calgae_progress_bar *bar, char *err, size_t err_len)
+{
+    calgae_map map;
+    if (calgae_map_file(&map, file, err, err_len) != 0)
+        return -1;
+    const uint64_t hash = calgae_text_hash(map.data, map.size);
+    if (hash == calib_hash_of(&m->model) || (b && hash == calib_hash_of(&b->model)))
+        fprintf(stderr, "calgae: warning: %s is the text this model was calibrated on; its "
+                "figures do not measure held-out quality\n", file);
+    int32_t *ids = NULL;
+    size_t n = 0;
+    int rc = map.size == 0 ? calgae_fail(err, err_len, "%s: empty file", file)
+                           : calgae_tokenizer_encode(m->tok, (const char *)map.data, map.size, 1,
+                                                     &ids, &n, err, err_len);
+    calgae_unmap(&map);
+    if (rc != 0)
+        return -1;
+    calgae_ppl_opts po = {.ctx = m->st.ctx, .max_windows = (int)o->chunks, .bos = m->tok->bos_id,
+                          .progress = calgae_progress_update, .progress_user = bar,
+                          .stop = &stop_flag};
+    calgae_ppl_result r;
+    const double t0 = calgae_now_ms();
+    rc = calgae_perplexity(&m->st, b ? &b->st : NULL, ids, n, &po, &r, err, err_len);
+    calgae_progress_clear(bar);
+    free(ids);
+    if (rc != 0)
+        return -1;
+    const char *ws = r.windows == 1 ? "" : "s";
+    fprintf(stderr, "calgae: %s: %zu tokens, %d window%s of %d, %lld positions scored, %.1f s\n",
+            file, n, r.windows, ws, po.ctx, (long long)r.scored, (calgae_now_ms() - t0) / 1000.0);
+    if (!r.have_base) {
+        printf("PPL = %.4f +/- %.4f (%s, %d window%s of %d, %lld positions)\n", r.ppl, r.ppl_se,
+               m->model.path, r.windows, ws, po.ctx, (long long)r.scored);
+        return 0;
+    }
+    printf("base PPL = %.4f +/- %.4f (%s)\n", r.base_ppl, r.base_ppl_se, b->model.path);
+    printf("PPL = %.4f +/- %.4f, KLD = %.6f +/- %.6f (max %.4f), same top-1 = %.2f +/- %.2f %% "
+           "(%s, %d window%s of %d, %lld positions)\n",
+           r.ppl, r.ppl_se, r.kld, r.kld_se, r.kld_max, 100.0 * r.top1, 100.0 * r.top1_se,
+           m->model.path, r.windows, ws, po.ctx, (long long)r.scored);
+    return 0;
+}
+
+int calgae_cmd_perplexity(int argc, char **argv)
+{
+    struct opts o = {.so = {.need_state = 1}};
+    int prc = parse(argc, argv, &o);
+    if (prc != 0)
+        return prc < 0 ? 0 : prc;
+    char buf[1100];
+    const char *file = o.file;
+    if (!file) {
+        const char *dir = getenv("CALGAE_DATA");
+        snprintf(buf, sizeof buf, "%s/eval.txt", dir && *dir ? dir : "../shared/data");
+        file = buf;
+    }
+    char err[CALGAE_ERR_LEN];
+    calgae_session m, b;
+    o.so.ctx = (int)(o.ctx ? o.ctx : DEFAULT_CTX);
+    int rc = calgae_session_open(&m, &o.so, err, sizeof err);
+    if (rc != 0) {
+        calgae_error("%s", err);
+        return rc < -1 ? 2 : 1;
+    }
+    if (o.ctx > m.st.ctx) {
+        calgae_error("--ctx %ld is longer than the model's context (%d)", o.ctx, m.st.ctx);
+        calgae_session_close(&m);
+        return 2;
+    }
+    calgae_session_opts bo = o.so;
+    bo.model = o.base;
+    bo.ctx = m.st.ctx;
+    if (o.base && (rc = calgae_session_open(&b, &bo, err, sizeof err)) != 0) {
+        calgae_error("--kl-base: %s", err);
+        calgae_session_close(&m);
+        return rc < -1 ? 2 : 1;
+    }
+    if (o.base && b.st.ctx < m.st.ctx) {
+        calgae_error("--kl-base: the base model's context (%d) is shorter than %d (lower --ctx)",
+                     b.st.ctx, m.st.ctx);
+        rc = 1;
+    }
+    struct sigaction sa = {0}, old_int, old_term;
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    calgae_progress_bar bar;
+    calgae_progress_init(&bar);
+    if (rc == 0 && evaluate(&o, &m, o.base ? &b : NULL, file, &bar, err, sizeof err) != 0) {
+        calgae_error("%s", err);
+        rc = 1;
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (o.base)
+        calgae_session_close(&b);
+    calgae_session_close(&m);
+    if (rc != 0 && stop_flag)
+        return 130;
+    return rc;
+}

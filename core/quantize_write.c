@@ -1,0 +1,233 @@
+/*
+ * quantize_write.c - the GGUF that `calgae quantize` writes (see quantize.h): llama.cpp's keys
+ * and tensor names (ggml docs/gguf.md; llama.cpp's llama2.c converter for the vocabulary), a
+ * type per tensor (the layers' matrices, the embeddings and the classifier may differ), ggml's
+ * block layouts through blocks.h's reference quantizers.
+ *
+ * The hyperparameter and vocabulary writers mirror convert.c's, which takes one type for all
+ * matrices and keeps its helpers private; a per-tensor type there would let this file go.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blocks.h"
+#include "gguf.h"
+#include "quantize.h"
+#include "rtn.h"
+
+/* llama.cpp's llama_ftype for general.file_type: the type of the bulk of the weights */
+static uint32_t file_type_of(uint32_t type)
+{
+    switch (type) {
+    case CALGAE_TYPE_F16: return 1;
+    case CALGAE_TYPE_Q4_0: return 2;
+    case CALGAE_TYPE_Q4_1: return 3;
+    case CALGAE_TYPE_Q8_0: return 7;
+    default: return 0;
+    }
+}
+
+struct writer {
+    calgae_gguf_writer *w;
+    void **bufs; /* tensor data we made; the writer only references it until written */
+    size_t n_bufs;
+    float *row;
+    calgae_qsizes *sizes;
+};
+
+static int keep(struct writer *wr, void *p)
+{
+    void **b = realloc(wr->bufs, (wr->n_bufs + 1) * sizeof *b);
+    if (!b) {
+        free(p);
+        return -1;
+    }
+    wr->bufs = b;
+    wr->bufs[wr->n_bufs++] = p;
+    return 0;
+}
+
+static int add_matrix(struct writer *wr, const char *name, const calgae_weight *src, uint32_t type)
+{
+    type = calgae_rtn_storage_type(type, src->cols);
+    const size_t row_bytes = calgae_type_row_bytes(type, src->cols);
+    const size_t total = row_bytes * (size_t)src->rows;
+    uint8_t *dst = malloc(total);
+    if (!dst || keep(wr, dst) != 0)
+        return -1;
+    for (int64_t r = 0; r < src->rows; r++) {
+        const void *in = (const char *)src->data + (size_t)r * src->row_bytes;
+        if (calgae_dequantize_row(src->type, in, wr->row, src->cols) != 0 ||
+            calgae_quantize_row(type, wr->row, dst + (size_t)r * row_bytes, src->cols) != 0)
+            return -1;
+    }
+    wr->sizes->tensor_bytes += total;
+    wr->sizes->params += (uint64_t)(src->rows * src->cols);
+    const int64_t ne[2] = {src->cols, src->rows};
+    return calgae_gguf_add_tensor(wr->w, name, type, 2, ne, dst, total);
+}
+
+static int add_vector(struct writer *wr, const char *name, const float *v, int64_t n)
+{
+    wr->sizes->tensor_bytes += (uint64_t)n * sizeof(float);
+    wr->sizes->params += (uint64_t)n;
+    return calgae_gguf_add_tensor(wr->w, name, CALGAE_TYPE_F32, 1, &n, v, (size_t)n * sizeof(float));
+}
+
+static int add_hparams(calgae_gguf_writer *w, const calgae_config *c, uint32_t type,
+                       const char *name)
+{
+    return calgae_gguf_add_str(w, "general.architecture", "llama") ||
+           calgae_gguf_add_str(w, "general.name", name) ||
+           calgae_gguf_add_u32(w, "general.file_type", file_type_of(type)) ||
+           /* ggml's GGML_QNT_VERSION, which llama.cpp's quantizer records */
+           calgae_gguf_add_u32(w, "general.quantization_version", 2) ||
+           calgae_gguf_add_u32(w, "llama.context_length", (uint32_t)c->ctx) ||
+           calgae_gguf_add_u32(w, "llama.embedding_length", (uint32_t)c->dim) ||
+           calgae_gguf_add_u32(w, "llama.block_count", (uint32_t)c->n_layers) ||
+           calgae_gguf_add_u32(w, "llama.feed_forward_length", (uint32_t)c->hidden_dim) ||
+           calgae_gguf_add_u32(w, "llama.rope.dimension_count", (uint32_t)c->n_rot) ||
+           calgae_gguf_add_u32(w, "llama.attention.head_count", (uint32_t)c->n_heads) ||
+           calgae_gguf_add_u32(w, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads) ||
+           calgae_gguf_add_f32(w, "llama.attention.layer_norm_rms_epsilon", c->eps) ||
+           calgae_gguf_add_f32(w, "llama.rope.freq_base", c->rope_theta);
+}
+
+static int add_meta(calgae_gguf_writer *w, const calgae_qmeta *q)
+{
+    char hash[24];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)q->calib_hash);
+    return calgae_gguf_add_str(w, "calgae.quantize.method", q->method) ||
+           (q->calib_tokens > 0 &&
+            (calgae_gguf_add_str(w, "calgae.quantize.calib_hash", hash) ||
+             calgae_gguf_add_u32(w, "calgae.quantize.calib_tokens", (uint32_t)q->calib_tokens)));
+}
+
+static int32_t token_type(const calgae_tokenizer *t, int32_t id)
+{
+    if (t->types)
+        return t->types[id];
+    if (id == t->unk_id)
+        return 2; /* unknown */
+    if (id == t->bos_id || id == t->eos_id)
+        return 3; /* control */
+    for (int b = 0; b < 256; b++)
+        if (t->byte_ids[b] == id)
+            return 6; /* byte */
+    return 1; /* normal */
+}
+
+/* SentencePiece writes a space as U+2581 in its vocabulary. */
+static char *to_sp_piece(const char *piece)
+{
+    size_t spaces = 0, n = strlen(piece);
+    for (size_t i = 0; i < n; i++)
+        spaces += piece[i] == ' ';
+    char *out = malloc(n + 2 * spaces + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (piece[i] == ' ') {
+            memcpy(o, "\xe2\x96\x81", 3);
+            o += 3;
+        } else {
+            *o++ = piece[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static int add_vocab(calgae_gguf_writer *w, const calgae_tokenizer *t)
+{
+    const size_t n = (size_t)t->n_vocab;
+    char **pieces = calloc(n, sizeof *pieces);
+    int32_t *types = malloc(n * sizeof *types);
+    int rc = -1;
+    if (!pieces || !types)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (!(pieces[i] = to_sp_piece(t->pieces[i])))
+            goto out;
+        types[i] = token_type(t, (int32_t)i);
+    }
+    rc = calgae_gguf_add_str(w, "tokenizer.ggml.model", "llama") ||
+         calgae_gguf_add_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)pieces, n) ||
+         calgae_gguf_add_arr_f32(w, "tokenizer.ggml.scores", t->scores, n) ||
+         calgae_gguf_add_arr_i32(w, "tokenizer.ggml.token_type", types, n) ||
+         calgae_gguf_add_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)t->bos_id) ||
+         calgae_gguf_add_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)t->eos_id) ||
+         (t->unk_id >= 0 &&
+          calgae_gguf_add_u32(w, "tokenizer.ggml.unknown_token_id", (uint32_t)t->unk_id))
+             ? -1
+             : 0;
+out:
+    if (pieces)
+        for (size_t i = 0; i < n; i++)
+            free(pieces[i]);
+    free(pieces);
+    free(types);
+    return rc;
+}
+
+static int add_tensors(struct writer *wr, const calgae_model *m, const calgae_qtypes *t)
+{
+    const calgae_config *c = &m->cfg;
+    if (add_matrix(wr, "token_embd.weight", &m->tok_embd, t->embd))
+        return -1;
+    for (int l = 0; l < c->n_layers; l++) {
+        const calgae_layer *L = &m->layers[l];
+        char name[96];
+#define NAME(s) (snprintf(name, sizeof name, "blk.%d." s ".weight", l), name)
+        if (add_vector(wr, NAME("attn_norm"), L->attn_norm, c->dim) ||
+            add_matrix(wr, NAME("attn_q"), &L->wq, t->matrix) ||
+            add_matrix(wr, NAME("attn_k"), &L->wk, t->matrix) ||
+            add_matrix(wr, NAME("attn_v"), &L->wv, t->matrix) ||
+            add_matrix(wr, NAME("attn_output"), &L->wo, t->matrix) ||
+            add_vector(wr, NAME("ffn_norm"), L->ffn_norm, c->dim) ||
+            add_matrix(wr, NAME("ffn_gate"), &L->w_gate, t->matrix) ||
+            add_matrix(wr, NAME("ffn_down"), &L->w_down, t->matrix) ||
+            add_matrix(wr, NAME("ffn_up"), &L->w_up, t->matrix))
+            return -1;
+#undef NAME
+    }
+    if (add_vector(wr, "output_norm.weight", m->out_norm, c->dim))
+        return -1;
+    /* a tied classifier stays tied (llama.cpp then reads token_embd, as we do) only when it is
+     * stored like the embeddings; otherwise it becomes a tensor of its own */
+    if (m->tied && calgae_rtn_storage_type(t->output, c->dim) ==
+                       calgae_rtn_storage_type(t->embd, c->dim))
+        return 0;
+    return add_matrix(wr, "output.weight", &m->output, t->output);
+}
+
+int calgae_quantize_write(const calgae_model *m, const calgae_tokenizer *t,
+                          const calgae_qtypes *types, const calgae_qmeta *meta,
+                          const char *out_path, calgae_qsizes *sizes, char *err, size_t err_len)
+{
+    if (t->n_vocab != m->cfg.vocab_size)
+        return calgae_fail(err, err_len, "%s: vocabulary of %d tokens for a model of %d", m->path,
+                           t->n_vocab, m->cfg.vocab_size);
+    calgae_qsizes local = {0};
+    struct writer wr = {.sizes = sizes ? sizes : &local};
+    *wr.sizes = (calgae_qsizes){0};
+    wr.w = calgae_gguf_writer_new();
+    const int widest = m->cfg.dim > m->cfg.hidden_dim ? m->cfg.dim : m->cfg.hidden_dim;
+    wr.row = malloc((size_t)widest * sizeof(float));
+    const char *base = strrchr(m->path, '/');
+    int rc = -1;
+    if (!wr.w || !wr.row || add_hparams(wr.w, &m->cfg, types->matrix, base ? base + 1 : m->path) ||
+        add_meta(wr.w, meta) || add_vocab(wr.w, t) || add_tensors(&wr, m, types)) {
+        calgae_fail(err, err_len, "%s: out of memory while quantizing", m->path);
+        goto out;
+    }
+    rc = calgae_gguf_write(wr.w, out_path, err, err_len);
+out:
+    calgae_gguf_writer_free(wr.w);
+    for (size_t i = 0; i < wr.n_bufs; i++)
+        free(wr.bufs[i]);
+    free(wr.bufs);
+    free(wr.row);
+    return rc;
+}

@@ -1,0 +1,43 @@
+/*
+ * kernels.h - the avx2 plugin's kernels as plugin.c's table sees them. Portable declarations
+ * only: plugin.c and probe.c include it and are compiled without AVX flags, so nothing here may
+ * expand to an AVX instruction. The plugin is built with hidden visibility, so none of these
+ * names leave the .so.
+ */
+#ifndef CALGAE_AVX2_KERNELS_H
+#define CALGAE_AVX2_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "calgae_plugin.h"
+
+int avx2_probe(char *why, size_t why_len);
+
+void avx2_quantize_q8_0(const float *x, void *out, int64_t n);
+
+int avx2_matvec_f32(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1);
+int avx2_matvec_f16(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1);
+int avx2_matvec_q8_0(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1);
+int avx2_matvec_q4_0(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1);
+int avx2_matvec_q4_1(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1);
+
+int avx2_matmul_f32(const calgae_weight *w, const void *x, size_t x_stride, int64_t n_tok,
+                    float *y, int64_t y_stride, int64_t r0, int64_t r1);
+int avx2_matmul_f16(const calgae_weight *w, const void *x, size_t x_stride, int64_t n_tok,
+                    float *y, int64_t y_stride, int64_t r0, int64_t r1);
+int avx2_matmul_q8_0(const calgae_weight *w, const void *x, size_t x_stride, int64_t n_tok,
+                     float *y, int64_t y_stride, int64_t r0, int64_t r1);
+int avx2_matmul_q4_0(const calgae_weight *w, const void *x, size_t x_stride, int64_t n_tok,
+                     float *y, int64_t y_stride, int64_t r0, int64_t r1);
+int avx2_matmul_q4_1(const calgae_weight *w, const void *x, size_t x_stride, int64_t n_tok,
+                     float *y, int64_t y_stride, int64_t r0, int64_t r1);
+
+void avx2_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
+void avx2_softmax(float *x, int64_t n);
+void avx2_swiglu(float *gate, const float *up, int64_t n);
+void avx2_rope(float *x, int64_t n_heads, int64_t head_size, int64_t n_rot, const float *cs);
+float avx2_dot_f32(const float *a, const float *b, int64_t n);
+void avx2_axpy_f32(float *y, float a, const float *x, int64_t n);
+
+#endif

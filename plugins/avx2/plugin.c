@@ -1,0 +1,61 @@
+/*
+ * plugin.c - the avx2 plugin's function table and entry point (calgae_plugin.h's contract).
+ *
+ * Compiled without AVX flags: the host calls the entry point and the probe before it knows
+ * whether this CPU can run AVX2, so neither may contain an AVX instruction. The kernels live in
+ * the other files of this folder, which are compiled with -mavx2 -mfma -mf16c.
+ */
+#include "kernels.h"
+
+static const calgae_plugin table = {
+    .struct_size = sizeof(calgae_plugin),
+    .abi_major = CALGAE_ABI_MAJOR,
+    .abi_minor = CALGAE_ABI_MINOR,
+    .name = "avx2",
+    .version = "1.0.0",
+    .description = "x86-64 AVX2/FMA/F16C kernels (int8 block dot products, 4-row tiles)",
+    .isa = "avx2,fma,f16c",
+    .priority = 100,
+    .probe = avx2_probe,
+    .quantize_q8_0 = avx2_quantize_q8_0,
+    .matvec_f32 = avx2_matvec_f32,
+    .matvec_f16 = avx2_matvec_f16,
+    .matvec_q8_0 = avx2_matvec_q8_0,
+    .matvec_q4_0 = avx2_matvec_q4_0,
+    .matmul_f32 = avx2_matmul_f32,
+    .matmul_f16 = avx2_matmul_f16,
+    .matmul_q8_0 = avx2_matmul_q8_0,
+    .matmul_q4_0 = avx2_matmul_q4_0,
+    .rmsnorm = avx2_rmsnorm,
+    .softmax = avx2_softmax,
+    .swiglu = avx2_swiglu,
+    .rope = avx2_rope,
+    .dot_f32 = avx2_dot_f32,
+    .axpy_f32 = avx2_axpy_f32,
+    /* ABI 1.1 */
+    .matvec_q4_1 = avx2_matvec_q4_1,
+    .matmul_q4_1 = avx2_matmul_q4_1,
+};
+
+static void set_reason(char *why, size_t why_len, const char *msg)
+{
+    if (!why || why_len == 0)
+        return;
+    size_t n = strlen(msg);
+    if (n >= why_len)
+        n = why_len - 1;
+    memcpy(why, msg, n);
+    why[n] = '\0';
+}
+
+CALGAE_PLUGIN_EXPORT int calgae_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor,
+                                             const calgae_plugin **out, char *why, size_t why_len)
+{
+    (void)host_abi_minor; /* an older or newer minor host reads what it knows of our table */
+    if (host_abi_major != CALGAE_ABI_MAJOR) {
+        set_reason(why, why_len, "plugin speaks ABI major 1 only");
+        return 1;
+    }
+    *out = &table;
+    return 0;
+}

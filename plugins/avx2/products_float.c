@@ -1,0 +1,187 @@
+/*
+ * products_float.c - the avx2 plugin's F32 and F16 products (matvec, matmul) and the two
+ * vector ops of attention, dot_f32 and axpy_f32 (calgae_plugin.h).
+ *
+ * Each (row, token) dot product runs in one 8-lane accumulator, 8 columns per FMA, then a
+ * zero-padded tail of cols % 8 (read with maskload for F32, through a small copy for F16, never
+ * past the row's end), then the fixed lane reduction of simd.h. Against the scalar plugin's
+ * left-to-right float sum the only differences are FMA (one rounding instead of two) and the
+ * order: each lane sums n / 8 terms, so the error relative to sum |a_i b_i| is about
+ * (n / 8 + 3) ulps at worst and typically ~sqrt(n) * 1e-7. NaN and Inf propagate as in the
+ * scalar loop (a NaN anywhere in a row or the activation gives a NaN).
+ *
+ * A matvec reads every weight once and is bound by memory, so 4 rows share each activation
+ * load and keep 4 independent FMA chains busy; matmul uses tiles of 4 rows x 3 tokens (12
+ * accumulators, 3 activations and a weight in the 16 YMM registers). The per-(row, token)
+ * instruction sequence is the same in every tile, so results do not depend on row ranges,
+ * thread counts, or matvec versus matmul.
+ */
+#include "kernels.h"
+#include "simd.h"
+
+#define MAX_TILE 4
+
+/* F16 row tail: the first n (< 8) halves of p as floats, zeros after */
+AVX2_INLINE __m256 load_tail_ph(const calgae_fp16 *p, int n)
+{
+    calgae_fp16 buf[8] = {0};
+    memcpy(buf, p, (size_t)n * sizeof *p);
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)buf));
+}
+
+AVX2_INLINE __m256 load8_ph(const calgae_fp16 *p)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
+}
+
+/* y[(t0 + t) * ys + r + i] = dot(W[r + i], x_(t0 + t)) for i < nr, t < nt (constants after
+ * inlining); is_f16 picks the weight type. */
+AVX2_INLINE void float_tile(const calgae_weight *w, const int is_f16, int64_t r, const int nr,
+                            const float *x, size_t xs, int64_t t0, const int nt, float *y,
+                            int64_t ys)
+{
+    const int64_t n = w->cols, n8 = n & ~(int64_t)7;
+    const char *wr[MAX_TILE];
+    const float *xt[MAX_TILE];
+    __m256 acc[MAX_TILE][MAX_TILE];
+#pragma GCC unroll 4
+    for (int i = 0; i < nr; i++)
+        wr[i] = (const char *)w->data + (size_t)(r + i) * w->row_bytes;
+#pragma GCC unroll 4
+    for (int t = 0; t < nt; t++)
+        xt[t] = (const float *)(const void *)((const char *)x + (size_t)(t0 + t) * xs);
+#pragma GCC unroll 4
+    for (int i = 0; i < nr; i++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            acc[i][t] = _mm256_setzero_ps();
+
+    /* the same place in the next tile's rows (see products_block.c), one line per 64 bytes */
+    const uintptr_t ahead = (uintptr_t)nr * w->row_bytes;
+    const int prefetch = t0 == 0;
+    const int64_t line = is_f16 ? 32 : 16; /* columns per cache line */
+    for (int64_t c = 0; c < n8; c += 8) {
+        __m256 xv[MAX_TILE];
+        if (prefetch && c % line == 0)
+#pragma GCC unroll 4
+            for (int i = 0; i < nr; i++)
+                _mm_prefetch((const char *)((uintptr_t)wr[i] + ahead) + c * (is_f16 ? 2 : 4), _MM_HINT_T0);
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            xv[t] = _mm256_loadu_ps(xt[t] + c);
+#pragma GCC unroll 4
+        for (int i = 0; i < nr; i++) {
+            const __m256 wv = is_f16 ? load8_ph((const calgae_fp16 *)(const void *)wr[i] + c)
+                                     : _mm256_loadu_ps((const float *)(const void *)wr[i] + c);
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++)
+                acc[i][t] = _mm256_fmadd_ps(wv, xv[t], acc[i][t]);
+        }
+    }
+    if (n8 < n) {
+        const int rest = (int)(n - n8);
+        __m256 xv[MAX_TILE];
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            xv[t] = load_tail_ps(xt[t] + n8, rest);
+#pragma GCC unroll 4
+        for (int i = 0; i < nr; i++) {
+            const __m256 wv = is_f16 ? load_tail_ph((const calgae_fp16 *)(const void *)wr[i] + n8, rest)
+                                     : load_tail_ps((const float *)(const void *)wr[i] + n8, rest);
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++)
+                acc[i][t] = _mm256_fmadd_ps(wv, xv[t], acc[i][t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < nr; i++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            y[(t0 + t) * ys + r + i] = hsum_ps(acc[i][t]);
+}
+
+AVX2_INLINE int float_matvec(const calgae_weight *w, const int is_f16, const float *x, float *y,
+                             int64_t r0, int64_t r1)
+{
+    int64_t r = r0;
+    for (; r + 4 <= r1; r += 4)
+        float_tile(w, is_f16, r, 4, x, 0, 0, 1, y, 0);
+    for (; r < r1; r++)
+        float_tile(w, is_f16, r, 1, x, 0, 0, 1, y, 0);
+    return CALGAE_KERNEL_OK;
+}
+
+#define MM_NR 4
+#define MM_NT 3
+
+AVX2_INLINE int float_matmul(const calgae_weight *w, const int is_f16, const float *x, size_t xs,
+                             int64_t n_tok, float *y, int64_t ys, int64_t r0, int64_t r1)
+{
+    int64_t r = r0;
+    for (; r + MM_NR <= r1; r += MM_NR) {
+        int64_t t = 0;
+        for (; t + MM_NT <= n_tok; t += MM_NT)
+            float_tile(w, is_f16, r, MM_NR, x, xs, t, MM_NT, y, ys);
+        for (; t < n_tok; t++)
+            float_tile(w, is_f16, r, MM_NR, x, xs, t, 1, y, ys);
+    }
+    for (; r < r1; r++) {
+        int64_t t = 0;
+        for (; t + MM_NT <= n_tok; t += MM_NT)
+            float_tile(w, is_f16, r, 1, x, xs, t, MM_NT, y, ys);
+        for (; t < n_tok; t++)
+            float_tile(w, is_f16, r, 1, x, xs, t, 1, y, ys);
+    }
+    return CALGAE_KERNEL_OK;
+}
+
+int avx2_matvec_f32(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1)
+{
+    return float_matvec(w, 0, x, y, r0, r1);
+}
+
+int avx2_matvec_f16(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1)
+{
+    return float_matvec(w, 1, x, y, r0, r1);
+}
+
+int avx2_matmul_f32(const calgae_weight *w, const void *x, size_t xs, int64_t n_tok, float *y,
+                    int64_t ys, int64_t r0, int64_t r1)
+{
+    return float_matmul(w, 0, x, xs, n_tok, y, ys, r0, r1);
+}
+
+int avx2_matmul_f16(const calgae_weight *w, const void *x, size_t xs, int64_t n_tok, float *y,
+                    int64_t ys, int64_t r0, int64_t r1)
+{
+    return float_matmul(w, 1, x, xs, n_tok, y, ys, r0, r1);
+}
+
+/* Attention scores: short vectors (a head, 64 floats for TinyLlama), so two accumulators are
+ * enough to hide the FMA latency. */
+float avx2_dot_f32(const float *a, const float *b, int64_t n)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    for (; i + 8 <= n; i += 8)
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    if (i < n)
+        s1 = _mm256_fmadd_ps(load_tail_ps(a + i, (int)(n - i)), load_tail_ps(b + i, (int)(n - i)), s1);
+    return hsum_ps(_mm256_add_ps(s0, s1));
+}
+
+/* y += a * x with a separate multiply and add, as the scalar loop rounds it: the attention
+ * output then matches the reference bit for bit, for the price of nothing measurable. */
+void avx2_axpy_f32(float *y, float a, const float *x, int64_t n)
+{
+    const __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, _mm256_loadu_ps(x + i))));
+    for (; i < n; i++)
+        y[i] += a * x[i];
+}

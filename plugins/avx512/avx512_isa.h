@@ -1,0 +1,42 @@
+/*
+ * avx512_isa.h - where the AVX-512 kernels get their intrinsics from.
+ *
+ * The kernels are written once, with Intel's names (_mm512_*, __m512). The native plugin
+ * compiles them against <immintrin.h> with -mavx512f -mavx512bw -mf16c (and -mavx512vnni for
+ * the VNNI variant); the test-only emulated plugin (CALGAE_AVX512_SIMDE) compiles the very same
+ * source against SIMDe's portable implementations, so the kernels can be tested on a machine
+ * without AVX-512. SIMDe 0.7.4 (Debian 12) lacks or mis-declares a few of the intrinsics used
+ * here; avx512_simde_shim.h fills those in, for the emulated build only.
+ *
+ * The two scalar fp16 helpers differ too: the native build converts block scales with F16C
+ * (one instruction), the emulated one with the exact C conversion of calgae_plugin.h. Both are
+ * exact (binary16 -> binary32) or round to nearest even (binary32 -> binary16), so they agree
+ * bit for bit.
+ */
+#ifndef CALGAE_AVX512_ISA_H
+#define CALGAE_AVX512_ISA_H
+
+#include "calgae_plugin.h"
+
+#ifdef CALGAE_AVX512_SIMDE
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx512.h>
+
+#include "avx512_simde_shim.h"
+
+#define FP16_TO_FP32(h) calgae_fp16_to_fp32(h)
+#define FP32_TO_FP16(f) calgae_fp32_to_fp16(f)
+#else
+#if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__F16C__)
+#error "the native AVX-512 kernels need -mavx512f -mavx512bw -mf16c (see plugins/avx512/CMakeLists.txt)"
+#endif
+#include <immintrin.h>
+
+#define FP16_TO_FP32(h) _cvtsh_ss(h)
+#define FP32_TO_FP16(f) ((calgae_fp16)_cvtss_sh((f), _MM_FROUND_TO_NEAREST_INT))
+#endif
+
+/* The hot helpers must be inlined into each kernel so that a constant token count unrolls. */
+#define AVX512_INLINE static inline __attribute__((always_inline))
+
+#endif /* CALGAE_AVX512_ISA_H */

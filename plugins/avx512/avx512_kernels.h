@@ -1,0 +1,61 @@
+/*
+ * avx512_kernels.h - the AVX-512 plugin's internal interface: kernels compiled with AVX-512
+ * flags (avx512_float.c, avx512_quant*.c) and the probe compiled without them
+ * (avx512_probe.c), seen by the table in avx512_plugin.c.
+ *
+ * The table and entry point live in a file of their own, built without any ISA flag, because
+ * a compiler given -mavx512f may use AVX-512 instructions in any function of that file (a
+ * struct copy, a memset), and the entry point and probe must run on every x86-64 CPU.
+ * Everything here has hidden visibility (the plugin exports only calgae_plugin_entry).
+ */
+#ifndef CALGAE_AVX512_KERNELS_H
+#define CALGAE_AVX512_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "calgae_plugin.h"
+
+/* ---- avx512_float.c ---- */
+void calgae_avx512_quantize_q8_0(const float *x, void *out, int64_t n);
+int calgae_avx512_matvec_f32(const calgae_weight *w, const void *x, float *y, int64_t r0,
+                             int64_t r1);
+int calgae_avx512_matmul_f32(const calgae_weight *w, const void *x, size_t xs, int64_t n_tok,
+                             float *y, int64_t ys, int64_t r0, int64_t r1);
+int calgae_avx512_matvec_f16(const calgae_weight *w, const void *x, float *y, int64_t r0,
+                             int64_t r1);
+int calgae_avx512_matmul_f16(const calgae_weight *w, const void *x, size_t xs, int64_t n_tok,
+                             float *y, int64_t ys, int64_t r0, int64_t r1);
+void calgae_avx512_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
+void calgae_avx512_softmax(float *x, int64_t n);
+void calgae_avx512_swiglu(float *gate, const float *up, int64_t n);
+void calgae_avx512_rope(float *x, int64_t n_heads, int64_t head_size, int64_t n_rot,
+                        const float *cs);
+float calgae_avx512_dot_f32(const float *a, const float *b, int64_t n);
+void calgae_avx512_axpy_f32(float *y, float a, const float *x, int64_t n);
+
+/* ---- avx512_quant.c (maddubs + madd) and avx512_quant_vnni.c (vpdpbusd): Q8_0, Q4_0, Q4_1 ---- */
+#define CALGAE_AVX512_DECLARE_BLOCK_PRODUCTS(prefix)                                       \
+    int prefix##matvec_q8_0(const calgae_weight *w, const void *x, float *y, int64_t r0,   \
+                            int64_t r1);                                                   \
+    int prefix##matvec_q4_0(const calgae_weight *w, const void *x, float *y, int64_t r0,   \
+                            int64_t r1);                                                   \
+    int prefix##matmul_q8_0(const calgae_weight *w, const void *x, size_t xs,              \
+                            int64_t n_tok, float *y, int64_t ys, int64_t r0, int64_t r1);  \
+    int prefix##matmul_q4_0(const calgae_weight *w, const void *x, size_t xs,              \
+                            int64_t n_tok, float *y, int64_t ys, int64_t r0, int64_t r1);  \
+    int prefix##matvec_q4_1(const calgae_weight *w, const void *x, float *y, int64_t r0,   \
+                            int64_t r1);                                                   \
+    int prefix##matmul_q4_1(const calgae_weight *w, const void *x, size_t xs,              \
+                            int64_t n_tok, float *y, int64_t ys, int64_t r0, int64_t r1);
+
+CALGAE_AVX512_DECLARE_BLOCK_PRODUCTS(calgae_avx512_)
+CALGAE_AVX512_DECLARE_BLOCK_PRODUCTS(calgae_avx512_vnni_)
+
+/* ---- avx512_probe.c (no ISA flags) ---- */
+/* The plugin's probe: 1 if CPU and OS can run the kernels, else 0 and the reason. */
+int calgae_avx512_probe(char *why, size_t why_len);
+/* 1 if the CPU has AVX512_VNNI (meaningful only where the probe passes). */
+int calgae_avx512_cpu_has_vnni(void);
+
+#endif /* CALGAE_AVX512_KERNELS_H */

@@ -1,0 +1,100 @@
+/*
+ * avx512_plugin.c - the AVX-512 plugin's function tables and entry point. Compiled without any
+ * ISA flag (see avx512_kernels.h for why), in both builds:
+ * - native (calgae-avx512.so, "avx512", priority 200): the probe (avx512_probe.c) checks the
+ *   CPU and the OS; the kernels were compiled for AVX-512.
+ * - emulated (calgae-avx512-simde.so, "avx512-simde", CALGAE_AVX512_SIMDE defined): the same
+ *   kernel sources on SIMDe, for testing on machines without AVX-512. No probe (it runs
+ *   anywhere), priority 0 and a test-only folder, so it is never picked by accident.
+ *
+ * Two tables differ only in the Q8_0/Q4_0 products: vpdpbusd (VNNI) or vpmaddubsw + vpmaddwd.
+ * The entry point picks one with CPUID, which is not an optional instruction set and changes
+ * nothing, so the handshake stays free of side effects. CALGAE_AVX512_VNNI=0 in the
+ * environment forces the maddubs table (to test both paths on a VNNI machine); the emulated
+ * build "has" VNNI unless told so.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "avx512_kernels.h"
+#include "calgae_plugin.h"
+
+#ifdef CALGAE_AVX512_SIMDE
+#define PLUGIN_NAME "avx512-simde"
+#define PLUGIN_DESC "AVX-512 kernels emulated with SIMDe (tests only, slow)"
+#define PLUGIN_ISA ""
+#define PLUGIN_ISA_VNNI ""
+#define PLUGIN_PRIORITY 0
+#define PLUGIN_PROBE NULL
+#else
+#define PLUGIN_NAME "avx512"
+#define PLUGIN_DESC "AVX-512 kernels: F32/F16 FMA, Q8_0/Q4_0/Q4_1 integer dot products"
+#define PLUGIN_ISA "avx512f,avx512bw,f16c"
+#define PLUGIN_ISA_VNNI "avx512f,avx512bw,f16c,avx512vnni"
+#define PLUGIN_PRIORITY 200
+#define PLUGIN_PROBE calgae_avx512_probe
+#endif
+
+#define TABLE(isa_, desc_, q)                                                                 \
+    {                                                                                       \
+        .struct_size = sizeof(calgae_plugin),                                               \
+        .abi_major = CALGAE_ABI_MAJOR,                                                      \
+        .abi_minor = CALGAE_ABI_MINOR,                                                      \
+        .name = PLUGIN_NAME,                                                                \
+        .version = "1.0.0",                                                                 \
+        .description = desc_,                                                                \
+        .isa = isa_,                                                                         \
+        .priority = PLUGIN_PRIORITY,                                                        \
+        .probe = PLUGIN_PROBE,                                                              \
+        .quantize_q8_0 = calgae_avx512_quantize_q8_0,                                       \
+        .matvec_f32 = calgae_avx512_matvec_f32,                                             \
+        .matvec_f16 = calgae_avx512_matvec_f16,                                             \
+        .matvec_q8_0 = q##matvec_q8_0,                                                      \
+        .matvec_q4_0 = q##matvec_q4_0,                                                      \
+        .matmul_f32 = calgae_avx512_matmul_f32,                                             \
+        .matmul_f16 = calgae_avx512_matmul_f16,                                             \
+        .matmul_q8_0 = q##matmul_q8_0,                                                      \
+        .matmul_q4_0 = q##matmul_q4_0,                                                      \
+        .rmsnorm = calgae_avx512_rmsnorm,                                                   \
+        .softmax = calgae_avx512_softmax,                                                   \
+        .swiglu = calgae_avx512_swiglu,                                                     \
+        .rope = calgae_avx512_rope,                                                         \
+        .dot_f32 = calgae_avx512_dot_f32,                                                   \
+        .axpy_f32 = calgae_avx512_axpy_f32,                                                 \
+        .matvec_q4_1 = q##matvec_q4_1,                                                      \
+        .matmul_q4_1 = q##matmul_q4_1,                                                      \
+    }
+
+static const calgae_plugin table_maddubs =
+    TABLE(PLUGIN_ISA, PLUGIN_DESC " (vpmaddubsw)", calgae_avx512_);
+static const calgae_plugin table_vnni =
+    TABLE(PLUGIN_ISA_VNNI, PLUGIN_DESC " (vpdpbusd)", calgae_avx512_vnni_);
+
+static int use_vnni(void)
+{
+    const char *env = getenv("CALGAE_AVX512_VNNI");
+    if (env && strcmp(env, "0") == 0)
+        return 0;
+#ifdef CALGAE_AVX512_SIMDE
+    return 1;
+#else
+    return calgae_avx512_cpu_has_vnni();
+#endif
+}
+
+CALGAE_PLUGIN_EXPORT int calgae_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor,
+                                             const calgae_plugin **out, char *why, size_t why_len)
+{
+    (void)host_abi_minor; /* an older or newer minor host reads what it knows of the table */
+    if (host_abi_major != CALGAE_ABI_MAJOR) {
+        if (why && why_len > 0) {
+            const char msg[] = "plugin speaks ABI major 1 only";
+            size_t n = sizeof msg < why_len ? sizeof msg : why_len;
+            memcpy(why, msg, n);
+            why[n - 1] = '\0';
+        }
+        return 1;
+    }
+    *out = use_vnni() ? &table_vnni : &table_maddubs;
+    return 0;
+}

@@ -1,0 +1,204 @@
+/*
+ * blas.c - the "blas" plugin: F32 and F16 matrix products through CBLAS (OpenBLAS). Every
+ * other slot is NULL, so quantized products, norms and attention fall through to the next
+ * plugin. Priority 50: above scalar, below the hand-written SIMD plugins (100 and up), whose
+ * matvec is as fast for one token; BLAS earns its place on prompt batches (sgemm).
+ *
+ * Shapes: the host hands a row range [r0, r1) of W (rows x cols, row r at data + r * row_bytes).
+ * Rows from r0 on form the sub-matrix at data + r0 * row_bytes with leading dimension
+ * row_bytes / 4, so
+ *   matvec: y[r] = W[r] . x                    -> sgemv(RowMajor, NoTrans)
+ *   matmul: Y[t][r] = sum_k X[t][k] W[r][k]    -> sgemm(RowMajor, NoTrans X, Trans W) with
+ *           C = y + r, ldc = y_stride, A = x, lda = x_stride / 4,
+ * called on fixed groups of rows (see GROUP). A shape BLAS cannot take (a stride that is not
+ * whole elements, a dimension beyond blasint, a misaligned pointer) is declined, and the next
+ * plugin computes it.
+ *
+ * Threads: the host already splits rows over its own pool, so OpenBLAS must compute each call
+ * on the calling thread. openblas_set_num_threads(1) is process-wide state, so it is done
+ * lazily, once (pthread_once), by the first kernel call: the entry point must have no side
+ * effects, and the probe also runs for `calgae backends` listings that compute nothing. The
+ * pthreads build of OpenBLAS still starts its idle worker threads when the library is loaded;
+ * OPENBLAS_NUM_THREADS=1 in the environment avoids even that.
+ *
+ * F16 weights are widened to F32 per call, one group of rows at a time (see GROUP), through
+ * a 65536-entry table (256 KiB, built once): the model keeps its F16 size in memory and each
+ * F16 row is read from RAM once; the widened group stays in cache for BLAS. prepare_weight is
+ * not used: widening whole matrices at load time would cost twice the F16 weights' size in
+ * extra memory (4.4 GB more for a TinyLlama F16), and the host does not call it yet.
+ */
+#include <cblas.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calgae_plugin.h"
+
+/* Rows per BLAS call. OpenBLAS sums a row differently depending on where it falls in the block
+ * of rows a call covers (its kernels take rows 4 or 8 at a time, then the remainder one by
+ * one), so a row's bits would depend on the host's split. Calls therefore always cover the same
+ * aligned groups [32k, 32k + 32) (the last one shorter, but always the same): each row is
+ * computed the same way whatever range asks for it. 32 is the host's row grain, so ranges
+ * normally start and end on group edges; a group cut by a range is computed whole into scratch
+ * and only the range's rows are copied out. */
+#define GROUP 32
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static float f16_table[1 << 16];
+
+static void init_blas(void)
+{
+    openblas_set_num_threads(1);
+    for (uint32_t h = 0; h < (1u << 16); h++)
+        f16_table[h] = calgae_fp16_to_fp32((calgae_fp16)h);
+}
+
+static int fits_blasint(int64_t v)
+{
+    return v >= 0 && (sizeof(blasint) >= sizeof(int64_t) || v <= INT32_MAX);
+}
+
+/* What BLAS is told about one call: n_tok tokens of x (leading dimension ldx floats) against
+ * weight rows of `cols` floats (leading dimension ldw). */
+struct prod {
+    const calgae_weight *w;
+    int is_f16;
+    const float *x;
+    int64_t ldx, n_tok;
+    float *wide; /* F16 only: GROUP widened rows */
+};
+
+/* Rows [g, g + n) of the product, written to out[t * ldo + i] for row g + i: one BLAS call. */
+static void group_product(const struct prod *p, int64_t g, int64_t n, float *out, int64_t ldo)
+{
+    const calgae_weight *w = p->w;
+    const float *a;
+    int64_t lda;
+    if (p->is_f16) {
+        /* widen through the table: the F16 rows are read from memory once, the F32 copy stays
+         * in cache for BLAS */
+        for (int64_t i = 0; i < n; i++) {
+            const calgae_fp16 *src = (const calgae_fp16 *)((const char *)w->data + (size_t)(g + i) * w->row_bytes);
+            float *dst = p->wide + i * w->cols;
+            for (int64_t k = 0; k < w->cols; k++)
+                dst[k] = f16_table[src[k]];
+        }
+        a = p->wide;
+        lda = w->cols;
+    } else {
+        a = (const float *)((const char *)w->data + (size_t)g * w->row_bytes);
+        lda = (int64_t)(w->row_bytes / sizeof(float));
+    }
+    if (p->n_tok == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (blasint)n, (blasint)w->cols, 1.0f, a,
+                    (blasint)lda, p->x, 1, 0.0f, out, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)p->n_tok, (blasint)n,
+                    (blasint)w->cols, 1.0f, p->x, (blasint)p->ldx, a, (blasint)lda, 0.0f, out,
+                    (blasint)ldo);
+}
+
+/* Y[t][r] = W[r] . X[t] for r in [r0, r1), group by group. */
+static int product(const calgae_weight *w, uint32_t type, const void *x, size_t x_stride,
+                   int64_t n_tok, float *y, int64_t y_stride, int64_t r0, int64_t r1)
+{
+    const int is_f16 = type == CALGAE_TYPE_F16;
+    const size_t elem = is_f16 ? sizeof(calgae_fp16) : sizeof(float);
+    /* decline what BLAS cannot address: strides that are not whole elements, misaligned
+     * pointers, dimensions beyond blasint */
+    if (w->type != type || w->row_bytes % elem != 0 || (uintptr_t)w->data % elem != 0 ||
+        x_stride % sizeof(float) != 0 || (uintptr_t)x % sizeof(float) != 0 ||
+        !fits_blasint(w->cols) || !fits_blasint((int64_t)(w->row_bytes / elem)) ||
+        !fits_blasint((int64_t)(x_stride / sizeof(float))) || !fits_blasint(n_tok) ||
+        !fits_blasint(y_stride) || r0 < 0 || r1 > w->rows)
+        return CALGAE_KERNEL_DECLINED;
+    if (r1 <= r0 || n_tok <= 0)
+        return CALGAE_KERNEL_OK;
+    pthread_once(&init_once, init_blas);
+
+    struct prod p = {w, is_f16, x, (int64_t)(x_stride / sizeof(float)), n_tok, NULL};
+    const int64_t g_first = r0 - r0 % GROUP;
+    const int cut = r0 % GROUP != 0 || (r1 % GROUP != 0 && r1 != w->rows);
+    float *wide = NULL, *scratch = NULL;
+    if (is_f16)
+        wide = malloc((size_t)(GROUP * (w->cols > 0 ? w->cols : 1)) * sizeof(float));
+    if (cut)
+        scratch = malloc((size_t)(GROUP * n_tok) * sizeof(float));
+    if ((is_f16 && !wide) || (cut && !scratch)) {
+        free(wide);
+        free(scratch);
+        return CALGAE_KERNEL_DECLINED; /* out of memory: a plugin that needs none takes over */
+    }
+    p.wide = wide;
+    for (int64_t g = g_first; g < r1; g += GROUP) {
+        const int64_t n = w->rows - g < GROUP ? w->rows - g : GROUP;
+        const int64_t lo = g > r0 ? g : r0, hi = g + n < r1 ? g + n : r1;
+        if (lo == g && hi == g + n) {
+            group_product(&p, g, n, y + g, y_stride);
+            continue;
+        }
+        group_product(&p, g, n, scratch, GROUP);
+        for (int64_t t = 0; t < n_tok; t++)
+            memcpy(y + t * y_stride + lo, scratch + t * GROUP + (lo - g),
+                   (size_t)(hi - lo) * sizeof(float));
+    }
+    free(wide);
+    free(scratch);
+    return CALGAE_KERNEL_OK;
+}
+
+static int matvec_f32(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1)
+{
+    return product(w, CALGAE_TYPE_F32, x, 0, 1, y, 0, r0, r1);
+}
+
+static int matmul_f32(const calgae_weight *w, const void *x, size_t xs, int64_t n_tok, float *y,
+                      int64_t ys, int64_t r0, int64_t r1)
+{
+    return product(w, CALGAE_TYPE_F32, x, xs, n_tok, y, ys, r0, r1);
+}
+
+static int matvec_f16(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1)
+{
+    return product(w, CALGAE_TYPE_F16, x, 0, 1, y, 0, r0, r1);
+}
+
+static int matmul_f16(const calgae_weight *w, const void *x, size_t xs, int64_t n_tok, float *y,
+                      int64_t ys, int64_t r0, int64_t r1)
+{
+    return product(w, CALGAE_TYPE_F16, x, xs, n_tok, y, ys, r0, r1);
+}
+
+static const calgae_plugin table = {
+    .struct_size = sizeof(calgae_plugin),
+    .abi_major = CALGAE_ABI_MAJOR,
+    .abi_minor = CALGAE_ABI_MINOR,
+    .name = "blas",
+    .version = "1.0.0",
+    .description = "F32/F16 products through CBLAS (OpenBLAS), single-threaded per call",
+    .isa = "",
+    .priority = 50,
+    .probe = NULL,
+    .matvec_f32 = matvec_f32,
+    .matvec_f16 = matvec_f16,
+    .matmul_f32 = matmul_f32,
+    .matmul_f16 = matmul_f16,
+};
+
+CALGAE_PLUGIN_EXPORT int calgae_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor,
+                                             const calgae_plugin **out, char *why, size_t why_len)
+{
+    (void)host_abi_minor; /* an older or newer minor host reads what it knows of the table */
+    if (host_abi_major != CALGAE_ABI_MAJOR) {
+        if (why && why_len > 0) {
+            const char msg[] = "plugin speaks ABI major 1 only";
+            size_t n = sizeof msg < why_len ? sizeof msg : why_len;
+            memcpy(why, msg, n);
+            why[n - 1] = '\0';
+        }
+        return 1;
+    }
+    *out = &table;
+    return 0;
+}

@@ -1,0 +1,359 @@
+/*
+ * conformance_products.c - the conformance suite's matrix products: matvec and matmul of every
+ * weight type, on odd shapes, padded rows and strides, partial row ranges, prepared weights,
+ * and the special inputs of conformance.h. Each call's output is checked against the
+ * reference, bit for bit against the plugin's own full-range answer, and for writes outside
+ * the rows it was given.
+ */
+#include <math.h>
+
+#include "conformance_internal.h"
+
+enum { K_RANDOM, K_ZERO, K_LARGE, K_TINY, K_DENORM, K_NAN, K_INF, K_COUNT };
+static const char *const kind_names[K_COUNT] = {"random", "zero x", "large", "tiny",
+                                                "denormal x", "NaN in x", "Inf in x"};
+
+typedef struct {
+    int matmul;
+    calgae_weight w;        /* w.data points into wbuf */
+    unsigned char *wbuf;
+    int64_t n_tok, y_stride, nb;
+    unsigned char *x;       /* what the kernel reads: token t at x + t * x_stride */
+    size_t x_stride;
+    double *scale;          /* per (t, r): the sum of |terms| the tolerance is relative to */
+    double *exact;          /* per (t, r): the sum in double (exact for the denormal case) */
+    double rel, abs;        /* the tolerance: rel * scale + abs */
+} prod_t;
+
+static int is_block(uint32_t type) { return type == CALGAE_TYPE_Q8_0 || type == CALGAE_TYPE_Q4_0; }
+
+static size_t elem_bytes(uint32_t type) { return type == CALGAE_TYPE_F16 ? 2 : 4; }
+
+static size_t row_min_bytes(uint32_t type, int64_t cols)
+{
+    if (is_block(type))
+        return (size_t)(cols / CALGAE_QK) *
+               (type == CALGAE_TYPE_Q8_0 ? sizeof(calgae_block_q8_0) : sizeof(calgae_block_q4_0));
+    return (size_t)cols * elem_bytes(type);
+}
+
+/* A weight element for the float types, by kind. */
+static float weight_value(rng_t *g, int kind)
+{
+    switch (kind) {
+    case K_LARGE: return rnd_pm(g, 500, 1000);
+    case K_TINY: return rnd_pm(g, 1e-30, 1e-29);
+    case K_DENORM: return rnd_small_int(g); /* exact */
+    case K_INF: return rnd_pm(g, 0.1, 1); /* nonzero: Inf times it is an infinity */
+    default: return rnd_pm(g, 0, 1);
+    }
+}
+
+static calgae_fp16 block_scale(rng_t *g, int kind)
+{
+    uint16_t sign = rnd_u64(g) & 1 ? 0x8000u : 0; /* ggml's Q4_0 scales are often negative */
+    if (kind == K_LARGE)
+        return (calgae_fp16)(sign | 0x7800u | (uint16_t)rnd_int(g, 0x400)); /* up to 65504 */
+    if (kind == K_TINY)
+        return (calgae_fp16)(sign | (uint16_t)(1 + rnd_int(g, 0x400))); /* fp16 subnormals */
+    if (rnd_int(g, 16) == 0)
+        return 0; /* an all-zero block */
+    return (calgae_fp16)(sign | calgae_fp32_to_fp16(rnd_f(g, 1e-3, 0.05)));
+}
+
+static void make_weight(prod_t *c, rng_t *g, uint32_t type, int64_t rows, int64_t cols, int kind)
+{
+    const size_t min = row_min_bytes(type, cols);
+    /* rows 3, 17 and 33 get padded rows (poisoned): row r starts at r * row_bytes, not r * min */
+    size_t pad = rows % 2 && rows > 1 ? (is_block(type) ? min / (size_t)(cols / CALGAE_QK) : 16) : 0;
+    c->w = (calgae_weight){.type = type, .rows = rows, .cols = cols, .row_bytes = min + pad};
+    c->wbuf = malloc((size_t)rows * c->w.row_bytes);
+    if (!c->wbuf)
+        abort();
+    memset(c->wbuf, is_block(type) ? 0xa5 : 0xff, (size_t)rows * c->w.row_bytes);
+    for (int64_t r = 0; r < rows; r++) {
+        unsigned char *row = c->wbuf + (size_t)r * c->w.row_bytes;
+        for (int64_t i = 0; i < cols; i++) {
+            if (type == CALGAE_TYPE_F32) {
+                float v = weight_value(g, kind);
+                memcpy(row + 4 * i, &v, 4);
+            } else if (type == CALGAE_TYPE_F16) {
+                calgae_fp16 h = calgae_fp32_to_fp16(weight_value(g, kind));
+                if (kind == K_LARGE || kind == K_TINY) /* the extremes of binary16 */
+                    h = block_scale(g, kind);
+                memcpy(row + 2 * i, &h, 2);
+            }
+        }
+        for (int64_t b = 0; b < cols / CALGAE_QK && is_block(type); b++) {
+            if (type == CALGAE_TYPE_Q8_0) {
+                calgae_block_q8_0 blk = {.d = block_scale(g, kind)};
+                for (int j = 0; j < CALGAE_QK; j++)
+                    blk.qs[j] = (int8_t)(rnd_int(g, 256) - 128); /* -128 is a valid byte too */
+                memcpy(row + (size_t)b * sizeof blk, &blk, sizeof blk);
+            } else {
+                calgae_block_q4_0 blk = {.d = block_scale(g, kind)};
+                for (int j = 0; j < CALGAE_QK / 2; j++)
+                    blk.qs[j] = (uint8_t)rnd_int(g, 256);
+                memcpy(row + (size_t)b * sizeof blk, &blk, sizeof blk);
+            }
+        }
+    }
+    c->w.data = c->wbuf;
+}
+
+static float act_value(rng_t *g, uint32_t type, int kind, double tok_scale)
+{
+    switch (kind) {
+    case K_ZERO: return 0.0f;
+    case K_LARGE: return is_block(type) ? rnd_pm(g, 0, 1e5) : rnd_pm(g, 1e3, 1e4);
+    case K_TINY: return is_block(type) ? rnd_pm(g, 0, 1e-20) : rnd_pm(g, 0, 1);
+    case K_DENORM: return (float)ldexp((double)(rnd_int(g, 2049) - 1024), -149);
+    default: return rnd_pm(g, 0, tok_scale);
+    }
+}
+
+/* Weight element i of row r as a double (float types), or block b's scale and integers. */
+static double w_elem(const calgae_weight *w, int64_t r, int64_t i)
+{
+    const unsigned char *row = (const unsigned char *)w->data + (size_t)r * w->row_bytes;
+    if (w->type == CALGAE_TYPE_F16) {
+        calgae_fp16 h;
+        memcpy(&h, row + 2 * i, 2);
+        return calgae_fp16_to_fp32(h);
+    }
+    float f;
+    memcpy(&f, row + 4 * i, 4);
+    return f;
+}
+
+/* Block b of weight row r against activation block xb: the integer sum, and in *abs_sum the
+ * sum of |q_w * q_x| (what the tolerance scales with); *dw gets the weight block's scale. */
+static int64_t block_isum(const calgae_weight *w, int64_t r, int64_t b, const calgae_block_q8_0 *xb,
+                          double *dw, int64_t *abs_sum)
+{
+    const unsigned char *row = (const unsigned char *)w->data + (size_t)r * w->row_bytes;
+    int q[CALGAE_QK];
+    calgae_fp16 d;
+    if (w->type == CALGAE_TYPE_Q8_0) {
+        calgae_block_q8_0 blk;
+        memcpy(&blk, row + (size_t)b * sizeof blk, sizeof blk);
+        for (int j = 0; j < CALGAE_QK; j++)
+            q[j] = blk.qs[j];
+        d = blk.d;
+    } else {
+        calgae_block_q4_0 blk;
+        memcpy(&blk, row + (size_t)b * sizeof blk, sizeof blk);
+        for (int j = 0; j < CALGAE_QK / 2; j++) {
+            q[j] = (blk.qs[j] & 15) - 8;
+            q[j + 16] = (blk.qs[j] >> 4) - 8;
+        }
+        d = blk.d;
+    }
+    int64_t isum = 0;
+    *abs_sum = 0;
+    for (int j = 0; j < CALGAE_QK; j++) {
+        isum += q[j] * xb->qs[j];
+        *abs_sum += abs(q[j] * xb->qs[j]);
+    }
+    *dw = calgae_fp16_to_fp32(d);
+    return isum;
+}
+
+/* Activations (quantized with the header's reference quantizer for the block types, so the
+ * products are judged apart from quantize_q8_0), scales and tolerances. */
+static void make_case(prod_t *c, rng_t *g, uint32_t type, int64_t rows, int64_t cols, int kind,
+                      int matmul, int64_t n_tok)
+{
+    make_weight(c, g, type, rows, cols, kind);
+    c->matmul = matmul;
+    c->n_tok = n_tok;
+    c->nb = cols / CALGAE_QK;
+    const size_t act = is_block(type) ? (size_t)c->nb * sizeof(calgae_block_q8_0) : (size_t)cols * 4;
+    /* even batches get strides larger than the minimum, with poison in the gaps */
+    int padded = matmul && n_tok % 2 == 0;
+    c->x_stride = act + (padded ? (is_block(type) ? sizeof(calgae_block_q8_0) : 12) : 0);
+    c->y_stride = matmul ? rows + (padded ? 3 : 0) : rows;
+    c->x = malloc(c->x_stride * (size_t)n_tok);
+    c->scale = malloc(sizeof(double) * (size_t)(n_tok * rows));
+    c->exact = malloc(sizeof(double) * (size_t)(n_tok * rows));
+    float *xf = alloc_f(cols);
+    if (!c->x || !c->scale || !c->exact)
+        abort();
+    memset(c->x, is_block(type) ? 0xa5 : 0xff, c->x_stride * (size_t)n_tok);
+    for (int64_t t = 0; t < n_tok; t++) {
+        unsigned char *xt = c->x + (size_t)t * c->x_stride;
+        double tok_scale = ldexp(1.0, (int)rnd_int(g, 9) - 4);
+        for (int64_t i = 0; i < cols; i++)
+            xf[i] = act_value(g, type, kind, tok_scale);
+        if (kind == K_NAN || kind == K_INF)
+            xf[rnd_int(g, cols)] = kind == K_NAN ? NAN : INFINITY;
+        if (is_block(type))
+            calgae_quantize_q8_0_ref(xf, (calgae_block_q8_0 *)(void *)xt, cols);
+        else
+            memcpy(xt, xf, (size_t)cols * 4);
+        for (int64_t r = 0; r < rows; r++) {
+            double s = 0, e = 0;
+            if (is_block(type)) {
+                for (int64_t b = 0; b < c->nb; b++) {
+                    calgae_block_q8_0 xb;
+                    memcpy(&xb, xt + (size_t)b * sizeof xb, sizeof xb);
+                    double dw;
+                    int64_t abs_sum, isum = block_isum(&c->w, r, b, &xb, &dw, &abs_sum);
+                    const double d = dw * calgae_fp16_to_fp32(xb.d);
+                    s += fabs(d) * (double)abs_sum;
+                    e += d * (double)isum;
+                }
+            } else {
+                for (int64_t i = 0; i < cols; i++) {
+                    double term = w_elem(&c->w, r, i) * xf[i];
+                    s += isfinite(term) ? fabs(term) : 0;
+                    e += term;
+                }
+            }
+            c->scale[t * rows + r] = s;
+            c->exact[t * rows + r] = e;
+        }
+    }
+    free(xf);
+    /* block types: the scale product and the product by a (partial) sum round twice more */
+    c->rel = 2 * gam(is_block(type) ? (double)cols + 2 : (double)cols);
+    c->abs = (double)cols * 0x1p-149;
+}
+
+static void free_case(prod_t *c)
+{
+    free(c->wbuf);
+    free(c->x);
+    free(c->scale);
+    free(c->exact);
+}
+
+static int call_product(const calgae_plugin *t, const prod_t *c, const calgae_weight *w,
+                        float *y, int64_t r0, int64_t r1)
+{
+    calgae_matvec_fn mv = NULL;
+    calgae_matmul_fn mm = NULL;
+    switch (w->type) {
+    case CALGAE_TYPE_F32: mv = SLOT(t, matvec_f32); mm = SLOT(t, matmul_f32); break;
+    case CALGAE_TYPE_F16: mv = SLOT(t, matvec_f16); mm = SLOT(t, matmul_f16); break;
+    case CALGAE_TYPE_Q8_0: mv = SLOT(t, matvec_q8_0); mm = SLOT(t, matmul_q8_0); break;
+    default: mv = SLOT(t, matvec_q4_0); mm = SLOT(t, matmul_q4_0); break;
+    }
+    if (c->matmul)
+        return mm(w, c->x, c->x_stride, c->n_tok, y, c->y_stride, r0, r1);
+    return mv(w, c->x, y, r0, r1);
+}
+
+/* Checks one call's y: rows in [r0, r1) against the reference (and bit for bit against the
+ * plugin's own full-range answer, if given), everything else untouched. */
+static void check_y(acc_t *a, const prod_t *c, const float *y, const float *yref,
+                    const float *yfull, int64_t r0, int64_t r1, int64_t len)
+{
+    const int64_t rows = c->w.rows;
+    for (int64_t pos = 0; pos < len; pos++) {
+        int64_t t = pos / c->y_stride, r = pos % c->y_stride;
+        if (t >= c->n_tok || r < r0 || r >= r1) {
+            if (f_bits(y[pos]) != SENTINEL) {
+                conf_fail(a, "y[%lld] (token %lld, row %lld) written outside rows [%lld, %lld)",
+                     (long long)pos, (long long)t, (long long)r, (long long)r0, (long long)r1);
+                return;
+            }
+            continue;
+        }
+        if (!conf_check(a, "y", pos, y[pos], yref[pos], c->scale[t * rows + r], c->rel, c->abs))
+            return;
+        if (yfull && f_bits(y[pos]) != f_bits(yfull[pos]) && !(isnan(y[pos]) && isnan(yfull[pos]))) {
+            conf_fail(a, "row %lld = %.9g in this range but %.9g in [0, %lld): results depend on "
+                         "the row split", (long long)r, y[pos], yfull[pos], (long long)rows);
+            return;
+        }
+    }
+}
+
+static void run_case(acc_t *a, const calgae_plugin *p, const calgae_plugin *ref, prod_t *c,
+                     const char *kind)
+{
+    const int64_t rows = c->w.rows, len = c->n_tok * c->y_stride + 4;
+    float *yref = alloc_f(len), *yfull = alloc_f(len), *y = alloc_f(len);
+    fill_sentinel(yref, len);
+    snprintf(a->ctx, sizeof a->ctx, "%s rows %lld cols %lld n_tok %lld", kind, (long long)rows,
+             (long long)c->w.cols, (long long)c->n_tok);
+    if (call_product(ref, c, &c->w, yref, 0, rows) != CALGAE_KERNEL_OK) {
+        conf_fail(a, "the reference declined");
+        goto out;
+    }
+    if (strcmp(kind, kind_names[K_DENORM]) == 0) {
+        /* exact sums: a reference that flushes means the process flushes denormals */
+        for (int64_t r = 0; r < rows; r++)
+            if ((double)yref[r] != c->exact[r]) {
+                conf_fail(a, "denormals are flushed to zero in this process (-ffast-math?)");
+                goto out;
+            }
+    }
+    int (*prepare)(calgae_weight *, char *, size_t) = SLOT(p, prepare_weight);
+    void (*release)(calgae_weight *) = SLOT(p, release_weight);
+    for (int variant = 0; variant < (prepare ? 2 : 1); variant++) {
+        calgae_weight w = c->w;
+        if (variant == 1) {
+            char why[200] = "";
+            if (prepare(&w, why, sizeof why) != 0)
+                continue; /* the host keeps the stored layout: already tested */
+            w.owner = p;
+        }
+        const int64_t ranges[4][2] = {
+            {0, rows}, {rows / 3, rows - rows / 4}, {rows - 1, rows}, {rows / 2, rows / 2}};
+        int full_ok = 0;
+        for (int k = 0; k < 4; k++) {
+            const int64_t r0 = ranges[k][0], r1 = ranges[k][1];
+            float *out = k == 0 ? yfull : y;
+            fill_sentinel(out, len);
+            snprintf(a->ctx, sizeof a->ctx, "%s rows %lld cols %lld n_tok %lld range [%lld,%lld)%s",
+                     kind, (long long)rows, (long long)c->w.cols, (long long)c->n_tok,
+                     (long long)r0, (long long)r1, variant ? " prepared" : "");
+            a->r->cases++;
+            if (call_product(p, c, &w, out, r0, r1) != CALGAE_KERNEL_OK) {
+                a->r->declined++;
+                continue;
+            }
+            check_y(a, c, out, yref, k > 0 && full_ok ? yfull : NULL, r0, r1, len);
+            full_ok |= k == 0;
+        }
+        if (variant == 1 && release)
+            release(&w);
+    }
+out:
+    free(yref);
+    free(yfull);
+    free(y);
+}
+
+void conf_test_product(acc_t *a, const calgae_plugin *p, const calgae_plugin *ref, rng_t *g,
+                       uint32_t type, int matmul)
+{
+    static const int64_t rows_list[] = {1, 3, 17, 33, 100};
+    static const int64_t cols_f[] = {1, 7, 33, 100, 2048}, cols_q[] = {32, 64, 96, 2048};
+    const int64_t *cols_list = is_block(type) ? cols_q : cols_f;
+    const int n_cols = is_block(type) ? 4 : 5;
+    for (int kind = 0; kind < K_COUNT; kind++) {
+        if (is_block(type) && (kind == K_DENORM || kind == K_NAN || kind == K_INF))
+            continue; /* no defined Q8_0 activation for these */
+        for (int ri = 0; ri < 5; ri++)
+            for (int ci = 0; ci < n_cols; ci++) {
+                const int64_t rows = rows_list[ri], cols = cols_list[ci];
+                if (kind != K_RANDOM && rows != 3 && rows != 33)
+                    continue; /* the special inputs on two shapes per column count */
+                int64_t tok_lo = 1, tok_hi = 1;
+                if (matmul && kind == K_RANDOM)
+                    tok_hi = 7;
+                else if (matmul)
+                    tok_lo = tok_hi = 2;
+                for (int64_t n_tok = tok_lo; n_tok <= tok_hi; n_tok++) {
+                    prod_t c;
+                    make_case(&c, g, type, rows, cols, kind, matmul, n_tok);
+                    run_case(a, p, ref, &c, kind_names[kind]);
+                    free_case(&c);
+                }
+            }
+    }
+}
+

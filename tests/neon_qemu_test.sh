@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# neon_qemu_test.sh - the AArch64 build under qemu-user: cross-builds the runtime, the scalar and
+# neon plugins and conformance_main (CALGAE_CROSS_MINIMAL, cmake/aarch64-linux-gnu.cmake) into
+# CALGAE_NEON_BUILD_DIR (kept between runs, so a rerun only rebuilds what changed), then on two
+# emulated CPUs, one without the dot-product extension (cortex-a53) and one with it (max):
+#   - conformance_main: the neon plugin against the scalar one, every slot passing, and the
+#     variant the probe picked (the version's +asimd / +dotprod) is the one that CPU calls for;
+#   - `calgae run` greedy, 200 tokens, with --backend neon and --backend scalar, at the default
+#     thread count, 1 and 2: byte for byte llama2.c's text, served by that plugin alone;
+#   - `calgae run --verbose` names the same variant;
+#   - on F16, Q8_0, Q4_0 and Q4_1 conversions of the model (made by the native CALGAE_BIN), neon
+#     writes the scalar plugin's text (its block products are bitwise the reference's), so the
+#     int8 dot products of both variants run end to end, not only in the conformance suite.
+# A missing cross compiler or qemu is a failure, not a skip: CI installs gcc-aarch64-linux-gnu,
+# libc6-dev-arm64-cross and qemu-user.
+set -u
+: "${CALGAE_SOURCE_DIR:?}" "${CALGAE_NEON_BUILD_DIR:?}" "${CALGAE_MODELS:?}" "${CALGAE_TEST_TMP:?}"
+: "${CALGAE_BIN:?}"
+cmake_bin=${CALGAE_CMAKE:-cmake}
+B=$CALGAE_NEON_BUILD_DIR
+M=$CALGAE_MODELS
+T=$CALGAE_TEST_TMP/neon_qemu.$$
+mkdir -p "$T"
+trap 'rm -rf "$T"' EXIT
+want=$M/expected_stories260K_t0_n200.txt
+pass=0
+fail=0
+
+ok() {
+    pass=$((pass + 1))
+    echo "ok   $1"
+}
+bad() {
+    fail=$((fail + 1))
+    echo "FAIL $1"
+}
+
+stop() { # a failure the rest of the test cannot run past
+    echo "$pass passed, $fail failed"
+    exit 1
+}
+
+for tool in aarch64-linux-gnu-gcc qemu-aarch64; do
+    if ! command -v "$tool" >/dev/null; then
+        bad "$tool not found: install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
+        stop
+    fi
+done
+
+# ---- cross build ----
+if ! "$cmake_bin" -S "$CALGAE_SOURCE_DIR" -B "$B" \
+    -DCMAKE_TOOLCHAIN_FILE="$CALGAE_SOURCE_DIR/cmake/aarch64-linux-gnu.cmake" \
+    -DCALGAE_CROSS_MINIMAL=ON -DCMAKE_BUILD_TYPE=Release >"$T/configure.log" 2>&1; then
+    bad "configure the aarch64 build in $B"
+    tail -n 30 "$T/configure.log"
+    if grep -q "inih" "$T/configure.log"; then
+        echo "The runtime needs inih for aarch64 too: Debian's libinih-dev:arm64" \
+             "(dpkg --add-architecture arm64), or a build of core without calgae.ini support."
+    fi
+    stop
+fi
+if ! "$cmake_bin" --build "$B" -j2 --target calgae calgae-scalar calgae-neon conformance_main \
+    >"$T/build.log" 2>&1; then
+    bad "build the aarch64 tree in $B"
+    grep -E "error|Error" "$T/build.log" | head -n 30
+    stop
+fi
+ok "aarch64 build in $B"
+
+calgae=$B/bin/calgae
+conf=$B/bin/conformance_main
+plugins=$B/lib/calgae/plugins
+
+# LD_LIBRARY_PATH keeps the guest's libc the cross one that matches the cross ld.so, even where
+# Debian's multiarch libc6:arm64 is installed too (libinih-dev:arm64 pulls it in): mixing the
+# two versions hangs in the guest's first pthread_create. timeout turns any hang into a failure.
+emu() { # cpu model, command...
+    local cpu=$1
+    shift
+    timeout 600 qemu-aarch64 -cpu "$cpu" -L /usr/aarch64-linux-gnu \
+        -E LD_LIBRARY_PATH=/usr/aarch64-linux-gnu/lib "$@"
+}
+
+# the probe's choice on each model: cortex-a53 has no dot product, qemu's max has it
+declare -A variant=([cortex-a53]=asimd [max]=dotprod)
+
+for cpu in cortex-a53 max; do
+    v=${variant[$cpu]}
+
+    # ---- conformance: neon against scalar, both aarch64 ----
+    emu "$cpu" "$conf" "$plugins/calgae-neon.so" "$plugins/calgae-scalar.so" >"$T/conf" 2>&1
+    rc=$?
+    if [ "$rc" -eq 0 ] && grep -Eq '^[0-9]+ passed, 0 failed$' "$T/conf" &&
+        grep -q "^plugin neon 1\.0\.0+$v " "$T/conf"; then
+        ok "$cpu: conformance neon ($v) vs scalar: $(tail -n 1 "$T/conf")"
+    else
+        bad "$cpu: conformance neon vs scalar (exit $rc; 77 = the probe refused this CPU; want +$v)"
+        cat "$T/conf"
+    fi
+
+    # ---- golden text: each backend alone, any thread count ----
+    for be in neon scalar; do
+        for threads in default 1 2; do
+            args=(run --model "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --temperature 0
+                --tokens 200 --backend "$be")
+            [ "$threads" = default ] || args+=(--threads "$threads")
+            name="$cpu: $be greedy 200, threads $threads"
+            if emu "$cpu" "$calgae" "${args[@]}" >"$T/out" 2>"$T/err" && cmp -s "$T/out" "$want" &&
+                grep -q ", backend $be, threads " "$T/err"; then
+                ok "$name ($(grep -o 'generation .* tok/s' "$T/err"))"
+            else
+                bad "$name"
+                diff <(head -c 600 "$want") <(head -c 600 "$T/out") | head -n 20
+                cat "$T/err"
+            fi
+        done
+    done
+
+    # ---- the variant, as `calgae run --verbose` reports it ----
+    emu "$cpu" "$calgae" run --model "$M/stories260K.bin" --tokenizer "$M/tok512.bin" \
+        --temperature 0 --tokens 1 --backend neon --verbose >/dev/null 2>"$T/err"
+    if grep -q "loaded: neon 1\.0\.0+$v (priority 100)" "$T/err"; then
+        ok "$cpu: --verbose names neon 1.0.0+$v"
+    else
+        bad "$cpu: --verbose should name neon 1.0.0+$v"
+        cat "$T/err"
+    fi
+done
+
+# ---- quantized conversions: neon on both CPUs writes what scalar writes ----
+greedy=(--temperature 0 --tokens 200 --threads 2)
+for type in f16 q8_0 q4_0 q4_1; do
+    model=$T/stories260K-$type.gguf
+    if ! "$CALGAE_BIN" convert --model "$M/stories260K.bin" --tokenizer "$M/tok512.bin" \
+        --out "$model" --type "$type" >/dev/null 2>"$T/err"; then
+        bad "convert to $type"
+        cat "$T/err"
+        continue
+    fi
+    # scalar has one code path, so one CPU model gives its text for both
+    if ! emu max "$calgae" run --model "$model" "${greedy[@]}" --backend scalar \
+        >"$T/ref" 2>"$T/err"; then
+        bad "$type: scalar run"
+        cat "$T/err"
+        continue
+    fi
+    for cpu in cortex-a53 max; do
+        name="$cpu: $type greedy 200, neon (${variant[$cpu]}) = scalar"
+        if emu "$cpu" "$calgae" run --model "$model" "${greedy[@]}" --backend neon \
+            >"$T/out" 2>"$T/err" && cmp -s "$T/out" "$T/ref" &&
+            grep -q ", backend neon, threads " "$T/err"; then
+            ok "$name"
+        else
+            bad "$name"
+            diff <(head -c 600 "$T/ref") <(head -c 600 "$T/out") | head -n 20
+            cat "$T/err"
+        fi
+    done
+done
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
