@@ -4,7 +4,7 @@
  * over a calgae_pool in grains of 32 rows), reported as GB/s of weight bytes read.
  *
  *   bench_kernels PLUGIN.so [--threads N] [--bandwidth] [--types q4_0,q8_0,q4_1,f16,f32]
- *                 [--runs K] [--batch B] [--footprint MIB]
+ *                 [--runs K] [--batch B] [--footprint MIB] [--cpu-time]
  *
  * The weights must come from memory, not cache, as they do in generation (a model is far
  * larger than the last-level cache): each matrix is copied until the copies fill --footprint
@@ -17,6 +17,11 @@
  * on 1 thread and on N threads; each product's GB/s is then also printed as a share of the
  * N-thread bandwidth (median of median, best of best).
  * --batch B also times matmul with B tokens (prompt processing) and reports GFLOP/s.
+ * --cpu-time times by the threads' CPU time instead of the wall clock (a run's time is its
+ * threads' CPU time in the kernel divided by their number): on a machine shared with other
+ * work, a run then counts only the time its threads ran, for the products and the bandwidth
+ * loop alike. It leaves out the pool's fork/join and, with several threads, the slowdown of
+ * threads sharing memory bandwidth while descheduled ones don't; label the figures as such.
  *
  * Built from plugin-api/ and core/pool.c + core/util.c only; links dl, pthread and m.
  */
@@ -25,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "calgae_plugin.h"
 #include "pool.h"
@@ -57,6 +63,39 @@ static uint64_t next_u64(void)
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
+}
+
+/* ---- timing: wall clock, or (--cpu-time) the CPU time the tasks ran ---- */
+
+#define MAX_THREADS 1024
+
+static int use_cpu_time;
+static int n_threads = 1;
+static double task_cpu_ns[MAX_THREADS]; /* per pool thread, so no two threads share a slot */
+static double run_start;
+
+static double thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static void run_begin(void)
+{
+    memset(task_cpu_ns, 0, sizeof task_cpu_ns);
+    run_start = calgae_now_ms();
+}
+
+/* milliseconds the run took */
+static double run_ms(void)
+{
+    if (!use_cpu_time)
+        return calgae_now_ms() - run_start;
+    double sum = 0;
+    for (int i = 0; i < n_threads; i++)
+        sum += task_cpu_ns[i];
+    return sum / n_threads / 1e6;
 }
 
 static float rand_float(void) /* uniform in [-1, 1) */
@@ -138,12 +177,14 @@ static calgae_matmul_fn matmul_of(const calgae_plugin *p, uint32_t t)
 
 static void product_task(void *ctx, int64_t begin, int64_t end, int thread)
 {
-    (void)thread;
     const struct job *j = ctx;
+    const double t0 = use_cpu_time ? thread_cpu_ns() : 0;
     if (j->n_tok == 1)
         matvec_of(j->p, j->w->type)(j->w, j->x, j->y, begin, end);
     else
         matmul_of(j->p, j->w->type)(j->w, j->x, j->x_stride, j->n_tok, j->y, j->w->rows, begin, end);
+    if (use_cpu_time)
+        task_cpu_ns[thread] += thread_cpu_ns() - t0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -162,12 +203,13 @@ static double median(double *v, int n)
 
 struct sum_job {
     const uint64_t *buf;
-    uint64_t sums[1024];
+    uint64_t sums[MAX_THREADS];
 };
 
 static void sum_task(void *ctx, int64_t begin, int64_t end, int thread)
 {
     struct sum_job *j = ctx;
+    const double t0 = use_cpu_time ? thread_cpu_ns() : 0;
     /* items are 4 KiB pages of the buffer: plain C the compiler vectorizes at -O2 */
     const uint64_t *p = j->buf + begin * 512, *e = j->buf + end * 512;
     uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -178,6 +220,8 @@ static void sum_task(void *ctx, int64_t begin, int64_t end, int thread)
         s3 += p[3];
     }
     j->sums[thread] += s0 + s1 + s2 + s3;
+    if (use_cpu_time)
+        task_cpu_ns[thread] += thread_cpu_ns() - t0;
 }
 
 #define RUN_BYTES ((size_t)64 << 20)
@@ -197,16 +241,17 @@ static struct rate summarize(double *gbs, int runs)
 
 /* GB/s reading `bytes` (a multiple of RUN_BYTES) with the pool's threads, a RUN_BYTES slice per
  * run, the slices in turn */
-static struct rate bandwidth(calgae_pool *pool, const uint64_t *buf, size_t bytes, int runs)
+static struct rate bandwidth(calgae_pool *pool, int threads, const uint64_t *buf, size_t bytes, int runs)
 {
+    n_threads = threads;
     static struct sum_job j;
     double gbs[MAX_RUNS];
     for (int r = -1; r < runs; r++) { /* run -1 warms up */
         j.buf = buf + (size_t)(r + 1) % (bytes / RUN_BYTES) * (RUN_BYTES / sizeof *buf);
-        double t0 = calgae_now_ms();
+        run_begin();
         calgae_pool_for(pool, (int64_t)(RUN_BYTES / 4096), 64, sum_task, &j);
         if (r >= 0)
-            gbs[r] = (double)RUN_BYTES / ((calgae_now_ms() - t0) * 1e6);
+            gbs[r] = (double)RUN_BYTES / (run_ms() * 1e6);
     }
     volatile uint64_t sink = j.sums[0];
     (void)sink;
@@ -217,7 +262,7 @@ static struct rate bandwidth(calgae_pool *pool, const uint64_t *buf, size_t byte
 
 static const char usage[] =
     "usage: bench_kernels PLUGIN.so [--threads N] [--bandwidth] [--types q4_0,q8_0,q4_1,f16,f32]\n"
-    "                     [--runs K] [--batch B] [--footprint MIB]\n";
+    "                     [--runs K] [--batch B] [--footprint MIB] [--cpu-time]\n";
 
 int main(int argc, char **argv)
 {
@@ -232,6 +277,8 @@ int main(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--bandwidth"))
             do_bw = 1;
+        else if (!strcmp(a, "--cpu-time"))
+            use_cpu_time = 1;
         else if (!strcmp(a, "--threads") && v)
             threads = atoi(argv[++i]);
         else if (!strcmp(a, "--runs") && v)
@@ -247,7 +294,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (threads < 1 || runs < 1 || runs > MAX_RUNS || batch < 0 || batch > 512) {
+    if (threads < 1 || threads > MAX_THREADS || runs < 1 || runs > MAX_RUNS || batch < 0 || batch > 512) {
         fputs(usage, stderr);
         return 2;
     }
@@ -273,8 +320,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_kernels: %s\n", err);
         return 1;
     }
-    printf("plugin %s (%s), %d thread%s, weights streamed from a %zu MiB footprint, %d runs of 64 MiB\n",
-           p->name, argv[1], threads, threads > 1 ? "s" : "", footprint >> 20, runs);
+    n_threads = threads;
+    printf("plugin %s (%s), %d thread%s, weights streamed from a %zu MiB footprint, %d runs of 64 MiB, "
+           "timed by %s\n", p->name, argv[1], threads, threads > 1 ? "s" : "", footprint >> 20, runs,
+           use_cpu_time ? "the threads' CPU time" : "the wall clock");
 
     struct rate bw = {0, 0};
     if (do_bw) {
@@ -287,8 +336,9 @@ int main(int argc, char **argv)
         }
         for (size_t i = 0; i < bytes / 8; i++)
             buf[i] = i;
-        const struct rate bw1 = bandwidth(one, buf, bytes, runs);
-        bw = bandwidth(pool, buf, bytes, runs);
+        const struct rate bw1 = bandwidth(one, 1, buf, bytes, runs);
+        bw = bandwidth(pool, threads, buf, bytes, runs);
+        n_threads = threads;
         printf("memory read bandwidth (1 GiB, 64-bit sums), GB/s median (best): 1 thread %.1f (%.1f), "
                "%d threads %.1f (%.1f)\n", bw1.median, bw1.best, threads, bw.median, bw.best);
         calgae_pool_destroy(one);
@@ -340,13 +390,13 @@ int main(int argc, char **argv)
             double gbs[MAX_RUNS];
             size_t next = 0;
             for (int r = -1; r < runs; r++) { /* run -1 warms up */
-                double t0 = calgae_now_ms();
+                run_begin();
                 for (size_t k = 0; k < per_run; k++) {
                     w.data = data + (next++ % copies) * mbytes;
                     calgae_pool_for(pool, s->rows, ROW_GRAIN, product_task, &j);
                 }
                 if (r >= 0)
-                    gbs[r] = (double)(mbytes * per_run) / ((calgae_now_ms() - t0) * 1e6);
+                    gbs[r] = (double)(mbytes * per_run) / (run_ms() * 1e6);
             }
             const struct rate g = summarize(gbs, runs);
             printf("%-12s %5lldx%-5lld %-5s %6.1f %8.2f %8.2f", s->name, (long long)s->rows,
@@ -358,9 +408,9 @@ int main(int argc, char **argv)
                 double gf[MAX_RUNS];
                 for (int r = 0; r < runs; r++) {
                     w.data = data + (next++ % copies) * mbytes;
-                    double t0 = calgae_now_ms();
+                    run_begin();
                     calgae_pool_for(pool, s->rows, ROW_GRAIN, product_task, &j);
-                    gf[r] = 2.0 * (double)(s->rows * s->cols) * batch / ((calgae_now_ms() - t0) * 1e6);
+                    gf[r] = 2.0 * (double)(s->rows * s->cols) * batch / (run_ms() * 1e6);
                 }
                 j.n_tok = 1;
                 printf("   matmul x%d: %.1f GFLOP/s", batch, median(gf, runs));

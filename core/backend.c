@@ -20,6 +20,8 @@
 
 typedef void (*generic_fn)(void);
 
+#define CALGAE_PATH_MAX_PLUGIN 1024 /* the size of calgae_candidate.path */
+
 static const struct {
     const char *name;
     size_t offset;
@@ -428,8 +430,16 @@ int calgae_backends_load(calgae_backends *b, const calgae_backend_options *o, ch
 {
     memset(b, 0, sizeof *b);
     const char *forced = o->forced && *o->forced ? o->forced : NULL;
-    if (forced && is_path(forced))
-        try_add(b, o, forced, 1);
+    if (forced && is_path(forced)) {
+        /* dlopen searches the library path for a bare file name: mean the current folder */
+        char here[CALGAE_PATH_MAX_PLUGIN];
+        if (!strchr(forced, '/') && strlen(forced) + 3 < sizeof here) {
+            snprintf(here, sizeof here, "./%s", forced);
+            try_add(b, o, here, 1);
+        } else {
+            try_add(b, o, forced, 1);
+        }
+    }
     for (int i = 0; i < o->n_dirs; i++)
         scan_dir(b, o, o->dirs[i]);
     if (apply_forced(b, o, err, err_len) != 0)

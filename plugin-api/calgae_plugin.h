@@ -246,8 +246,10 @@ typedef struct calgae_plugin {
 
     /* Optional: convert w into the plugin's own layout at model load time. On success return 0
      * and set w->prepared (the host then sets w->owner to this table); on failure return
-     * non-zero with a reason, and the host keeps the stored layout and uses another plugin's
-     * products for w. release_weight frees what prepare_weight made; both NULL or both set. */
+     * non-zero with a reason: w->prepared stays NULL and every product, this plugin's included,
+     * reads the stored layout in w->data (which is always valid). A product must use prepared
+     * only when w->owner is its own table. release_weight frees what prepare_weight made; both
+     * NULL or both set. */
     int (*prepare_weight)(calgae_weight *w, char *why, size_t why_len);
     void (*release_weight)(calgae_weight *w);
 

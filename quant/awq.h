@@ -13,7 +13,8 @@
  * Which choices follow the paper (and its reference code) and which differ:
  *   follows  s_j = max(m_j^alpha, 1e-4), normalised by sqrt(max s * min s); alpha on the grid
  *            {0, 1/20, ..., 19/20} (alpha = 0 is plain RTN, so the search never does worse than
- *            RTN on the calibration objective); m_j = mean_t |x_t[j]|.
+ *            RTN on the calibration objective); m_j = mean_t |x_t[j]|. AutoAWQ's later option of
+ *            dividing by a weight statistic (duo_scaling) is not in the paper and not used.
  *   follows  the clipping search: per output row and quantization block, clamp to
  *            +-(1 - i/20) * max|w| for i < 10 (shrink at most 0.5), keep the ratio with the least
  *            error of that block's partial output; skipped for Q and K, whose errors the

@@ -11,9 +11,11 @@
 #                                       (entry point, probe) must hold no AVX/AVX-512 instruction
 #                                       (objdump), so no CPU can SIGILL there.
 #   avx512_refusal_test.sh simde FILE   the SIMDe-emulated build of the same kernels: golden text
-#                                       through both dot-product paths (CALGAE_AVX512_VNNI=1, 0),
-#                                       and a prompt (prompt processing runs the matmul kernels)
-#                                       giving the scalar plugin's text.
+#                                       through both dot-product paths (CALGAE_AVX512_VNNI=1, 0);
+#                                       Q8_0/Q4_0/Q4_1 conversions of the model giving the scalar
+#                                       plugin's logits (token by token and batched); and a prompt
+#                                       (prompt processing runs the matmul kernels) giving the
+#                                       scalar plugin's text.
 #
 # Run by ctest (tests/CMakeLists.txt) with CALGAE_BIN, CALGAE_MODELS, CALGAE_TEST_TMP and
 # CALGAE_PLUGIN_DIR (the real plugin folder) set, and CALGAE_PLUGIN_PATH empty.
@@ -105,6 +107,38 @@ if [ "${1:-}" = simde ]; then
             fail "CALGAE_AVX512_VNNI=$vnni: want every slot served by avx512-simde, stats line says '$(stats_backend)'"
             show_err
         fi
+    done
+    # The golden model is F32: convert it to each block type (dim 64 is whole blocks; the
+    # 172-wide FFN rows stay F32) and compare a prompt's logits with the scalar plugin's,
+    # one token at a time (matvec) and as one batch (matmul). Activations are quantized bit
+    # for bit alike, so only the order of float sums may differ: 1e-4 of the largest logit.
+    for t in q8_0 q4_0 q4_1; do
+        if ! "$CALGAE_BIN" convert --model "$M/stories260K.gguf" --out "$tmp/$t.gguf" --type "$t" \
+            >/dev/null 2>"$tmp/err"; then
+            fail "convert to $t"
+            show_err
+            continue
+        fi
+        for case in "1 1" "64 1" "1 0" "64 0"; do
+            read -r batch vnni <<<"$case"
+            for b in scalar "$so"; do
+                CALGAE_AVX512_VNNI=$vnni "$CALGAE_BIN" logits --model "$tmp/$t.gguf" \
+                    --batch "$batch" --backend "$b" --out "$tmp/logits.${b##*/}" \
+                    --prompt "Tom and Lily went to the park. They saw a big red ball" \
+                    >/dev/null 2>"$tmp/err" || { fail "$t logits with --backend $b"; show_err; }
+            done
+            verdict=$(paste <(od -An -v -tf4 -w4 "$tmp/logits.scalar") \
+                <(od -An -v -tf4 -w4 "$tmp/logits.${so##*/}") | awk '
+                { d = $1 - $2; d = d < 0 ? -d : d; a = $1 < 0 ? -$1 : $1; n++
+                  if (d > md || d != d) md = d; if (a > ma) ma = a }
+                END { ok = n > 0 && md <= 1e-4 * ma
+                      printf "%s %d logits, max |diff| %.3g, max |logit| %.3g", ok ? "ok" : "bad", n, md, ma }')
+            if [ "${verdict%% *}" = ok ]; then
+                echo "ok   $t logits, batch $batch, VNNI $vnni, against scalar: ${verdict#ok }"
+            else
+                fail "$t logits, batch $batch, VNNI $vnni, against scalar: ${verdict#bad }"
+            fi
+        done
     done
     prompt="Tom and Lily went to the park"
     for b in scalar "$so"; do

@@ -23,7 +23,9 @@ bad() { fail=$((fail + 1)); echo "FAIL $1"; [ -f "$T/err" ] && sed 's/^/     /' 
 
 # One thread: these runs are tiny, and on a busy CI machine a spinning pool only slows them.
 Q=("$CALGAE_BIN" quantize --model "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --threads 1)
-CHUNKS=12 # windows of 512 tokens of eval.txt: 3060 scored positions; the gap is ~10 standard errors
+# windows of 512 tokens of eval.txt: 3060 scored positions, where the gap is ~10 standard errors;
+# sanitizer builds (tests/CMakeLists.txt) take fewer, as they look for memory errors, not margins
+CHUNKS=${CALGAE_QUANT_CHUNKS:-12}
 KL=("$CALGAE_BIN" perplexity --kl-base "$M/stories260K.bin" --tokenizer "$M/tok512.bin"
     --file "$D/eval.txt" --ctx 512 --chunks $CHUNKS --threads 1)
 opening="Once upon a time, there was a little girl named Lily."

@@ -333,6 +333,26 @@ static void test_awq_passes_threads(void **state)
                           (size_t)fx.model.cfg.n_layers * (size_t)(c.layers[1].attn_norm -
                                                                     c.layers[0].attn_norm);
     assert_memory_equal(a.data, c.data, floats * sizeof(float));
+    /* against the same run without clipping: exactly the blocks the search chose differ, each
+     * clamped inside its unclipped range */
+    calgae_fmodel d;
+    calgae_awq_report rd;
+    run_awq(&d, CALGAE_TYPE_Q4_0, 0, 0, NULL, &rd);
+    int64_t differ = 0;
+    for (size_t b0 = 0; b0 + 32 <= floats; b0 += 32) {
+        float amax_a = 0.0f, amax_d = 0.0f;
+        for (int j = 0; j < 32; j++) {
+            amax_a = fmaxf(amax_a, fabsf(a.data[b0 + j]));
+            amax_d = fmaxf(amax_d, fabsf(d.data[b0 + j]));
+        }
+        if (memcmp(a.data + b0, d.data + b0, 32 * sizeof(float)) != 0) {
+            differ++;
+            assert_true(amax_a < amax_d);
+        }
+    }
+    assert_true(ra.clip.clipped > 100);
+    assert_int_equal(differ, ra.clip.clipped);
+    calgae_fmodel_free(&d);
     free(la);
     free(lb);
     calgae_fmodel_free(&a);

@@ -14,7 +14,7 @@
  *    worst-case rounding); the largest ratio seen is printed, per type, next to the
  *    "~1e-6 * sqrt(n)" yardstick. Also: rows outside [r0, r1) untouched, a NaN in a weight or
  *    activation of F32/F16 gives NaN as in the scalar loop, and matvec equals matmul bit for bit
- *    and does not depend on how rows are split into ranges;
+ *    and does not depend on how rows are split into ranges (activations holding -128 too);
  *  - rmsnorm, softmax, swiglu, dot_f32: relative tolerances printed with the largest seen;
  *  - exp8 (softmax, swiglu): within 2 ulps of the true value over [-104, 89], every 251st float
  *    (every float with --full-exp).
@@ -339,9 +339,14 @@ static void test_product(uint32_t type, int64_t rows, int64_t cols, struct stats
         const float scale = 0.1f + 10.0f * uniform();
         for (int64_t c = 0; c < cols; c++)
             xf[c] = gauss() * scale;
-        if (is_block(type))
-            calgae_quantize_q8_0_ref(xf, (calgae_block_q8_0 *)(void *)(x + (size_t)t * xs), cols);
-        else
+        if (is_block(type)) {
+            calgae_block_q8_0 *xb = (calgae_block_q8_0 *)(void *)(x + (size_t)t * xs);
+            calgae_quantize_q8_0_ref(xf, xb, cols);
+            /* no quantizer with d = amax / 127 makes -128, but the products must take it:
+             * Q8_0's matmul then leaves its sign trick for widening */
+            if (rand_int(0, 1))
+                xb[rand_int(0, nb - 1)].qs[rand_int(0, 31)] = -128;
+        } else
             memcpy(x + (size_t)t * xs, xf, (size_t)cols * 4);
     }
     const int64_t ys = rows + rand_int(0, 3);

@@ -11,8 +11,11 @@
  *    is exact.
  *  - Q4_1: the same nibble products without the offset; the minimum's term m_w * (d_x * sum x)
  *    is a second FMA per group, with d_x * sum x rounded as the scalar plugin rounds it.
- *  - Q8_0: both sides signed: widened to int16 and multiplied with _mm256_madd_epi16 (exact for
- *    -128 too, which the maddubs sign trick is not).
+ *  - Q8_0: both sides signed. matvec widens both to int16 and multiplies with
+ *    _mm256_madd_epi16 (exact for every byte). matmul uses maddubs on |w| and x carrying w's
+ *    sign, |w| computed once per weight block for all the tokens: exact as long as no
+ *    activation is -128 (|w| <= 128, |x| <= 127: pairs <= 32512), which a Q8_0 quantizer
+ *    with d = amax / 127 never produces; a batch holding one is widened instead.
  * The partial sums of 8 consecutive blocks are reduced in integers by a transposing tree,
  * giving one vector of 8 exact block sums; with the 8 scale products d_w * d_x that is one FMA
  * per 8 blocks into an 8-lane accumulator per (row, token). So the result differs from the
@@ -49,13 +52,15 @@
 #define MAX_NT 4          /* tokens per tile */
 #define STACK_BLOCKS 1024 /* activation blocks whose prepared form fits the stack buffers */
 
-enum kind { Q8_0, Q4_0, Q4_1 };
+/* Q8_0 matmuls run as Q8_0 (maddubs sign trick) unless an activation holds -128, then as
+ * Q8_0_WIDE (int16 widening), as Q8_0 matvecs always do: see group_sums. */
+enum kind { Q8_0, Q8_0_WIDE, Q4_0, Q4_1 };
 
 /* The lane of a group's result that holds block k, per kind: Q4's tree leaves the even blocks
  * in the low half. */
 static inline int lane_of(enum kind kind, int k)
 {
-    return kind == Q8_0 ? k : (k % 2) * 4 + k / 2;
+    return kind == Q8_0 || kind == Q8_0_WIDE ? k : (k % 2) * 4 + k / 2;
 }
 
 /* ---- reduction trees ---- */
@@ -116,10 +121,13 @@ typedef struct {
     float *dsum;                /* Q4_1: d * the sum of each block's values */
 } act;
 
-static void prepare_act(act *a, int64_t nb, enum kind kind)
+/* Fills a's prepared form; returns whether some activation value is -128 (which no Q8_0
+ * quantizer with d = amax / 127 produces, but which the sign trick can't take). */
+static int prepare_act(act *a, int64_t nb, enum kind kind)
 {
     const int64_t padded = (nb + GROUP - 1) / GROUP * GROUP;
     const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    __m256i min = _mm256_setzero_si256();
     for (int64_t g = 0; g < padded; g += GROUP) {
         __m256i xq[GROUP], v[GROUP];
         for (int k = 0; k < GROUP; k++) {
@@ -127,8 +135,9 @@ static void prepare_act(act *a, int64_t nb, enum kind kind)
             xq[k] = b < nb ? _mm256_loadu_si256((const __m256i *)(const void *)a->x[b].qs) : _mm256_setzero_si256();
             a->d[g + lane_of(kind, k)] = b < nb ? calgae_fp16_to_fp32(a->x[b].d) : 0.0f;
             v[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, xq[k]), ones16);
+            min = _mm256_or_si256(min, _mm256_cmpeq_epi8(xq[k], _mm256_set1_epi8(-128)));
         }
-        if (kind == Q8_0)
+        if (kind == Q8_0 || kind == Q8_0_WIDE)
             continue;
         for (int p = 0; p < GROUP / 2; p++) { /* storeu: heap buffers are 16-byte aligned */
             _mm256_storeu_si256(&a->xr[g + 2 * p], _mm256_permute2x128_si256(xq[2 * p], xq[2 * p + 1], 0x20));
@@ -144,6 +153,7 @@ static void prepare_act(act *a, int64_t nb, enum kind kind)
                 a->dsum[j] = a->d[j] * (float)s[k];
         }
     }
+    return !_mm256_testz_si256(min, min);
 }
 
 /* ---- one group of 8 blocks: the exact block sums of a tile ---- */
@@ -189,7 +199,7 @@ AVX2_INLINE __m256i q8_dot(wide8 w, wide8 x)
 AVX2_INLINE void group_sums(const enum kind kind, const char *const *wb, const int nr, const act *a,
                             const int nt, __m256i isum[MAX_NR][MAX_NT])
 {
-    if (kind != Q8_0) {
+    if (kind == Q4_0 || kind == Q4_1) {
         __m256i lo[MAX_NR][GROUP / 2], hi[MAX_NR][GROUP / 2];
 #pragma GCC unroll 4
         for (int i = 0; i < nr; i++)
@@ -217,6 +227,32 @@ AVX2_INLINE void group_sums(const enum kind kind, const char *const *wb, const i
                 isum[i][t] = reduce8_16(s);
                 if (kind == Q4_0)
                     isum[i][t] = _mm256_sub_epi32(isum[i][t], _mm256_loadu_si256((const __m256i *)(const void *)a[t].sum8));
+            }
+        return;
+    }
+    if (kind == Q8_0) {
+        /* |w| as unsigned bytes times x with w's sign: exact, as |w| <= 128 and, x never being
+         * -128 here, |x| <= 127 (pairs <= 32512, no saturation) */
+        __m256i wq[MAX_NR][GROUP], aw[MAX_NR][GROUP];
+#pragma GCC unroll 4
+        for (int i = 0; i < nr; i++)
+#pragma GCC unroll 8
+            for (int k = 0; k < GROUP; k++) {
+                wq[i][k] = _mm256_loadu_si256((const __m256i *)(const void *)((const calgae_block_q8_0 *)(const void *)wb[i])[k].qs);
+                aw[i][k] = _mm256_abs_epi8(wq[i][k]);
+            }
+#pragma GCC unroll 4
+        for (int i = 0; i < nr; i++)
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++) {
+                __m256i v[GROUP];
+#pragma GCC unroll 8
+                for (int k = 0; k < GROUP; k++) {
+                    const __m256i xq = _mm256_loadu_si256((const __m256i *)(const void *)a[t].x[k].qs);
+                    const __m256i p = _mm256_maddubs_epi16(aw[i][k], _mm256_sign_epi8(xq, wq[i][k]));
+                    v[k] = _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+                }
+                isum[i][t] = reduce8_32(v);
             }
         return;
     }
@@ -283,6 +319,7 @@ AVX2_INLINE void block_tile(const calgae_weight *w, const enum kind kind, int64_
     const int64_t nb = w->cols / CALGAE_QK;
     const int wstride = kind == Q4_0 ? (int)sizeof(calgae_block_q4_0)
                         : kind == Q4_1 ? (int)sizeof(calgae_block_q4_1) : (int)sizeof(calgae_block_q8_0);
+    const int is_q8 = kind == Q8_0 || kind == Q8_0_WIDE;
     const char *wr[MAX_NR], *wb[MAX_NR];
     act ag[MAX_NT];
     __m256 acc[MAX_NR][MAX_NT];
@@ -308,7 +345,7 @@ AVX2_INLINE void block_tile(const calgae_weight *w, const enum kind kind, int64_
              * integers, since the next tile may lie past the matrix (prefetches never fault). */
             const uintptr_t next = (uintptr_t)wb[i] + ahead;
             for (int line = 0; prefetch && line < GROUP * wstride; line += 64)
-                _mm_prefetch((const char *)next + line, _MM_HINT_T0);
+                _mm_prefetch((const char *)(next + (uintptr_t)line), _MM_HINT_T0);
         }
 #pragma GCC unroll 4
         for (int t = 0; t < nt; t++)
@@ -329,7 +366,7 @@ AVX2_INLINE void block_tile(const calgae_weight *w, const enum kind kind, int64_
         }
         for (int t = 0; t < nt; t++) {
             ag[t] = act_at(&a[t], g);
-            if (kind == Q8_0) {
+            if (is_q8) {
                 memset(xpad[t], 0, sizeof xpad[t]);
                 memcpy(xpad[t], a[t].x + g, (size_t)nk * sizeof xpad[t][0]);
                 ag[t].x = xpad[t];
@@ -391,6 +428,17 @@ static act act_view(const act_store *s, const void *x, size_t xs, int64_t t, int
     return a;
 }
 
+/* The rows [r0, r1) of a matvec, the activation prepared. */
+AVX2_INLINE void matvec_rows(const calgae_weight *w, const enum kind kind, const act *a, float *y,
+                             int64_t r0, int64_t r1)
+{
+    int64_t r = r0;
+    for (; r + MAX_NR <= r1; r += MAX_NR)
+        block_tile(w, kind, r, MAX_NR, a, 0, 1, y, 0);
+    for (; r < r1; r++)
+        block_tile(w, kind, r, 1, a, 0, 1, y, 0);
+}
+
 AVX2_INLINE int block_matvec(const calgae_weight *w, const enum kind kind, const void *x,
                              float *y, int64_t r0, int64_t r1)
 {
@@ -402,37 +450,24 @@ AVX2_INLINE int block_matvec(const calgae_weight *w, const enum kind kind, const
         return CALGAE_KERNEL_DECLINED;
     act a = act_view(&store, x, 0, 0, 1);
     prepare_act(&a, nb, kind);
-    int64_t r = r0;
-    for (; r + MAX_NR <= r1; r += MAX_NR)
-        block_tile(w, kind, r, MAX_NR, &a, 0, 1, y, 0);
-    for (; r < r1; r++)
-        block_tile(w, kind, r, 1, &a, 0, 1, y, 0);
+    matvec_rows(w, kind, &a, y, r0, r1);
     free(store.heap);
     return CALGAE_KERNEL_OK;
 }
 
-/* Row tiles outside, token tiles inside: a tile's weight blocks stay in L1 for every token. */
-AVX2_INLINE int block_matmul(const calgae_weight *w, const enum kind kind, const int mm_nr,
-                             const int mm_nt, const void *x, size_t xs, int64_t n_tok, float *y,
-                             int64_t ys, int64_t r0, int64_t r1)
+/* The rows [r0, r1) of a matmul, the activations prepared. Row tiles outside, token tiles
+ * inside: a tile's weight blocks stay in L1 for every token. */
+AVX2_INLINE void matmul_rows(const calgae_weight *w, const enum kind kind, const int mm_nr,
+                             const int mm_nt, const act_store *store, const void *x, size_t xs,
+                             int64_t n_tok, float *y, int64_t ys, int64_t r0, int64_t r1)
 {
-    if (w->cols % CALGAE_QK != 0)
-        return CALGAE_KERNEL_DECLINED;
-    const int64_t nb = w->cols / CALGAE_QK;
-    act_store store;
-    if (act_alloc(&store, nb, n_tok) != 0)
-        return CALGAE_KERNEL_DECLINED;
-    for (int64_t t = 0; t < n_tok; t++) {
-        act at = act_view(&store, x, xs, t, n_tok);
-        prepare_act(&at, nb, kind);
-    }
     act a[MAX_NT];
     for (int64_t r = r0; r < r1;) {
         const int nr = r + mm_nr <= r1 ? mm_nr : 1;
         for (int64_t t = 0; t < n_tok;) {
             const int nt = t + mm_nt <= n_tok ? mm_nt : 1;
             for (int k = 0; k < nt; k++)
-                a[k] = act_view(&store, x, xs, t + k, n_tok);
+                a[k] = act_view(store, x, xs, t + k, n_tok);
             if (nr == mm_nr && nt == mm_nt)
                 block_tile(w, kind, r, mm_nr, a, t, mm_nt, y, ys);
             else if (nr == mm_nr)
@@ -445,6 +480,27 @@ AVX2_INLINE int block_matmul(const calgae_weight *w, const enum kind kind, const
         }
         r += nr;
     }
+}
+
+AVX2_INLINE int block_matmul(const calgae_weight *w, const enum kind kind, const int mm_nr,
+                             const int mm_nt, const void *x, size_t xs, int64_t n_tok, float *y,
+                             int64_t ys, int64_t r0, int64_t r1)
+{
+    if (w->cols % CALGAE_QK != 0)
+        return CALGAE_KERNEL_DECLINED;
+    const int64_t nb = w->cols / CALGAE_QK;
+    act_store store;
+    if (act_alloc(&store, nb, n_tok) != 0)
+        return CALGAE_KERNEL_DECLINED;
+    int has_min = 0;
+    for (int64_t t = 0; t < n_tok; t++) {
+        act at = act_view(&store, x, xs, t, n_tok);
+        has_min |= prepare_act(&at, nb, kind);
+    }
+    if (has_min && kind == Q8_0)
+        matmul_rows(w, Q8_0_WIDE, mm_nr, mm_nt, &store, x, xs, n_tok, y, ys, r0, r1);
+    else
+        matmul_rows(w, kind, mm_nr, mm_nt, &store, x, xs, n_tok, y, ys, r0, r1);
     free(store.heap);
     return CALGAE_KERNEL_OK;
 }
@@ -459,9 +515,11 @@ int avx2_matvec_q4_1(const calgae_weight *w, const void *x, float *y, int64_t r0
     return block_matvec(w, Q4_1, x, y, r0, r1);
 }
 
+/* matvec widens: with one token, the sign trick's extra per-row work (|w| and a sign per row
+ * and block) measured slower than widening both sides; matmul shares |w| across tokens */
 int avx2_matvec_q8_0(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1)
 {
-    return block_matvec(w, Q8_0, x, y, r0, r1);
+    return block_matvec(w, Q8_0_WIDE, x, y, r0, r1);
 }
 
 int avx2_matmul_q4_0(const calgae_weight *w, const void *x, size_t xs, int64_t n_tok, float *y,

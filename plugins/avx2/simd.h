@@ -22,12 +22,6 @@ AVX2_INLINE float hsum_ps(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-/* A binary16 scale, converted (exactly) and broadcast to 8 lanes. */
-AVX2_INLINE __m256 fp16_bcast(calgae_fp16 h)
-{
-    return _mm256_cvtph_ps(_mm_set1_epi16((short)h));
-}
-
 /* The first n (< 8) floats of p, zeros after: loads a row's tail without touching memory past
  * its end (maskload skips masked lanes, so sanitizers and page ends are safe). */
 AVX2_INLINE __m256 load_tail_ps(const float *p, int n)

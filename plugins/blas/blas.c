@@ -14,20 +14,24 @@
  * whole elements, a dimension beyond blasint, a misaligned pointer) is declined, and the next
  * plugin computes it.
  *
- * Threads: the host already splits rows over its own pool, so OpenBLAS must compute each call
- * on the calling thread. openblas_set_num_threads(1) is process-wide state, so it is done
- * lazily, once (pthread_once), by the first kernel call: the entry point must have no side
- * effects, and the probe also runs for `calgae backends` listings that compute nothing. The
- * pthreads build of OpenBLAS still starts its idle worker threads when the library is loaded;
- * OPENBLAS_NUM_THREADS=1 in the environment avoids even that.
+ * Threads and loading: the host already splits rows over its own pool, so OpenBLAS must
+ * compute each call on the calling thread: openblas_set_num_threads(1), once. OpenBLAS is not
+ * linked but opened with dlopen by the first kernel call (pthread_once), because the pthreads
+ * build starts one idle worker per core as soon as it is loaded, and they spin for a while:
+ * linked, every `calgae` run would pay for that, since the host loads every plugin of its
+ * folder, even on machines where avx2/avx512 serve all products and blas computes nothing. The
+ * entry point and the (absent) probe stay free of side effects. If the library cannot be
+ * opened, the products decline and the next plugin computes them.
  *
- * F16 weights are widened to F32 per call, one group of rows at a time (see GROUP), through
- * a 65536-entry table (256 KiB, built once): the model keeps its F16 size in memory and each
- * F16 row is read from RAM once; the widened group stays in cache for BLAS. prepare_weight is
+ * F16 weights are widened to F32 per call, one group of rows at a time (see GROUP), with
+ * F16C where the CPU has it, else through a 65536-entry table (256 KiB, built once): the model
+ * keeps its F16 size in memory and each F16 row is read from RAM once; the widened group stays
+ * in cache for BLAS. prepare_weight is
  * not used: widening whole matrices at load time would cost twice the F16 weights' size in
  * extra memory (4.4 GB more for a TinyLlama F16), and the host does not call it yet.
  */
 #include <cblas.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,14 +48,94 @@
  * and only the range's rows are copied out. */
 #define GROUP 32
 
+#ifndef CALGAE_OPENBLAS_SONAME
+#define CALGAE_OPENBLAS_SONAME "libopenblas.so.0" /* CMake passes the one it found */
+#endif
+
+/* cblas.h's prototypes as pointer types; checked against the header below. */
+typedef void (*sgemv_fn)(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, blasint, blasint, float,
+                         const float *, blasint, const float *, blasint, float, float *, blasint);
+typedef void (*sgemm_fn)(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, blasint,
+                         blasint, blasint, float, const float *, blasint, const float *, blasint,
+                         float, float *, blasint);
+typedef void (*set_threads_fn)(int);
+_Static_assert(__builtin_types_compatible_p(__typeof__(&cblas_sgemv), sgemv_fn), "cblas_sgemv");
+_Static_assert(__builtin_types_compatible_p(__typeof__(&cblas_sgemm), sgemm_fn), "cblas_sgemm");
+_Static_assert(__builtin_types_compatible_p(__typeof__(&openblas_set_num_threads), set_threads_fn),
+               "openblas_set_num_threads");
+typedef void (*widen_fn)(const calgae_fp16 *src, float *dst, int64_t n);
+
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static float f16_table[1 << 16];
+static sgemv_fn sgemv; /* NULL until init_blas has opened OpenBLAS, or if it could not */
+static sgemm_fn sgemm;
+static float f16_table[1 << 16]; /* filled only where F16C is missing */
+static widen_fn widen;
+
+static void widen_table(const calgae_fp16 *src, float *dst, int64_t n)
+{
+    for (int64_t k = 0; k < n; k++)
+        dst[k] = f16_table[src[k]];
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+/* F16C widens 8 values per instruction, exactly as the table does; the function is compiled
+ * for F16C alone and only called after __builtin_cpu_supports said the CPU (and OS) has it,
+ * so the plugin as a whole still runs on any x86-64. */
+__attribute__((target("avx,f16c"))) static void widen_f16c(const calgae_fp16 *src, float *dst,
+                                                          int64_t n)
+{
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8)
+        _mm256_storeu_ps(dst + k, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + k))));
+    for (; k < n; k++)
+        dst[k] = calgae_fp16_to_fp32(src[k]);
+}
+#endif
+
+/* dlsym returns an object pointer; the loader's documented way to get a function from it */
+static void *symbol(void *lib, const char *name, void *fn_out, size_t fn_size)
+{
+    void *sym = dlsym(lib, name);
+    if (sym)
+        memcpy(fn_out, &sym, fn_size);
+    return sym;
+}
 
 static void init_blas(void)
 {
-    openblas_set_num_threads(1);
-    for (uint32_t h = 0; h < (1u << 16); h++)
-        f16_table[h] = calgae_fp16_to_fp32((calgae_fp16)h);
+    /* never closed: OpenBLAS's threads may outlive any one call, as this library does */
+    void *lib = dlopen(CALGAE_OPENBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
+    set_threads_fn set_threads;
+    sgemv_fn v;
+    sgemm_fn m;
+    if (!lib || !symbol(lib, "openblas_set_num_threads", &set_threads, sizeof set_threads) ||
+        !symbol(lib, "cblas_sgemv", &v, sizeof v) || !symbol(lib, "cblas_sgemm", &m, sizeof m))
+        return;
+    set_threads(1);
+    widen = widen_table;
+#if defined(__x86_64__) || defined(__i386__)
+    /* "avx" covers the OS saving YMM state (XCR0); clang 14's builtin knows no "f16c", so that
+     * bit comes from CPUID leaf 1 */
+    unsigned a, b, c, d;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx") && __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C))
+        widen = widen_f16c;
+#endif
+    if (widen == widen_table)
+        for (uint32_t h = 0; h < (1u << 16); h++)
+            f16_table[h] = calgae_fp16_to_fp32((calgae_fp16)h);
+    sgemm = m;
+    sgemv = v;
+}
+
+/* Opens OpenBLAS on first use; 0 if it is not available (the products then decline). */
+static int blas_ready(void)
+{
+    pthread_once(&init_once, init_blas);
+    return sgemv != NULL;
 }
 
 static int fits_blasint(int64_t v)
@@ -76,14 +160,10 @@ static void group_product(const struct prod *p, int64_t g, int64_t n, float *out
     const float *a;
     int64_t lda;
     if (p->is_f16) {
-        /* widen through the table: the F16 rows are read from memory once, the F32 copy stays
-         * in cache for BLAS */
-        for (int64_t i = 0; i < n; i++) {
-            const calgae_fp16 *src = (const calgae_fp16 *)((const char *)w->data + (size_t)(g + i) * w->row_bytes);
-            float *dst = p->wide + i * w->cols;
-            for (int64_t k = 0; k < w->cols; k++)
-                dst[k] = f16_table[src[k]];
-        }
+        /* the F16 rows are read from memory once; the F32 copy stays in cache for BLAS */
+        for (int64_t i = 0; i < n; i++)
+            widen((const calgae_fp16 *)((const char *)w->data + (size_t)(g + i) * w->row_bytes),
+                  p->wide + i * w->cols, w->cols);
         a = p->wide;
         lda = w->cols;
     } else {
@@ -91,10 +171,10 @@ static void group_product(const struct prod *p, int64_t g, int64_t n, float *out
         lda = (int64_t)(w->row_bytes / sizeof(float));
     }
     if (p->n_tok == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (blasint)n, (blasint)w->cols, 1.0f, a,
+        sgemv(CblasRowMajor, CblasNoTrans, (blasint)n, (blasint)w->cols, 1.0f, a,
                     (blasint)lda, p->x, 1, 0.0f, out, 1);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)p->n_tok, (blasint)n,
+        sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)p->n_tok, (blasint)n,
                     (blasint)w->cols, 1.0f, p->x, (blasint)p->ldx, a, (blasint)lda, 0.0f, out,
                     (blasint)ldo);
 }
@@ -115,7 +195,8 @@ static int product(const calgae_weight *w, uint32_t type, const void *x, size_t 
         return CALGAE_KERNEL_DECLINED;
     if (r1 <= r0 || n_tok <= 0)
         return CALGAE_KERNEL_OK;
-    pthread_once(&init_once, init_blas);
+    if (!blas_ready())
+        return CALGAE_KERNEL_DECLINED;
 
     struct prod p = {w, is_f16, x, (int64_t)(x_stride / sizeof(float)), n_tok, NULL};
     const int64_t g_first = r0 - r0 % GROUP;

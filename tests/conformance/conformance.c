@@ -422,6 +422,8 @@ int calgae_conformance_run(const calgae_plugin *p, const calgae_plugin *ref, uin
         ENTRY(rope, OP, 0, 0, test_rope),
         ENTRY(dot_f32, OP, 0, 0, test_dot),
         ENTRY(axpy_f32, OP, 0, 0, test_axpy),
+        ENTRY(matvec_q4_1, PROD, CALGAE_TYPE_Q4_1, 0, NULL), /* ABI 1.1 */
+        ENTRY(matmul_q4_1, PROD, CALGAE_TYPE_Q4_1, 1, NULL),
     };
 #undef ENTRY
     int n = 0;

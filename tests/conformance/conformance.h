@@ -22,9 +22,10 @@
  *  matvec/matmul   2*g(n) * sum|w_i*x_i| + n*2^-149, n = cols      both sides are some order
  *   f32, f16       (F16 weights widen exactly; x stays f32)        of summation; the 2^-149
  *                                                                  term is gradual underflow
- *  matvec/matmul   2*g(n+2) * sum_b |d_w*d_x| * sum_j |qw_j*qx_j|  integer products are exact,
- *   q8_0, q4_0     + n*2^-149, n = cols                            but not every kernel sums a
- *                  (element magnitudes, not |isum_b|: see below)   whole block in integers
+ *  matvec/matmul   2*g(n+3) * sum_b |d_w*d_x| * sum_j |qw_j*qx_j|  integer products are exact,
+ *   q8_0, q4_0,    + n*2^-149, n = cols; Q4_1 adds                 but not every kernel sums a
+ *   q4_1           |m_w*d_x| * sum_j |qx_j| per block              whole block in integers
+ *                  (element magnitudes, not |isum_b|: see below)
  *  dot_f32         as f32 matvec with one row
  *  rmsnorm         (g(n) + 16u) * |exact_i| + 2^-146               sum of squares, then ~8
  *                                                                  roundings each side
@@ -96,8 +97,8 @@ typedef struct {
     char detail[200];  /* the first failure, or a note ("" if none) */
 } calgae_conf_result;
 
-/* One result per slot of the contract, in the table's order. */
-#define CALGAE_CONF_SLOTS 15
+/* One result per slot of the contract (ABI 1.1), in the table's order. */
+#define CALGAE_CONF_SLOTS 17
 
 /* Runs the suite on plugin p, comparing with ref (which must provide every slot p provides),
  * with inputs drawn from seed. Fills up to max_out results and returns how many it filled. */

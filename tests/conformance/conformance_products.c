@@ -25,15 +25,24 @@ typedef struct {
     double rel, abs;        /* the tolerance: rel * scale + abs */
 } prod_t;
 
-static int is_block(uint32_t type) { return type == CALGAE_TYPE_Q8_0 || type == CALGAE_TYPE_Q4_0; }
+static int is_block(uint32_t type)
+{
+    return type == CALGAE_TYPE_Q8_0 || type == CALGAE_TYPE_Q4_0 || type == CALGAE_TYPE_Q4_1;
+}
+
+static size_t block_bytes(uint32_t type)
+{
+    return type == CALGAE_TYPE_Q8_0   ? sizeof(calgae_block_q8_0)
+         : type == CALGAE_TYPE_Q4_0 ? sizeof(calgae_block_q4_0)
+                                    : sizeof(calgae_block_q4_1);
+}
 
 static size_t elem_bytes(uint32_t type) { return type == CALGAE_TYPE_F16 ? 2 : 4; }
 
 static size_t row_min_bytes(uint32_t type, int64_t cols)
 {
     if (is_block(type))
-        return (size_t)(cols / CALGAE_QK) *
-               (type == CALGAE_TYPE_Q8_0 ? sizeof(calgae_block_q8_0) : sizeof(calgae_block_q4_0));
+        return (size_t)(cols / CALGAE_QK) * block_bytes(type);
     return (size_t)cols * elem_bytes(type);
 }
 
@@ -65,7 +74,7 @@ static void make_weight(prod_t *c, rng_t *g, uint32_t type, int64_t rows, int64_
 {
     const size_t min = row_min_bytes(type, cols);
     /* rows 3, 17 and 33 get padded rows (poisoned): row r starts at r * row_bytes, not r * min */
-    size_t pad = rows % 2 && rows > 1 ? (is_block(type) ? min / (size_t)(cols / CALGAE_QK) : 16) : 0;
+    size_t pad = rows % 2 && rows > 1 ? (is_block(type) ? block_bytes(type) : 16) : 0;
     c->w = (calgae_weight){.type = type, .rows = rows, .cols = cols, .row_bytes = min + pad};
     c->wbuf = malloc((size_t)rows * c->w.row_bytes);
     if (!c->wbuf)
@@ -90,8 +99,15 @@ static void make_weight(prod_t *c, rng_t *g, uint32_t type, int64_t rows, int64_
                 for (int j = 0; j < CALGAE_QK; j++)
                     blk.qs[j] = (int8_t)(rnd_int(g, 256) - 128); /* -128 is a valid byte too */
                 memcpy(row + (size_t)b * sizeof blk, &blk, sizeof blk);
-            } else {
+            } else if (type == CALGAE_TYPE_Q4_0) {
                 calgae_block_q4_0 blk = {.d = block_scale(g, kind)};
+                for (int j = 0; j < CALGAE_QK / 2; j++)
+                    blk.qs[j] = (uint8_t)rnd_int(g, 256);
+                memcpy(row + (size_t)b * sizeof blk, &blk, sizeof blk);
+            }
+            if (type == CALGAE_TYPE_Q4_1) { /* the minimum gets the extremes too */
+                calgae_block_q4_1 blk = {.d = block_scale(g, kind)};
+                blk.m = block_scale(g, kind);
                 for (int j = 0; j < CALGAE_QK / 2; j++)
                     blk.qs[j] = (uint8_t)rnd_int(g, 256);
                 memcpy(row + (size_t)b * sizeof blk, &blk, sizeof blk);
@@ -126,37 +142,47 @@ static double w_elem(const calgae_weight *w, int64_t r, int64_t i)
     return f;
 }
 
-/* Block b of weight row r against activation block xb: the integer sum, and in *abs_sum the
- * sum of |q_w * q_x| (what the tolerance scales with); *dw gets the weight block's scale. */
-static int64_t block_isum(const calgae_weight *w, int64_t r, int64_t b, const calgae_block_q8_0 *xb,
-                          double *dw, int64_t *abs_sum)
+/* Block b of weight row r against activation block xb: its contribution to the dot product
+ * (*exact, in double) and to the tolerance's scale (*scale: the magnitudes of the terms a kernel
+ * may round, element by element). Q4_1's terms are d_w q_j d_x x_j and m_w d_x x_j. */
+static void block_terms(const calgae_weight *w, int64_t r, int64_t b, const calgae_block_q8_0 *xb,
+                        double *exact, double *scale)
 {
-    const unsigned char *row = (const unsigned char *)w->data + (size_t)r * w->row_bytes;
+    const unsigned char *row =
+        (const unsigned char *)w->data + (size_t)r * w->row_bytes + (size_t)b * block_bytes(w->type);
     int q[CALGAE_QK];
-    calgae_fp16 d;
+    calgae_fp16 d, m = 0;
     if (w->type == CALGAE_TYPE_Q8_0) {
         calgae_block_q8_0 blk;
-        memcpy(&blk, row + (size_t)b * sizeof blk, sizeof blk);
+        memcpy(&blk, row, sizeof blk);
         for (int j = 0; j < CALGAE_QK; j++)
             q[j] = blk.qs[j];
         d = blk.d;
     } else {
-        calgae_block_q4_0 blk;
-        memcpy(&blk, row + (size_t)b * sizeof blk, sizeof blk);
+        /* Q4_0 and Q4_1 share the nibble order; Q4_0 centres them on 8, Q4_1 adds m instead */
+        const int q41 = w->type == CALGAE_TYPE_Q4_1;
+        uint8_t qs[CALGAE_QK / 2];
+        memcpy(&d, row, sizeof d);
+        if (q41)
+            memcpy(&m, row + offsetof(calgae_block_q4_1, m), sizeof m);
+        memcpy(qs, row + (q41 ? offsetof(calgae_block_q4_1, qs) : offsetof(calgae_block_q4_0, qs)),
+               sizeof qs);
         for (int j = 0; j < CALGAE_QK / 2; j++) {
-            q[j] = (blk.qs[j] & 15) - 8;
-            q[j + 16] = (blk.qs[j] >> 4) - 8;
+            q[j] = (qs[j] & 15) - (q41 ? 0 : 8);
+            q[j + 16] = (qs[j] >> 4) - (q41 ? 0 : 8);
         }
-        d = blk.d;
     }
-    int64_t isum = 0;
-    *abs_sum = 0;
+    int64_t isum = 0, abs_sum = 0, xsum = 0, abs_x = 0;
     for (int j = 0; j < CALGAE_QK; j++) {
         isum += q[j] * xb->qs[j];
-        *abs_sum += abs(q[j] * xb->qs[j]);
+        abs_sum += abs(q[j] * xb->qs[j]);
+        xsum += xb->qs[j];
+        abs_x += abs(xb->qs[j]);
     }
-    *dw = calgae_fp16_to_fp32(d);
-    return isum;
+    const double dx = calgae_fp16_to_fp32(xb->d), dd = calgae_fp16_to_fp32(d) * dx,
+                 md = calgae_fp16_to_fp32(m) * dx;
+    *exact = dd * (double)isum + md * (double)xsum;
+    *scale = fabs(dd) * (double)abs_sum + fabs(md) * (double)abs_x;
 }
 
 /* Activations (quantized with the header's reference quantizer for the block types, so the
@@ -197,11 +223,10 @@ static void make_case(prod_t *c, rng_t *g, uint32_t type, int64_t rows, int64_t 
                 for (int64_t b = 0; b < c->nb; b++) {
                     calgae_block_q8_0 xb;
                     memcpy(&xb, xt + (size_t)b * sizeof xb, sizeof xb);
-                    double dw;
-                    int64_t abs_sum, isum = block_isum(&c->w, r, b, &xb, &dw, &abs_sum);
-                    const double d = dw * calgae_fp16_to_fp32(xb.d);
-                    s += fabs(d) * (double)abs_sum;
-                    e += d * (double)isum;
+                    double be, bs;
+                    block_terms(&c->w, r, b, &xb, &be, &bs);
+                    s += bs;
+                    e += be;
                 }
             } else {
                 for (int64_t i = 0; i < cols; i++) {
@@ -215,8 +240,9 @@ static void make_case(prod_t *c, rng_t *g, uint32_t type, int64_t rows, int64_t 
         }
     }
     free(xf);
-    /* block types: the scale product and the product by a (partial) sum round twice more */
-    c->rel = 2 * gam(is_block(type) ? (double)cols + 2 : (double)cols);
+    /* block types: the scale products and the products by (partial) sums round a few times
+     * more (Q4_1's minimum term once more) */
+    c->rel = 2 * gam(is_block(type) ? (double)cols + 3 : (double)cols);
     c->abs = (double)cols * 0x1p-149;
 }
 
@@ -237,7 +263,8 @@ static int call_product(const calgae_plugin *t, const prod_t *c, const calgae_we
     case CALGAE_TYPE_F32: mv = SLOT(t, matvec_f32); mm = SLOT(t, matmul_f32); break;
     case CALGAE_TYPE_F16: mv = SLOT(t, matvec_f16); mm = SLOT(t, matmul_f16); break;
     case CALGAE_TYPE_Q8_0: mv = SLOT(t, matvec_q8_0); mm = SLOT(t, matmul_q8_0); break;
-    default: mv = SLOT(t, matvec_q4_0); mm = SLOT(t, matmul_q4_0); break;
+    case CALGAE_TYPE_Q4_0: mv = SLOT(t, matvec_q4_0); mm = SLOT(t, matmul_q4_0); break;
+    default: mv = SLOT(t, matvec_q4_1); mm = SLOT(t, matmul_q4_1); break;
     }
     if (c->matmul)
         return mm(w, c->x, c->x_stride, c->n_tok, y, c->y_stride, r0, r1);
