@@ -68,7 +68,7 @@ static int random_weight(calgae_weight *w, int64_t rows, int64_t cols)
 }
 
 static const char usage[] =
-    "Usage: gen_model --shape NAME --type f32|f16|q8_0|q4_0 --vocab tokenizer.bin --out FILE.gguf [--seed N]\n"
+    "Usage: gen_model --shape NAME --type f32|f16|q8_0|q4_0|q4_1 --vocab tokenizer.bin --out FILE.gguf [--seed N]\n"
     "Shapes: tinyllama (2048/5632/22 layers/32 heads/4 KV), stories15M, stories42M, stories110M, 7b\n";
 
 int main(int argc, char **argv)
@@ -97,7 +97,8 @@ int main(int argc, char **argv)
         if (!strcmp(shapes[i].name, shape_name))
             sh = &shapes[i];
     static const struct { const char *name; uint32_t type; } types[] = {
-        {"f32", CALGAE_TYPE_F32}, {"f16", CALGAE_TYPE_F16}, {"q8_0", CALGAE_TYPE_Q8_0}, {"q4_0", CALGAE_TYPE_Q4_0}};
+        {"f32", CALGAE_TYPE_F32}, {"f16", CALGAE_TYPE_F16}, {"q8_0", CALGAE_TYPE_Q8_0}, {"q4_0", CALGAE_TYPE_Q4_0},
+        {"q4_1", CALGAE_TYPE_Q4_1}};
     int type = -1;
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (!strcmp(types[i].name, type_name))
