@@ -37,8 +37,9 @@
  *    vector pipes), not with vpgatherdd (12 cycles).
  *  - A row's last blocks, when not a multiple of 8, run through the same 8-block code
  *    zero-padded: a runtime block count in the hot loop cost 25% more instructions.
- *  - A matvec tile of 4 rows shares the activation loads; matmul unpacks a group of weight
- *    blocks once per tile of tokens.
+ *  - A matvec tile of 4 rows shares the activation loads, its rows a quarter of the range
+ *    apart so that they stream (matvec_rows); matmul unpacks a group of weight blocks once per
+ *    tile of tokens.
  * Every (row, token) goes through the same instruction sequence whatever the tile shape, so
  * results do not depend on the row range, the thread count, or on matvec versus matmul.
  */
@@ -311,10 +312,11 @@ AVX2_INLINE act act_at(const act *a, int64_t g)
     return r;
 }
 
-/* y[(t0 + t) * ys + r + i] = W[r + i] . x_(t0 + t) for i < nr, t < nt (constants after
+/* y[(t0 + t) * ys + r + i rs] = W[r + i rs] . x_(t0 + t) for i < nr, t < nt (constants after
  * inlining, as is kind); a holds the tokens t0 .. t0 + nt - 1. */
-AVX2_INLINE void block_tile(const calgae_weight *w, const enum kind kind, int64_t r, const int nr,
-                            const act *a, int64_t t0, const int nt, float *y, int64_t ys)
+AVX2_INLINE void block_tile(const calgae_weight *w, const enum kind kind, int64_t r, int64_t rs,
+                            const int nr, const act *a, int64_t t0, const int nt, float *y,
+                            int64_t ys)
 {
     const int64_t nb = w->cols / CALGAE_QK;
     const int wstride = kind == Q4_0 ? (int)sizeof(calgae_block_q4_0)
@@ -325,28 +327,17 @@ AVX2_INLINE void block_tile(const calgae_weight *w, const enum kind kind, int64_
     __m256 acc[MAX_NR][MAX_NT];
 #pragma GCC unroll 4
     for (int i = 0; i < nr; i++)
-        wr[i] = (const char *)w->data + (size_t)(r + i) * w->row_bytes;
+        wr[i] = (const char *)w->data + (size_t)(r + i * rs) * w->row_bytes;
 #pragma GCC unroll 4
     for (int i = 0; i < nr; i++)
 #pragma GCC unroll 4
         for (int t = 0; t < nt; t++)
             acc[i][t] = _mm256_setzero_ps();
-    /* the same place in the rows of the next tile (rows are contiguous); matmul's later token
-     * tiles find this tile's rows in cache already */
-    const uintptr_t ahead = (uintptr_t)nr * w->row_bytes;
-    const int prefetch = t0 == 0;
     int64_t g = 0;
     for (; g + GROUP <= nb; g += GROUP) {
 #pragma GCC unroll 4
-        for (int i = 0; i < nr; i++) {
+        for (int i = 0; i < nr; i++)
             wb[i] = wr[i] + g * wstride;
-            /* a tile is nr short streams (1152 bytes a row at 2048 columns of Q4_0), too short
-             * for the hardware prefetcher to ramp up: fetch the next tile's group now. As
-             * integers, since the next tile may lie past the matrix (prefetches never fault). */
-            const uintptr_t next = (uintptr_t)wb[i] + ahead;
-            for (int line = 0; prefetch && line < GROUP * wstride; line += 64)
-                _mm_prefetch((const char *)(next + (uintptr_t)line), _MM_HINT_T0);
-        }
 #pragma GCC unroll 4
         for (int t = 0; t < nt; t++)
             ag[t] = act_at(&a[t], g);
@@ -378,7 +369,7 @@ AVX2_INLINE void block_tile(const calgae_weight *w, const enum kind kind, int64_
     for (int i = 0; i < nr; i++)
 #pragma GCC unroll 4
         for (int t = 0; t < nt; t++)
-            y[(t0 + t) * ys + r + i] = hsum_ps(acc[i][t]);
+            y[(t0 + t) * ys + r + i * rs] = hsum_ps(acc[i][t]);
 }
 
 /* ---- entry points ---- */
@@ -428,15 +419,20 @@ static act act_view(const act_store *s, const void *x, size_t xs, int64_t t, int
     return a;
 }
 
-/* The rows [r0, r1) of a matvec, the activation prepared. */
+/* The rows [r0, r1) of a matvec, the activation prepared. A tile takes one row from each
+ * quarter of the range (r, r + q, r + 2q, r + 3q), so the tile after it reads the rows right
+ * after these: the 4 rows are 4 long sequential streams, which the hardware prefetcher
+ * follows. Tiles of 4 adjacent rows instead make 3 new 1152-byte streams per tile (at 2048
+ * columns of Q4_0), too short for it: that streamed at half the speed, software prefetch of
+ * the next tile included (measured on Zen 3). */
 AVX2_INLINE void matvec_rows(const calgae_weight *w, const enum kind kind, const act *a, float *y,
                              int64_t r0, int64_t r1)
 {
-    int64_t r = r0;
-    for (; r + MAX_NR <= r1; r += MAX_NR)
-        block_tile(w, kind, r, MAX_NR, a, 0, 1, y, 0);
-    for (; r < r1; r++)
-        block_tile(w, kind, r, 1, a, 0, 1, y, 0);
+    const int64_t q = (r1 - r0) / MAX_NR;
+    for (int64_t t = 0; t < q; t++)
+        block_tile(w, kind, r0 + t, q, MAX_NR, a, 0, 1, y, 0);
+    for (int64_t r = r0 + q * MAX_NR; r < r1; r++)
+        block_tile(w, kind, r, 1, 1, a, 0, 1, y, 0);
 }
 
 AVX2_INLINE int block_matvec(const calgae_weight *w, const enum kind kind, const void *x,
@@ -469,13 +465,13 @@ AVX2_INLINE void matmul_rows(const calgae_weight *w, const enum kind kind, const
             for (int k = 0; k < nt; k++)
                 a[k] = act_view(store, x, xs, t + k, n_tok);
             if (nr == mm_nr && nt == mm_nt)
-                block_tile(w, kind, r, mm_nr, a, t, mm_nt, y, ys);
+                block_tile(w, kind, r, 1, mm_nr, a, t, mm_nt, y, ys);
             else if (nr == mm_nr)
-                block_tile(w, kind, r, mm_nr, a, t, 1, y, ys);
+                block_tile(w, kind, r, 1, mm_nr, a, t, 1, y, ys);
             else if (nt == mm_nt)
-                block_tile(w, kind, r, 1, a, t, mm_nt, y, ys);
+                block_tile(w, kind, r, 1, 1, a, t, mm_nt, y, ys);
             else
-                block_tile(w, kind, r, 1, a, t, 1, y, ys);
+                block_tile(w, kind, r, 1, 1, a, t, 1, y, ys);
             t += nt;
         }
         r += nr;

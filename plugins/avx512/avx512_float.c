@@ -163,8 +163,9 @@ AVX512_INLINE __m128i round_half_away_i8(__m512 v)
     const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
     const __m512 frac = _mm512_sub_ps(v, t);
     const __m512 one = _mm512_set1_ps(1.0f);
-    __m512 q = _mm512_mask_add_ps(t, _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ), t, one);
-    q = _mm512_mask_sub_ps(q, _mm512_cmp_ps_mask(frac, _mm512_set1_ps(-0.5f), _CMP_LE_OQ), q, one);
+    const __mmask16 up = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+    const __mmask16 down = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(-0.5f), _CMP_LE_OQ);
+    const __m512 q = _mm512_mask_sub_ps(_mm512_mask_add_ps(t, up, t, one), down, t, one);
     return _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(q));
 }
 
@@ -335,7 +336,8 @@ void calgae_avx512_rope(float *x, int64_t n_heads, int64_t head_size, int64_t n_
             _mm512_storeu_ps(v + i, rotate8(_mm512_loadu_ps(v + i), _mm512_loadu_ps(cs + i)));
         if (i < n) {
             const __mmask16 m = tail_mask16(n - i);
-            const __m512 r = rotate8(_mm512_maskz_loadu_ps(m, v + i), _mm512_maskz_loadu_ps(m, cs + i));
+            const __m512 r = rotate8(_mm512_maskz_loadu_ps(m, v + i),
+                                     _mm512_maskz_loadu_ps(m, cs + i));
             _mm512_mask_storeu_ps(v + i, m, r);
         }
     }

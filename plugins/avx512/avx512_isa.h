@@ -8,10 +8,10 @@
  * without AVX-512. SIMDe 0.7.4 (Debian 12) lacks or mis-declares a few of the intrinsics used
  * here; avx512_simde_shim.h fills those in, for the emulated build only.
  *
- * The two scalar fp16 helpers differ too: the native build converts block scales with F16C
- * (one instruction), the emulated one with the exact C conversion of calgae_plugin.h. Both are
- * exact (binary16 -> binary32) or round to nearest even (binary32 -> binary16), so they agree
- * bit for bit.
+ * The scalar fp32 -> fp16 conversion of the quantizer's block scales differs too: F16C (one
+ * instruction) natively, calgae_plugin.h's C conversion when emulated. Both round to nearest
+ * even, so they agree bit for bit. (Scales going the other way are widened 16 at a time with
+ * vcvtph2ps, see avx512_quant_impl.h.)
  */
 #ifndef CALGAE_AVX512_ISA_H
 #define CALGAE_AVX512_ISA_H
@@ -24,15 +24,13 @@
 
 #include "avx512_simde_shim.h"
 
-#define FP16_TO_FP32(h) calgae_fp16_to_fp32(h)
 #define FP32_TO_FP16(f) calgae_fp32_to_fp16(f)
 #else
 #if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__F16C__)
-#error "the native AVX-512 kernels need -mavx512f -mavx512bw -mf16c (see plugins/avx512/CMakeLists.txt)"
+#error "the native AVX-512 kernels need -mavx512f -mavx512bw -mf16c (plugins/avx512/CMakeLists.txt)"
 #endif
 #include <immintrin.h>
 
-#define FP16_TO_FP32(h) _cvtsh_ss(h)
 #define FP32_TO_FP16(f) ((calgae_fp16)_cvtss_sh((f), _MM_FROUND_TO_NEAREST_INT))
 #endif
 

@@ -87,11 +87,13 @@ int main(void)
     const int f = cpuinfo_has("avx512f"), bw = cpuinfo_has("avx512bw");
     printf("this machine: probe %d \"%s\"; /proc/cpuinfo avx512f %d avx512bw %d\n", ok, why, f, bw);
     if (f == 0 && (ok || strstr(why, "CPU lacks avx512f") != why)) {
-        printf("FAIL this machine: no avx512f in /proc/cpuinfo, yet the probe said %d \"%s\"\n", ok, why);
+        printf("FAIL this machine: no avx512f in /proc/cpuinfo, yet the probe said %d \"%s\"\n", ok,
+               why);
         failures++;
     } else if (f == 1 && bw == 1 && !ok) {
         /* Linux lists avx512f only when it saves the state, so the probe must accept */
-        printf("FAIL this machine: /proc/cpuinfo has avx512f and avx512bw, probe refused: %s\n", why);
+        printf("FAIL this machine: /proc/cpuinfo has avx512f and avx512bw, probe refused: %s\n",
+               why);
         failures++;
     } else {
         printf("PASS this machine\n");

@@ -1,6 +1,6 @@
 /*
- * avx512_quant_impl.h - Q8_0, Q4_0 and Q4_1 weights against Q8_0 activations, two 32-value blocks
- * per 512-bit register. Not a header to include anywhere: avx512_quant.c and
+ * avx512_quant_impl.h - Q8_0, Q4_0 and Q4_1 weights against Q8_0 activations, two 32-value
+ * blocks per 512-bit register. Not a header to include anywhere: avx512_quant.c and
  * avx512_quant_vnni.c each define CALGAE_AVX512_VNNI (0 or 1) and include it once, so the
  * same source gives both variants (llamafile's trick), and the plugin's entry point picks one
  * table by CPUID.
@@ -15,7 +15,9 @@
  * by d_w * d_x (the float product the reference forms, scales fetched 16 at a time by a gather)
  * and accumulated lane-wise with FMA. The only roundings are thus the scale product and the
  * sum over blocks, as in the reference, just in another order: the suite's error bound holds
- * however the integers inside a block cancel.
+ * however the integers inside a block cancel. Q4_1 weights (0..15 and a per-block minimum m)
+ * need no sign trick: they are the unsigned operand as they are, and m_w * d_x * sum(x) adds a
+ * second folded dot product, of x against ones.
  * Each token's accumulation does not depend on how many tokens share the pass, so matmul gives
  * each token exactly what matvec gives it.
  */
@@ -32,7 +34,7 @@
 #define QFN(name) calgae_avx512_##name
 #endif
 
-/* Tokens per pass of matmul: a weight pair is loaded, unpacked and sign-split once for 4. */
+/* Tokens per pass of matmul: a group's weights are loaded, unpacked and sign-split once for 4. */
 #define NT 4
 
 /* 16 int32 lanes, each the sum of 4 products aw[k] * sx[k] (aw unsigned, sx signed). */
@@ -113,9 +115,9 @@ AVX512_INLINE __m512i block_sums16(const __m512i *dp)
                       8 * (S), 10 * (S), 12 * (S), 14 * (S), 9 * (S), 11 * (S), 13 * (S),       \
                       15 * (S))
 
-/* The fp16 scales (first field) of 16 blocks `stride` bytes apart from `first`, in BLOCK_ORDER,
- * as floats; lanes outside `valid` are 0 and read nothing. Each lane loads 4 bytes: the scale
- * and the block's first two quants, all inside the block. */
+/* An fp16 field (d, or Q4_1's m) of 16 blocks, at `first` + offsets (BLOCK_ORDER of the block
+ * size), as floats; lanes outside `valid` are 0 and read nothing. Each lane loads 4 bytes: the
+ * field and the next two bytes of its block, all inside the block. */
 AVX512_INLINE __m512 scales16(const void *first, __m512i offsets, __mmask16 valid)
 {
     const __m512i raw = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), valid, offsets,
@@ -160,16 +162,16 @@ AVX512_INLINE __m512 scales16(const void *first, __m512i offsets, __mmask16 vali
                     dp[k] = dot_u8s8(uw[k], xv);                                               \
                     ds[k] = dot_u8s8(_mm512_set1_epi8(1), xv);                                 \
                 } else {                                                                       \
-                    const __m512i sx = _mm512_mask_sub_epi8(xv, neg[k], _mm512_setzero_si512(), xv); \
-                    dp[k] = dot_u8s8(uw[k], sx);                                               \
+                    const __m512i zero = _mm512_setzero_si512();                               \
+                    dp[k] = dot_u8s8(uw[k], _mm512_mask_sub_epi8(xv, neg[k], zero, xv));       \
                 }                                                                              \
             }                                                                                  \
             const __m512 dx = scales16(x, BLOCK_ORDER((int)sizeof *x), valid);                 \
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(block_sums16(dp)), _mm512_mul_ps(dw, dx), \
                                      acc[t]);                                                  \
             if (affine)                                                                        \
-                acc[t] = _mm512_fmadd_ps(mw, _mm512_mul_ps(dx, _mm512_cvtepi32_ps(block_sums16(ds))), \
-                                         acc[t]);                                              \
+                acc[t] = _mm512_fmadd_ps(                                                      \
+                    mw, _mm512_mul_ps(dx, _mm512_cvtepi32_ps(block_sums16(ds))), acc[t]);      \
         }                                                                                      \
     }                                                                                          \
     /* out[t] = dot(row, x[t]) over the nb blocks of a row */                                  \
@@ -211,7 +213,8 @@ DEFINE_ROW(q4_1, calgae_block_q4_1, 1)
             return CALGAE_KERNEL_DECLINED;                                                     \
         const int64_t nb = w->cols / CALGAE_QK;                                                \
         for (int64_t r = r0; r < r1; r++) {                                                    \
-            const block_t *wb = (const block_t *)((const char *)w->data + (size_t)r * w->row_bytes); \
+            const block_t *wb =                                                                \
+                (const block_t *)((const char *)w->data + (size_t)r * w->row_bytes);           \
             for (int64_t t0 = 0; t0 < n_tok; t0 += NT) {                                       \
                 const calgae_block_q8_0 *xb[NT];                                               \
                 float out[NT] = {0};                                                           \

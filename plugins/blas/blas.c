@@ -95,7 +95,7 @@ __attribute__((target("avx,f16c"))) static void widen_f16c(const calgae_fp16 *sr
 }
 #endif
 
-/* dlsym returns an object pointer; the loader's documented way to get a function from it */
+/* dlsym returns an object pointer: copied into the function pointer, as the host does */
 static void *symbol(void *lib, const char *name, void *fn_out, size_t fn_size)
 {
     void *sym = dlsym(lib, name);
@@ -143,8 +143,7 @@ static int fits_blasint(int64_t v)
     return v >= 0 && (sizeof(blasint) >= sizeof(int64_t) || v <= INT32_MAX);
 }
 
-/* What BLAS is told about one call: n_tok tokens of x (leading dimension ldx floats) against
- * weight rows of `cols` floats (leading dimension ldw). */
+/* One product: n_tok tokens of x (leading dimension ldx floats) against the rows of w. */
 struct prod {
     const calgae_weight *w;
     int is_f16;
@@ -171,12 +170,12 @@ static void group_product(const struct prod *p, int64_t g, int64_t n, float *out
         lda = (int64_t)(w->row_bytes / sizeof(float));
     }
     if (p->n_tok == 1)
-        sgemv(CblasRowMajor, CblasNoTrans, (blasint)n, (blasint)w->cols, 1.0f, a,
-                    (blasint)lda, p->x, 1, 0.0f, out, 1);
+        sgemv(CblasRowMajor, CblasNoTrans, (blasint)n, (blasint)w->cols, 1.0f, a, (blasint)lda,
+              p->x, 1, 0.0f, out, 1);
     else
         sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)p->n_tok, (blasint)n,
-                    (blasint)w->cols, 1.0f, p->x, (blasint)p->ldx, a, (blasint)lda, 0.0f, out,
-                    (blasint)ldo);
+              (blasint)w->cols, 1.0f, p->x, (blasint)p->ldx, a, (blasint)lda, 0.0f, out,
+              (blasint)ldo);
 }
 
 /* Y[t][r] = W[r] . X[t] for r in [r0, r1), group by group. */
