@@ -13,8 +13,8 @@
  * --runs runs (default 15). On a shared machine the best run is the one the scheduler left
  * alone, so both are printed.
  * --bandwidth first measures the machine's memory read bandwidth the same way: 64 MiB slices
- * of a 1 GiB buffer, taken in turn, summed as 64-bit integers by plain C (compiled with -O2),
- * on 1 thread and on N threads; each product's GB/s is then also printed as a share of the
+ * of a 1 GiB buffer, taken in turn, summed as 64-bit integers by plain C (compiled with -O2,
+ * each thread reading 4 sequential streams), on 1 thread and on N threads; each product's GB/s is then also printed as a share of the
  * N-thread bandwidth (median of median, best of best).
  * --batch B also times matmul with B tokens (prompt processing) and reports GFLOP/s.
  * --cpu-time times by the threads' CPU time instead of the wall clock (a run's time is its
@@ -210,14 +210,17 @@ static void sum_task(void *ctx, int64_t begin, int64_t end, int thread)
 {
     struct sum_job *j = ctx;
     const double t0 = use_cpu_time ? thread_cpu_ns() : 0;
-    /* items are 4 KiB pages of the buffer: plain C the compiler vectorizes at -O2 */
-    const uint64_t *p = j->buf + begin * 512, *e = j->buf + end * 512;
+    /* items are 4 KiB pages of the buffer; their range is read as 4 sequential streams at once,
+     * one per quarter, in plain C: one stream alone measured about 30% less than a core pulls
+     * with several (the products read 4 rows at a time) */
+    const uint64_t *p = j->buf + begin * 512;
+    const size_t q = (size_t)(end - begin) * 512 / 4;
     uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (; p < e; p += 4) {
-        s0 += p[0];
-        s1 += p[1];
-        s2 += p[2];
-        s3 += p[3];
+    for (size_t i = 0; i < q; i += 2) {
+        s0 += p[i] + p[i + 1];
+        s1 += p[q + i] + p[q + i + 1];
+        s2 += p[2 * q + i] + p[2 * q + i + 1];
+        s3 += p[3 * q + i] + p[3 * q + i + 1];
     }
     j->sums[thread] += s0 + s1 + s2 + s3;
     if (use_cpu_time)
@@ -339,7 +342,7 @@ int main(int argc, char **argv)
         const struct rate bw1 = bandwidth(one, 1, buf, bytes, runs);
         bw = bandwidth(pool, threads, buf, bytes, runs);
         n_threads = threads;
-        printf("memory read bandwidth (1 GiB, 64-bit sums), GB/s median (best): 1 thread %.1f (%.1f), "
+        printf("memory read bandwidth (1 GiB, 64-bit sums, 4 streams a thread), GB/s median (best): 1 thread %.1f (%.1f), "
                "%d threads %.1f (%.1f)\n", bw1.median, bw1.best, threads, bw.median, bw.best);
         calgae_pool_destroy(one);
         free(buf);

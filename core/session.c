@@ -8,6 +8,8 @@
 #include "config.h"
 #include "util.h"
 
+static void each_weight(calgae_session *s, int prepare);
+
 #define DEFAULT_MAX_BATCH 64
 
 static void log_stderr(void *user, int level, const char *line)
@@ -218,6 +220,10 @@ int calgae_session_open(calgae_session *s, const calgae_session_opts *o, char *e
         if (calgae_state_init(&s->st, &s->model, &s->be, s->pool, ctx, batch, err, err_len) != 0)
             goto fail;
         s->have_state = 1;
+        /* a plugin that keeps its own weight layout converts it now, once (a failure keeps
+         * the stored layout, which every plugin reads) */
+        each_weight(s, 1);
+        s->have_prepared = 1;
     }
     s->load_ms = calgae_now_ms() - t0;
     return 0;
@@ -226,11 +232,34 @@ fail:
     return -1;
 }
 
+/* Every matrix the products read, so the serving plugin can prepare its own layout. */
+static void each_weight(calgae_session *s, int prepare)
+{
+    calgae_model *m = &s->model;
+    char err[CALGAE_ERR_LEN];
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        calgae_layer *L = &m->layers[l];
+        calgae_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_down, &L->w_up};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
+            if (prepare)
+                calgae_backends_prepare(&s->be, ws[i], err, sizeof err);
+            else
+                calgae_backends_release(&s->be, ws[i]);
+        }
+    }
+    if (prepare)
+        calgae_backends_prepare(&s->be, &m->output, err, sizeof err);
+    else
+        calgae_backends_release(&s->be, &m->output);
+}
+
 void calgae_session_close(calgae_session *s)
 {
     if (s->have_state)
         calgae_state_free(&s->st);
     calgae_pool_destroy(s->pool); /* workers stop before plugins are unloaded */
+    if (s->have_prepared)
+        each_weight(s, 0);
     if (s->have_be)
         calgae_backends_free(&s->be);
     if (s->have_own_tok)

@@ -31,7 +31,7 @@ typedef struct calgae_session {
     calgae_backends be;
     calgae_pool *pool;
     calgae_state st;
-    int have_model, have_own_tok, have_be, have_state;
+    int have_model, have_own_tok, have_be, have_state, have_prepared;
     double load_ms;
 } calgae_session;
 

@@ -11,8 +11,9 @@
  * scalar loop (a NaN anywhere in a row or the activation gives a NaN).
  *
  * A matvec reads every weight once and is bound by memory, so 4 rows share each activation
- * load and keep 4 independent FMA chains busy, the rows a quarter of the range apart; matmul uses tiles of 4 rows x 3 tokens (12
- * accumulators, 3 activations and a weight in the 16 YMM registers). The per-(row, token)
+ * load and keep 4 independent FMA chains busy, the rows a quarter of the range apart; matmul
+ * uses tiles of 4 rows x 3 tokens (12 accumulators, 3 activations and a weight in the 16 YMM
+ * registers). The per-(row, token)
  * instruction sequence is the same in every tile, so results do not depend on row ranges,
  * thread counts, or matvec versus matmul.
  */
