@@ -14,8 +14,9 @@
  * alone, so both are printed.
  * --bandwidth first measures the machine's memory read bandwidth the same way: 64 MiB slices
  * of a 1 GiB buffer, taken in turn, summed as 64-bit integers by plain C (compiled with -O2,
- * each thread reading 4 sequential streams), on 1 thread and on N threads; each product's GB/s is then also printed as a share of the
- * N-thread bandwidth (median of median, best of best).
+ * each thread reading 4 sequential streams), on 1 thread and on N threads; each product's
+ * GB/s is then also printed as a share of the N-thread bandwidth (median of median, best of
+ * best).
  * --batch B also times matmul with B tokens (prompt processing) and reports GFLOP/s.
  * --cpu-time times by the threads' CPU time instead of the wall clock (a run's time is its
  * threads' CPU time in the kernel divided by their number): on a machine shared with other
@@ -342,8 +343,9 @@ int main(int argc, char **argv)
         const struct rate bw1 = bandwidth(one, 1, buf, bytes, runs);
         bw = bandwidth(pool, threads, buf, bytes, runs);
         n_threads = threads;
-        printf("memory read bandwidth (1 GiB, 64-bit sums, 4 streams a thread), GB/s median (best): 1 thread %.1f (%.1f), "
-               "%d threads %.1f (%.1f)\n", bw1.median, bw1.best, threads, bw.median, bw.best);
+        printf("memory read bandwidth (1 GiB, 64-bit sums, 4 streams a thread), GB/s median (best): "
+               "1 thread %.1f (%.1f), %d threads %.1f (%.1f)\n", bw1.median, bw1.best, threads,
+               bw.median, bw.best);
         calgae_pool_destroy(one);
         free(buf);
     }

@@ -13,9 +13,8 @@
  * A matvec reads every weight once and is bound by memory, so 4 rows share each activation
  * load and keep 4 independent FMA chains busy, the rows a quarter of the range apart; matmul
  * uses tiles of 4 rows x 3 tokens (12 accumulators, 3 activations and a weight in the 16 YMM
- * registers). The per-(row, token)
- * instruction sequence is the same in every tile, so results do not depend on row ranges,
- * thread counts, or matvec versus matmul.
+ * registers). The per-(row, token) instruction sequence is the same in every tile, so results
+ * do not depend on row ranges, thread counts, or matvec versus matmul.
  */
 #include "kernels.h"
 #include "simd.h"
