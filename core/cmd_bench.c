@@ -56,6 +56,7 @@ static const char usage[] =
     "  -t, --threads LIST      comma-separated thread counts (default: physical cores)\n"
     "  -o, --output FORMAT     md, json (one object per line) or csv (default md)\n"
     "      --bandwidth         only measure the memory read bandwidth\n"
+    "      --no-repack         keep the file's weight layout (no plugin-specific copy at load)\n"
     "  -h, --help              show this help\n";
 
 static int split_list(char *s, const char **out, int max)
@@ -92,7 +93,7 @@ static int parse(int argc, char **argv, struct bench_opts *o)
         {"n-prompt", required_argument, 0, 'p'}, {"n-gen", required_argument, 0, 'n'},
         {"repetitions", required_argument, 0, 'r'}, {"threads", required_argument, 0, 't'},
         {"output", required_argument, 0, 'o'},  {"bandwidth", no_argument, 0, 'W'},
-        {"help", no_argument, 0, 'h'},
+        {"no-repack", no_argument, 0, 'R'},     {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
     opterr = 0;
@@ -125,6 +126,7 @@ static int parse(int argc, char **argv, struct bench_opts *o)
             o->output = optarg;
             break;
         case 'W': o->bandwidth_only = 1; break;
+        case 'R': o->s.no_repack = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         case ':': calgae_error("option %s needs a value", argv[optind - 1]); return 2;
         default: calgae_error("unknown option %s (see 'calgae bench --help')", argv[optind - 1]); return 2;

@@ -37,6 +37,8 @@ static const char usage[] =
     "                         tokenizer.bin beside a .bin model)\n"
     "      --config FILE      settings file (default: $CALGAE_CONFIG, else ./calgae.ini, else\n"
     "                         $XDG_CONFIG_HOME/calgae/calgae.ini; only the first is read)\n"
+    "      --no-repack        keep the file's weight layout (default: a plugin may copy the\n"
+    "                         weights into its own, faster one at load)\n"
     "  -v, --verbose          log plugin loading\n"
     "  -h, --help             show this help\n";
 
@@ -59,6 +61,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         {"ctx", required_argument, 0, 'C'},       {"backend", required_argument, 0, 'B'},
         {"tokenizer", required_argument, 0, 'z'}, {"verbose", no_argument, 0, 'v'},
         {"config", required_argument, 0, 'F'},    {"help", no_argument, 0, 'h'},
+        {"no-repack", no_argument, 0, 'R'},
         {0, 0, 0, 0}};
     long v;
     int c;
@@ -79,6 +82,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         case 'z': o->s.tokenizer = optarg; break;
         case 'F': o->s.config = optarg; break;
         case 'v': o->s.verbose = 1; break;
+        case 'R': o->s.no_repack = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         case ':': calgae_error("option %s needs a value", argv[optind - 1]); return 2;
         default: calgae_error("unknown option %s (see 'calgae run --help')", argv[optind - 1]); return 2;

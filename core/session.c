@@ -222,7 +222,8 @@ int calgae_session_open(calgae_session *s, const calgae_session_opts *o, char *e
         s->have_state = 1;
         /* a plugin that keeps its own weight layout converts it now, once (a failure keeps
          * the stored layout, which every plugin reads) */
-        each_weight(s, 1);
+        if (!o->no_repack)
+            each_weight(s, 1);
         s->have_prepared = 1;
     }
     s->load_ms = calgae_now_ms() - t0;
@@ -232,25 +233,39 @@ fail:
     return -1;
 }
 
+/* A matrix that the serving plugin copied into its own layout: the stored bytes are no longer
+ * read, so their pages leave the resident set (peak memory stays about the file's size). An
+ * output matrix tied to the embeddings keeps its pages: the embedding lookup reads them. */
+static void prepare_one(calgae_session *s, calgae_weight *w, int prepare)
+{
+    char err[CALGAE_ERR_LEN];
+    if (!prepare) {
+        calgae_backends_release(&s->be, w);
+        return;
+    }
+    calgae_backends_prepare(&s->be, w, err, sizeof err);
+    const calgae_model *m = &s->model;
+    const calgae_map *map = m->format == CALGAE_FORMAT_GGUF ? &m->gguf.map : &m->map;
+    const uint8_t *p = w->data;
+    const size_t n = (size_t)w->rows * w->row_bytes;
+    /* only pages of the file mapping: dropping anonymous ones would zero them */
+    const int in_file = p >= map->data && n <= map->size && (size_t)(p - map->data) <= map->size - n;
+    if (w->prepared && in_file && w->data != m->tok_embd.data)
+        calgae_drop_pages(w->data, n);
+}
+
 /* Every matrix the products read, so the serving plugin can prepare its own layout. */
 static void each_weight(calgae_session *s, int prepare)
 {
     calgae_model *m = &s->model;
-    char err[CALGAE_ERR_LEN];
     for (int l = 0; l < m->cfg.n_layers; l++) {
         calgae_layer *L = &m->layers[l];
         calgae_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_down, &L->w_up};
         for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
-            if (prepare)
-                calgae_backends_prepare(&s->be, ws[i], err, sizeof err);
-            else
-                calgae_backends_release(&s->be, ws[i]);
+            prepare_one(s, ws[i], prepare);
         }
     }
-    if (prepare)
-        calgae_backends_prepare(&s->be, &m->output, err, sizeof err);
-    else
-        calgae_backends_release(&s->be, &m->output);
+    prepare_one(s, &m->output, prepare);
 }
 
 void calgae_session_close(calgae_session *s)

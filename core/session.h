@@ -22,6 +22,7 @@ typedef struct calgae_session_opts {
     int max_batch;         /* 0: a default */
     int verbose;
     int need_state;        /* allocate the KV cache and activations */
+    int no_repack;         /* keep the stored layout even where a plugin has its own */
 } calgae_session_opts;
 
 typedef struct calgae_session {

@@ -78,3 +78,14 @@ int calgae_mul_size(size_t a, size_t b, size_t *out)
     *out = a * b;
     return 0;
 }
+
+void calgae_drop_pages(const void *p, size_t n)
+{
+    const long ps = sysconf(_SC_PAGESIZE);
+    if (ps <= 0 || n == 0)
+        return;
+    const uintptr_t page = (uintptr_t)ps;
+    const uintptr_t lo = ((uintptr_t)p + page - 1) / page * page, hi = ((uintptr_t)p + n) / page * page;
+    if (lo < hi)
+        (void)madvise((void *)lo, hi - lo, MADV_DONTNEED); /* advice: failing changes nothing */
+}

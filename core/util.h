@@ -30,6 +30,11 @@ typedef struct calgae_map {
 int calgae_map_file(calgae_map *m, const char *path, char *err, size_t err_len);
 void calgae_unmap(calgae_map *m);
 
+/* Drops this process's mapped pages of [p, p + n) of a read-only file mapping (the whole pages
+ * inside it): they leave the resident set, and a later read maps them again from the page
+ * cache, so the bytes stay valid. */
+void calgae_drop_pages(const void *p, size_t n);
+
 /* Monotonic clock in milliseconds. */
 double calgae_now_ms(void);
 

@@ -33,6 +33,13 @@ int avx2_matmul_q4_0(const calgae_weight *w, const void *x, size_t x_stride, int
 int avx2_matmul_q4_1(const calgae_weight *w, const void *x, size_t x_stride, int64_t n_tok,
                      float *y, int64_t y_stride, int64_t r0, int64_t r1);
 
+/* products_x8.c: the interleaved layout of Q4_0 and Q8_0 weights and its products */
+int avx2_x8_prepare(calgae_weight *w, char *why, size_t why_len);
+void avx2_x8_release(calgae_weight *w);
+int avx2_x8_matvec(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1);
+int avx2_x8_matmul(const calgae_weight *w, const void *x, size_t x_stride, int64_t n_tok,
+                   float *y, int64_t y_stride, int64_t r0, int64_t r1);
+
 void avx2_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
 void avx2_softmax(float *x, int64_t n);
 void avx2_swiglu(float *gate, const float *up, int64_t n);

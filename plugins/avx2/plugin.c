@@ -7,25 +7,59 @@
  */
 #include "kernels.h"
 
+static const calgae_plugin table;
+
+/* A weight this plugin prepared reads its interleaved layout; any other the stored one. */
+static int ours(const calgae_weight *w)
+{
+    return w->prepared && w->owner == &table;
+}
+
+static int matvec_q8_0(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1)
+{
+    return ours(w) ? avx2_x8_matvec(w, x, y, r0, r1) : avx2_matvec_q8_0(w, x, y, r0, r1);
+}
+
+static int matvec_q4_0(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1)
+{
+    return ours(w) ? avx2_x8_matvec(w, x, y, r0, r1) : avx2_matvec_q4_0(w, x, y, r0, r1);
+}
+
+static int matmul_q8_0(const calgae_weight *w, const void *x, size_t xs, int64_t n, float *y,
+                       int64_t ys, int64_t r0, int64_t r1)
+{
+    return ours(w) ? avx2_x8_matmul(w, x, xs, n, y, ys, r0, r1)
+                   : avx2_matmul_q8_0(w, x, xs, n, y, ys, r0, r1);
+}
+
+static int matmul_q4_0(const calgae_weight *w, const void *x, size_t xs, int64_t n, float *y,
+                       int64_t ys, int64_t r0, int64_t r1)
+{
+    return ours(w) ? avx2_x8_matmul(w, x, xs, n, y, ys, r0, r1)
+                   : avx2_matmul_q4_0(w, x, xs, n, y, ys, r0, r1);
+}
+
 static const calgae_plugin table = {
     .struct_size = sizeof(calgae_plugin),
     .abi_major = CALGAE_ABI_MAJOR,
     .abi_minor = CALGAE_ABI_MINOR,
     .name = "avx2",
     .version = "1.0.0",
-    .description = "x86-64 AVX2/FMA/F16C kernels (int8 block dot products, 4-row tiles)",
+    .description = "x86-64 AVX2/FMA/F16C kernels (int8 block dot products, Q4_0/Q8_0 rows interleaved by 8)",
     .isa = "avx2,fma,f16c",
     .priority = 100,
     .probe = avx2_probe,
+    .prepare_weight = avx2_x8_prepare,
+    .release_weight = avx2_x8_release,
     .quantize_q8_0 = avx2_quantize_q8_0,
     .matvec_f32 = avx2_matvec_f32,
     .matvec_f16 = avx2_matvec_f16,
-    .matvec_q8_0 = avx2_matvec_q8_0,
-    .matvec_q4_0 = avx2_matvec_q4_0,
+    .matvec_q8_0 = matvec_q8_0,
+    .matvec_q4_0 = matvec_q4_0,
     .matmul_f32 = avx2_matmul_f32,
     .matmul_f16 = avx2_matmul_f16,
-    .matmul_q8_0 = avx2_matmul_q8_0,
-    .matmul_q4_0 = avx2_matmul_q4_0,
+    .matmul_q8_0 = matmul_q8_0,
+    .matmul_q4_0 = matmul_q4_0,
     .rmsnorm = avx2_rmsnorm,
     .softmax = avx2_softmax,
     .swiglu = avx2_swiglu,

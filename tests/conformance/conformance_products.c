@@ -357,17 +357,18 @@ out:
 void conf_test_product(acc_t *a, const calgae_plugin *p, const calgae_plugin *ref, rng_t *g,
                        uint32_t type, int matmul)
 {
-    static const int64_t rows_list[] = {1, 3, 17, 33, 100};
+    /* 16 and 40: multiples of 8, which row-interleaving plugins prepare (range ends cut groups) */
+    static const int64_t rows_list[] = {1, 3, 16, 17, 33, 40, 100};
     static const int64_t cols_f[] = {1, 7, 33, 100, 2048}, cols_q[] = {32, 64, 96, 2048};
     const int64_t *cols_list = is_block(type) ? cols_q : cols_f;
     const int n_cols = is_block(type) ? 4 : 5;
     for (int kind = 0; kind < K_COUNT; kind++) {
         if (is_block(type) && (kind == K_DENORM || kind == K_NAN || kind == K_INF))
             continue; /* no defined Q8_0 activation for these */
-        for (int ri = 0; ri < 5; ri++)
+        for (int ri = 0; ri < 7; ri++)
             for (int ci = 0; ci < n_cols; ci++) {
                 const int64_t rows = rows_list[ri], cols = cols_list[ci];
-                if (kind != K_RANDOM && rows != 3 && rows != 33)
+                if (kind != K_RANDOM && rows != 3 && rows != 40)
                     continue; /* the special inputs on two shapes per column count */
                 int64_t tok_lo = 1, tok_hi = 1;
                 if (matmul && kind == K_RANDOM)

@@ -1,0 +1,332 @@
+/*
+ * products_x8.c - the avx2 plugin's own weight layout for Q4_0 and Q8_0 ("x8": 8 rows
+ * interleaved), made once at load by prepare_weight (calgae_plugin.h), and the products that
+ * read it.
+ *
+ * Why: in ggml's layout the 8 lanes of a vector hold parts of one row's block, so every block
+ * dot product ends in a horizontal sum, which costs about as many shuffles as there are
+ * multiplies (products_block.c). With 8 rows interleaved at 4-byte granularity, one vector holds
+ * 4 consecutive quants of each of 8 rows; the activation's 4 matching bytes are broadcast to
+ * all lanes, and each row's sum stays in its own lane: no horizontal work, and one scale FMA
+ * per block serves 8 rows. (ggml's Q4_0_8x8 repacking and llamafile's tiles rest on the same
+ * observation; the layout below is our own.)
+ *
+ * Layout: rows 8g .. 8g + 7 form group g, stored contiguously, groups in order. With
+ * nb = cols / 32 blocks, a group is
+ *   nb x QB bytes of quants: block b's as 32-byte chunks; chunk c's 4-byte word i is row i's
+ *   4-byte word c of that block: for Q4_0 (QB = 128, 4 chunks) bytes 4c .. 4c + 3 of qs[16],
+ *   whose low nibbles are elements 4c .. 4c + 3 and high nibbles 16 + 4c .. 19 + 4c; for Q8_0
+ *   (QB = 256, 8 chunks) elements 4c .. 4c + 3; then
+ *   nb x 8 fp16 scales: block b's 8 row scales at [8b .. 8b + 7],
+ * padded to a multiple of 64 bytes, so that every chunk load is aligned.
+ * A row range thus streams two sequential regions. Same bytes as the file, so memory stays
+ * file size: the host drops its mapped copy of a prepared matrix (core/backend.c).
+ *
+ * Numerics, per (row, token): each block's integer dot product is exact (Q4_0: nibble pairs
+ * summed in int16, |.| <= 8 * 2 * 15 * 128 = 30720, minus 8 * sum x as in products_block.c;
+ * Q8_0: |w| times x with w's sign, pairs <= 32512, widened to int32 at once), converted to
+ * float and added with one FMA by d_w * d_x (a rounded float product), in block order. The
+ * same sequence runs for matvec and matmul and any row range, so results depend neither on
+ * the thread count nor on the batch. An activation holding -128 (which the Q8_0 quantizer with
+ * d = amax / 127 never makes, but a foreign one might) can't take the sign trick: such calls
+ * go to products_block.c's exact widening kernels on the stored layout.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "simd.h"
+
+#define ROWS 8       /* rows interleaved */
+#define MAX_T 4      /* tokens per matmul tile */
+#define STACK_NB 512 /* activation blocks whose scales fit the stack */
+
+typedef struct {
+    uint32_t type;
+    int64_t nb;         /* blocks per row */
+    size_t qb;          /* quant bytes per block of 8 rows: 128 or 256 */
+    size_t group_bytes; /* nb * (qb + 16), rounded up to 64 */
+    uint8_t *mem;       /* the groups */
+} x8_weight;
+
+/* ---- load time ---- */
+
+int avx2_x8_prepare(calgae_weight *w, char *why, size_t why_len)
+{
+    const char *no = NULL;
+    if (w->type != CALGAE_TYPE_Q4_0 && w->type != CALGAE_TYPE_Q8_0)
+        no = "only Q4_0 and Q8_0 have an interleaved layout";
+    else if (w->rows % ROWS != 0 || w->cols % CALGAE_QK != 0 || w->rows <= 0)
+        no = "rows not a multiple of 8: the stored layout serves it";
+    x8_weight *p = no ? NULL : calloc(1, sizeof *p);
+    if (!no && !p)
+        no = "out of memory";
+    if (no) {
+        snprintf(why, why_len, "%s", no);
+        return 1;
+    }
+    const int q8 = w->type == CALGAE_TYPE_Q8_0;
+    const size_t bsz = q8 ? sizeof(calgae_block_q8_0) : sizeof(calgae_block_q4_0);
+    const int chunks = q8 ? 8 : 4;
+    p->type = w->type;
+    p->nb = w->cols / CALGAE_QK;
+    p->qb = (size_t)chunks * 32;
+    p->group_bytes = ((size_t)p->nb * (p->qb + 16) + 63) / 64 * 64;
+    const size_t groups = (size_t)(w->rows / ROWS), bytes = groups * p->group_bytes;
+    /* 2 MiB alignment lets the kernel back large matrices with huge pages */
+    const size_t align = bytes >= (2u << 20) ? (2u << 20) : 64;
+    p->mem = aligned_alloc(align, (bytes + align - 1) / align * align);
+    if (!p->mem) {
+        free(p);
+        snprintf(why, why_len, "out of memory for %zu bytes", bytes);
+        return 1;
+    }
+    for (size_t g = 0; g < groups; g++) {
+        uint8_t *qs = p->mem + g * p->group_bytes;
+        uint8_t *d = qs + (size_t)p->nb * p->qb;
+        memset(d + (size_t)p->nb * 16, 0, p->group_bytes - (size_t)p->nb * (p->qb + 16));
+        for (int i = 0; i < ROWS; i++) {
+            const uint8_t *row = (const uint8_t *)w->data + (g * ROWS + (size_t)i) * w->row_bytes;
+            for (int64_t b = 0; b < p->nb; b++) {
+                const uint8_t *src = row + (size_t)b * bsz;
+                memcpy(d + ((size_t)b * ROWS + (size_t)i) * 2, src, 2); /* d comes first */
+                for (int c = 0; c < chunks; c++)
+                    memcpy(qs + (size_t)b * p->qb + (size_t)c * 32 + (size_t)i * 4, src + 2 + c * 4, 4);
+            }
+        }
+    }
+    w->prepared = p;
+    return 0;
+}
+
+void avx2_x8_release(calgae_weight *w)
+{
+    x8_weight *p = w->prepared;
+    if (!p)
+        return;
+    free(p->mem);
+    free(p);
+    w->prepared = NULL;
+}
+
+/* ---- activations ---- */
+
+/* Per token: the blocks, their scales as floats and (Q4_0) 8 * the sum of each block. */
+typedef struct {
+    const calgae_block_q8_0 *x;
+    float *d;
+    int32_t *sum8;
+} x8_act;
+
+/* Fills a (x already set) for nb blocks; returns whether some value is -128. */
+static int act_prepare(x8_act *a, int64_t nb, int q4)
+{
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1), m128 = _mm256_set1_epi8(-128);
+    __m256i seen = _mm256_setzero_si256();
+    for (int64_t b = 0; b < nb; b++) {
+        a->d[b] = calgae_fp16_to_fp32(a->x[b].d);
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)a->x[b].qs);
+        seen = _mm256_or_si256(seen, _mm256_cmpeq_epi8(q, m128));
+        if (q4) {
+            const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, q), ones16);
+            __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+            h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+            h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+            a->sum8[b] = 8 * _mm_cvtsi128_si32(h);
+        }
+    }
+    return !_mm256_testz_si256(seen, seen);
+}
+
+/* the 4 activation bytes at p, in every lane */
+AVX2_INLINE __m256i bcast4(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return _mm256_set1_epi32(v);
+}
+
+/* ---- one group of 8 rows against T tokens ---- */
+
+AVX2_INLINE void group_q4_0(const x8_weight *p, int64_t g, const x8_act *a, const int T, __m256 acc[MAX_T])
+{
+    const uint8_t *qs = p->mem + (size_t)g * p->group_bytes;
+    const uint8_t *ds = qs + (size_t)p->nb * p->qb;
+    const __m256i low = _mm256_set1_epi8(0x0f), ones16 = _mm256_set1_epi16(1);
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < p->nb; b++) {
+        __m256i s[MAX_T];
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            s[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            const __m256i raw = _mm256_load_si256((const __m256i *)(const void *)(qs + (size_t)b * 128 + (size_t)c * 32));
+            const __m256i lo = _mm256_and_si256(raw, low);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low);
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++) {
+                const int8_t *xq = a[t].x[b].qs;
+                s[t] = _mm256_add_epi16(s[t], _mm256_maddubs_epi16(lo, bcast4(xq + 4 * c)));
+                s[t] = _mm256_add_epi16(s[t], _mm256_maddubs_epi16(hi, bcast4(xq + 16 + 4 * c)));
+            }
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(const void *)(ds + (size_t)b * 16)));
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            const __m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(s[t], ones16), _mm256_set1_epi32(a[t].sum8[b]));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(a[t].d[b])), acc[t]);
+        }
+    }
+}
+
+AVX2_INLINE void group_q8_0(const x8_weight *p, int64_t g, const x8_act *a, const int T, __m256 acc[MAX_T])
+{
+    const uint8_t *qs = p->mem + (size_t)g * p->group_bytes;
+    const uint8_t *ds = qs + (size_t)p->nb * p->qb;
+    const __m256i ones16 = _mm256_set1_epi16(1);
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < p->nb; b++) {
+        __m256i s[MAX_T];
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            s[t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; c++) {
+            const __m256i wq = _mm256_load_si256((const __m256i *)(const void *)(qs + (size_t)b * 256 + (size_t)c * 32));
+            const __m256i aw = _mm256_abs_epi8(wq);
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++) {
+                const __m256i pr = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(bcast4(a[t].x[b].qs + 4 * c), wq));
+                s[t] = _mm256_add_epi32(s[t], _mm256_madd_epi16(pr, ones16));
+            }
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(const void *)(ds + (size_t)b * 16)));
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[t]), _mm256_mul_ps(dw, _mm256_set1_ps(a[t].d[b])), acc[t]);
+    }
+}
+
+/* y[(t0 + t) * ys + r] for the rows r of group g inside [r0, r1) */
+AVX2_INLINE void store_group(const __m256 *acc, const int T, int64_t g, int64_t r0, int64_t r1,
+                             float *y, int64_t t0, int64_t ys)
+{
+    const int64_t first = g * ROWS;
+    for (int t = 0; t < T; t++) {
+        float *out = y + (t0 + t) * ys;
+        if (first >= r0 && first + ROWS <= r1) {
+            _mm256_storeu_ps(out + first, acc[t]);
+            continue;
+        }
+        float v[ROWS];
+        _mm256_storeu_ps(v, acc[t]);
+        for (int i = 0; i < ROWS; i++)
+            if (first + i >= r0 && first + i < r1)
+                out[first + i] = v[i];
+    }
+}
+
+AVX2_INLINE void tile(const x8_weight *p, int64_t g, const x8_act *a, const int T, int64_t r0,
+                      int64_t r1, float *y, int64_t t0, int64_t ys)
+{
+    __m256 acc[MAX_T];
+    if (p->type == CALGAE_TYPE_Q4_0)
+        group_q4_0(p, g, a, T, acc);
+    else
+        group_q8_0(p, g, a, T, acc);
+    store_group(acc, T, g, r0, r1, y, t0, ys);
+}
+
+/* ---- entry points (plugin.c calls them for weights this plugin prepared) ---- */
+
+/* Room for the per-token activation scalars: on the stack below STACK_NB blocks a call. */
+typedef struct {
+    float d[STACK_NB];
+    int32_t sum8[STACK_NB];
+    void *heap;
+} act_store;
+
+static int acts_alloc(act_store *s, x8_act *a, int64_t n, int64_t nb)
+{
+    s->heap = NULL;
+    float *d = s->d;
+    int32_t *sum8 = s->sum8;
+    if (nb * n > STACK_NB) {
+        s->heap = malloc((size_t)(nb * n) * (sizeof(float) + sizeof(int32_t)));
+        if (!s->heap)
+            return -1;
+        d = s->heap;
+        sum8 = (int32_t *)(void *)(d + nb * n);
+    }
+    for (int64_t t = 0; t < n; t++) {
+        a[t].d = d + nb * t;
+        a[t].sum8 = sum8 + nb * t;
+    }
+    return 0;
+}
+
+int avx2_x8_matvec(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1)
+{
+    const x8_weight *p = w->prepared;
+    x8_act a = {.x = x};
+    act_store st;
+    if (acts_alloc(&st, &a, 1, p->nb) != 0)
+        return CALGAE_KERNEL_DECLINED;
+    const int q4 = p->type == CALGAE_TYPE_Q4_0;
+    if (act_prepare(&a, p->nb, q4) && !q4) {
+        free(st.heap);
+        return avx2_matvec_q8_0(w, x, y, r0, r1);
+    }
+    for (int64_t g = r0 / ROWS; g * ROWS < r1; g++)
+        tile(p, g, &a, 1, r0, r1, y, 0, 0);
+    free(st.heap);
+    return CALGAE_KERNEL_OK;
+}
+
+int avx2_x8_matmul(const calgae_weight *w, const void *x, size_t xs, int64_t n_tok, float *y,
+                   int64_t ys, int64_t r0, int64_t r1)
+{
+    const x8_weight *p = w->prepared;
+    const int q4 = p->type == CALGAE_TYPE_Q4_0;
+    if (n_tok > INT32_MAX)
+        return CALGAE_KERNEL_DECLINED;
+    x8_act *a = malloc((size_t)n_tok * sizeof *a);
+    act_store st;
+    if (!a || acts_alloc(&st, a, (int)n_tok, p->nb) != 0) {
+        free(a);
+        return CALGAE_KERNEL_DECLINED;
+    }
+    int has_min = 0;
+    for (int64_t t = 0; t < n_tok; t++) {
+        a[t].x = (const calgae_block_q8_0 *)(const void *)((const char *)x + (size_t)t * xs);
+        has_min |= act_prepare(&a[t], p->nb, q4);
+    }
+    if (has_min && !q4) {
+        free(st.heap);
+        free(a);
+        return avx2_matmul_q8_0(w, x, xs, n_tok, y, ys, r0, r1);
+    }
+    /* groups outside, tiles of tokens inside: a group's weights (9 KiB at 2048 columns of
+     * Q4_0) stay in L1 for all the tokens, so each weight byte comes from memory once */
+    for (int64_t g = r0 / ROWS; g * ROWS < r1; g++) {
+        for (int64_t t0 = 0; t0 < n_tok; t0 += MAX_T) {
+            const x8_act *at = a + t0;
+            switch (n_tok - t0 < MAX_T ? n_tok - t0 : MAX_T) {
+            case 4: tile(p, g, at, 4, r0, r1, y, t0, ys); break;
+            case 3: tile(p, g, at, 3, r0, r1, y, t0, ys); break;
+            case 2: tile(p, g, at, 2, r0, r1, y, t0, ys); break;
+            default: tile(p, g, at, 1, r0, r1, y, t0, ys); break;
+            }
+        }
+    }
+    free(st.heap);
+    free(a);
+    return CALGAE_KERNEL_OK;
+}
