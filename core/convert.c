@@ -63,11 +63,16 @@ static int add_vector(struct conv *cv, const char *name, const float *v, int64_t
     return calgae_gguf_add_tensor(cv->w, name, CALGAE_TYPE_F32, 1, &n, v, (size_t)n * sizeof(float));
 }
 
-static int add_hparams(calgae_gguf_writer *w, const calgae_config *c, uint32_t type, const char *name)
+int calgae_convert_add_hparams(calgae_gguf_writer *w, const calgae_model *m, uint32_t type,
+                               uint32_t quantization_version)
 {
+    const calgae_config *c = &m->cfg;
+    const char *base = strrchr(m->path, '/');
     return calgae_gguf_add_str(w, "general.architecture", "llama") ||
-           calgae_gguf_add_str(w, "general.name", name) ||
+           calgae_gguf_add_str(w, "general.name", base ? base + 1 : m->path) ||
            calgae_gguf_add_u32(w, "general.file_type", file_type_of(type)) ||
+           (quantization_version != 0 &&
+            calgae_gguf_add_u32(w, "general.quantization_version", quantization_version)) ||
            calgae_gguf_add_u32(w, "llama.context_length", (uint32_t)c->ctx) ||
            calgae_gguf_add_u32(w, "llama.embedding_length", (uint32_t)c->dim) ||
            calgae_gguf_add_u32(w, "llama.block_count", (uint32_t)c->n_layers) ||
@@ -114,7 +119,7 @@ static char *to_sp_piece(const char *piece)
     return out;
 }
 
-static int add_vocab(struct conv *cv, const calgae_tokenizer *t)
+int calgae_convert_add_vocab(calgae_gguf_writer *w, const calgae_tokenizer *t)
 {
     const size_t n = (size_t)t->n_vocab;
     char **pieces = calloc(n, sizeof *pieces);
@@ -127,14 +132,14 @@ static int add_vocab(struct conv *cv, const calgae_tokenizer *t)
             goto out;
         types[i] = token_type(t, (int32_t)i);
     }
-    rc = calgae_gguf_add_str(cv->w, "tokenizer.ggml.model", "llama") ||
-         calgae_gguf_add_arr_str(cv->w, "tokenizer.ggml.tokens", (const char *const *)pieces, n) ||
-         calgae_gguf_add_arr_f32(cv->w, "tokenizer.ggml.scores", t->scores, n) ||
-         calgae_gguf_add_arr_i32(cv->w, "tokenizer.ggml.token_type", types, n) ||
-         calgae_gguf_add_u32(cv->w, "tokenizer.ggml.bos_token_id", (uint32_t)t->bos_id) ||
-         calgae_gguf_add_u32(cv->w, "tokenizer.ggml.eos_token_id", (uint32_t)t->eos_id) ||
+    rc = calgae_gguf_add_str(w, "tokenizer.ggml.model", "llama") ||
+         calgae_gguf_add_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)pieces, n) ||
+         calgae_gguf_add_arr_f32(w, "tokenizer.ggml.scores", t->scores, n) ||
+         calgae_gguf_add_arr_i32(w, "tokenizer.ggml.token_type", types, n) ||
+         calgae_gguf_add_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)t->bos_id) ||
+         calgae_gguf_add_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)t->eos_id) ||
          (t->unk_id >= 0 &&
-          calgae_gguf_add_u32(cv->w, "tokenizer.ggml.unknown_token_id", (uint32_t)t->unk_id))
+          calgae_gguf_add_u32(w, "tokenizer.ggml.unknown_token_id", (uint32_t)t->unk_id))
              ? -1
              : 0;
 out:
@@ -186,10 +191,10 @@ int calgae_convert_to_gguf(const calgae_model *m, const calgae_tokenizer *t, uin
     cv.w = calgae_gguf_writer_new();
     const int widest = m->cfg.dim > m->cfg.hidden_dim ? m->cfg.dim : m->cfg.hidden_dim;
     cv.row = malloc((size_t)widest * sizeof(float));
-    const char *base = strrchr(m->path, '/');
     int rc = -1;
-    if (!cv.w || !cv.row || add_hparams(cv.w, &m->cfg, type, base ? base + 1 : m->path) ||
-        add_vocab(&cv, t) || add_tensors(&cv, m, type)) {
+    /* no general.quantization_version: convert's files never had it, and they stay as they were */
+    if (!cv.w || !cv.row || calgae_convert_add_hparams(cv.w, m, type, 0) ||
+        calgae_convert_add_vocab(cv.w, t) || add_tensors(&cv, m, type)) {
         calgae_fail(err, err_len, "%s: out of memory while converting", m->path);
         goto out;
     }

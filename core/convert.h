@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gguf.h"
 #include "model.h"
 #include "tokenizer.h"
 
@@ -17,5 +18,17 @@
  * Writes through a temporary file: on failure nothing is left at out_path. */
 int calgae_convert_to_gguf(const calgae_model *m, const calgae_tokenizer *t, uint32_t type,
                            const char *out_path, char *err, size_t err_len);
+
+/* The metadata both converters write, in two calls because `calgae quantize` (quantize_write.c)
+ * adds keys of its own between them. Each returns 0, or nonzero where the writer refused a key
+ * (it records why).
+ *
+ * add_hparams: general.architecture, general.name (m's file name) and general.file_type
+ * (llama.cpp's llama_ftype for matrices of `type`); general.quantization_version unless
+ * quantization_version is 0; the llama.* hyperparameters.
+ * add_vocab: tokenizer.ggml.*, a SentencePiece ("llama") vocabulary. */
+int calgae_convert_add_hparams(calgae_gguf_writer *w, const calgae_model *m, uint32_t type,
+                               uint32_t quantization_version);
+int calgae_convert_add_vocab(calgae_gguf_writer *w, const calgae_tokenizer *t);
 
 #endif

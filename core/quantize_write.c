@@ -4,29 +4,18 @@
  * type per tensor (the layers' matrices, the embeddings and the classifier may differ), ggml's
  * block layouts through blocks.h's reference quantizers.
  *
- * The hyperparameter and vocabulary writers mirror convert.c's, which takes one type for all
- * matrices and keeps its helpers private; a per-tensor type there would let this file go.
+ * The general.*, llama.* and tokenizer.ggml.* keys come from convert.c, so that the two writers
+ * cannot drift apart; the tensors are written here because convert takes one type for all
+ * matrices, and a per-tensor type there would let this file go.
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "blocks.h"
+#include "convert.h"
 #include "gguf.h"
 #include "quantize.h"
 #include "rtn.h"
-
-/* llama.cpp's llama_ftype for general.file_type: the type of the bulk of the weights */
-static uint32_t file_type_of(uint32_t type)
-{
-    switch (type) {
-    case CALGAE_TYPE_F16: return 1;
-    case CALGAE_TYPE_Q4_0: return 2;
-    case CALGAE_TYPE_Q4_1: return 3;
-    case CALGAE_TYPE_Q8_0: return 7;
-    default: return 0;
-    }
-}
 
 struct writer {
     calgae_gguf_writer *w;
@@ -75,25 +64,6 @@ static int add_vector(struct writer *wr, const char *name, const float *v, int64
     return calgae_gguf_add_tensor(wr->w, name, CALGAE_TYPE_F32, 1, &n, v, (size_t)n * sizeof(float));
 }
 
-static int add_hparams(calgae_gguf_writer *w, const calgae_config *c, uint32_t type,
-                       const char *name)
-{
-    return calgae_gguf_add_str(w, "general.architecture", "llama") ||
-           calgae_gguf_add_str(w, "general.name", name) ||
-           calgae_gguf_add_u32(w, "general.file_type", file_type_of(type)) ||
-           /* ggml's GGML_QNT_VERSION, which llama.cpp's quantizer records */
-           calgae_gguf_add_u32(w, "general.quantization_version", 2) ||
-           calgae_gguf_add_u32(w, "llama.context_length", (uint32_t)c->ctx) ||
-           calgae_gguf_add_u32(w, "llama.embedding_length", (uint32_t)c->dim) ||
-           calgae_gguf_add_u32(w, "llama.block_count", (uint32_t)c->n_layers) ||
-           calgae_gguf_add_u32(w, "llama.feed_forward_length", (uint32_t)c->hidden_dim) ||
-           calgae_gguf_add_u32(w, "llama.rope.dimension_count", (uint32_t)c->n_rot) ||
-           calgae_gguf_add_u32(w, "llama.attention.head_count", (uint32_t)c->n_heads) ||
-           calgae_gguf_add_u32(w, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads) ||
-           calgae_gguf_add_f32(w, "llama.attention.layer_norm_rms_epsilon", c->eps) ||
-           calgae_gguf_add_f32(w, "llama.rope.freq_base", c->rope_theta);
-}
-
 static int add_meta(calgae_gguf_writer *w, const calgae_qmeta *q)
 {
     char hash[24];
@@ -102,73 +72,6 @@ static int add_meta(calgae_gguf_writer *w, const calgae_qmeta *q)
            (q->calib_tokens > 0 &&
             (calgae_gguf_add_str(w, "calgae.quantize.calib_hash", hash) ||
              calgae_gguf_add_u32(w, "calgae.quantize.calib_tokens", (uint32_t)q->calib_tokens)));
-}
-
-static int32_t token_type(const calgae_tokenizer *t, int32_t id)
-{
-    if (t->types)
-        return t->types[id];
-    if (id == t->unk_id)
-        return 2; /* unknown */
-    if (id == t->bos_id || id == t->eos_id)
-        return 3; /* control */
-    for (int b = 0; b < 256; b++)
-        if (t->byte_ids[b] == id)
-            return 6; /* byte */
-    return 1; /* normal */
-}
-
-/* SentencePiece writes a space as U+2581 in its vocabulary. */
-static char *to_sp_piece(const char *piece)
-{
-    size_t spaces = 0, n = strlen(piece);
-    for (size_t i = 0; i < n; i++)
-        spaces += piece[i] == ' ';
-    char *out = malloc(n + 2 * spaces + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (piece[i] == ' ') {
-            memcpy(o, "\xe2\x96\x81", 3);
-            o += 3;
-        } else {
-            *o++ = piece[i];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
-static int add_vocab(calgae_gguf_writer *w, const calgae_tokenizer *t)
-{
-    const size_t n = (size_t)t->n_vocab;
-    char **pieces = calloc(n, sizeof *pieces);
-    int32_t *types = malloc(n * sizeof *types);
-    int rc = -1;
-    if (!pieces || !types)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        if (!(pieces[i] = to_sp_piece(t->pieces[i])))
-            goto out;
-        types[i] = token_type(t, (int32_t)i);
-    }
-    rc = calgae_gguf_add_str(w, "tokenizer.ggml.model", "llama") ||
-         calgae_gguf_add_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)pieces, n) ||
-         calgae_gguf_add_arr_f32(w, "tokenizer.ggml.scores", t->scores, n) ||
-         calgae_gguf_add_arr_i32(w, "tokenizer.ggml.token_type", types, n) ||
-         calgae_gguf_add_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)t->bos_id) ||
-         calgae_gguf_add_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)t->eos_id) ||
-         (t->unk_id >= 0 &&
-          calgae_gguf_add_u32(w, "tokenizer.ggml.unknown_token_id", (uint32_t)t->unk_id))
-             ? -1
-             : 0;
-out:
-    if (pieces)
-        for (size_t i = 0; i < n; i++)
-            free(pieces[i]);
-    free(pieces);
-    free(types);
-    return rc;
 }
 
 static int add_tensors(struct writer *wr, const calgae_model *m, const calgae_qtypes *t)
@@ -215,10 +118,11 @@ int calgae_quantize_write(const calgae_model *m, const calgae_tokenizer *t,
     wr.w = calgae_gguf_writer_new();
     const int widest = m->cfg.dim > m->cfg.hidden_dim ? m->cfg.dim : m->cfg.hidden_dim;
     wr.row = malloc((size_t)widest * sizeof(float));
-    const char *base = strrchr(m->path, '/');
     int rc = -1;
-    if (!wr.w || !wr.row || add_hparams(wr.w, &m->cfg, types->matrix, base ? base + 1 : m->path) ||
-        add_meta(wr.w, meta) || add_vocab(wr.w, t) || add_tensors(&wr, m, types)) {
+    /* general.file_type after the layers' matrices, the bulk of the weights; 2 is ggml's
+     * GGML_QNT_VERSION, which llama.cpp's quantizer records */
+    if (!wr.w || !wr.row || calgae_convert_add_hparams(wr.w, m, types->matrix, 2) ||
+        add_meta(wr.w, meta) || calgae_convert_add_vocab(wr.w, t) || add_tensors(&wr, m, types)) {
         calgae_fail(err, err_len, "%s: out of memory while quantizing", m->path);
         goto out;
     }

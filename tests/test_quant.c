@@ -19,33 +19,12 @@
 #include "awq.h"
 #include "blocks.h"
 #include "calib.h"
+#include "quant_test_util.h"
 #include "rtn.h"
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
-/* cmocka's assert_float_equal compares in float; these tolerances need double */
-#define assert_close(a, b, tol)                                                                \
-    do {                                                                                       \
-        const double a_ = (a), b_ = (b);                                                       \
-        if (!(fabs(a_ - b_) <= (tol)))                                                         \
-            fail_msg("%s = %.12g, expected %.12g (+- %g)", #a, a_, b_, (double)(tol));       \
-    } while (0)
-
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static double uniform(void) /* [0, 1) */
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (double)(rng >> 11) * 0x1p-53;
-}
-
-static float gauss(void)
-{
-    const double u = uniform() + 1e-12, v = uniform();
-    return (float)(sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v));
-}
 
 /* ---- RTN: the bound ------------------------------------------------------------------- */
 
@@ -54,17 +33,17 @@ enum { N_EDGE = 7 };
 /* Fills a block: kinds 0..N_EDGE-1 are the edge cases, anything above is random. */
 static void make_block(int kind, float *x)
 {
-    const float scale = (float)pow(10.0, 6.0 * uniform() - 3.0);
+    const float scale = (float)pow(10.0, 6.0 * uniform(&rng) - 3.0);
     for (int j = 0; j < CALGAE_QK; j++) {
         switch (kind) {
         case 0: x[j] = 0.0f; break;                                     /* all zeros */
-        case 1: x[j] = j == 7 ? 40.0f : 0.01f * gauss(); break;         /* one outlier */
-        case 2: x[j] = j == 20 ? -40.0f : 0.01f * gauss(); break;       /* one negative outlier */
+        case 1: x[j] = j == 7 ? 40.0f : 0.01f * gauss(&rng); break;     /* one outlier */
+        case 2: x[j] = j == 20 ? -40.0f : 0.01f * gauss(&rng); break;   /* one negative outlier */
         case 3: x[j] = 3.7f; break;                                     /* all equal */
         case 4: x[j] = -0.25f; break;                                   /* all equal, negative */
-        case 5: x[j] = -(float)(1.0 + 4.0 * uniform()); break;          /* negative only */
+        case 5: x[j] = -(float)(1.0 + 4.0 * uniform(&rng)); break;      /* negative only */
         case 6: x[j] = (float)(j % 3) * 0.5f; break;                    /* few levels */
-        default: x[j] = scale * gauss(); break;
+        default: x[j] = scale * gauss(&rng); break;
         }
     }
 }
@@ -285,10 +264,10 @@ static void test_awq_error_is_output_error(void **state)
     float s[C], q[C], scratch[3 * C];
     assert_true(w && x);
     for (int i = 0; i < R * C; i++)
-        w[i] = gauss();
+        w[i] = gauss(&rng);
     for (int t = 0; t < T; t++)
         for (int j = 0; j < C; j++)
-            x[t * C + j] = gauss() * (float)(1 + j % 5); /* uneven channels */
+            x[t * C + j] = gauss(&rng) * (float)(1 + j % 5); /* uneven channels */
     calgae_calib cal;
     assert_int_equal(calgae_calib_init(&cal, 1), 0);
     assert_int_equal(calgae_calib_setup(&cal, 0, C, 1), 0);
@@ -350,7 +329,7 @@ static void test_awq_clip(void **state)
         g[j * C + j] = 1.0f + (float)(j % 4); /* a diagonal Gram: weighted squared error */
     for (int t = 0; t < 3; t++) {
         for (int i = 0; i < R * C; i++) /* heavy tails, where clipping pays */
-            w[i] = gauss() * (uniform() < 0.05 ? 4.0f : 1.0f);
+            w[i] = gauss(&rng) * (uniform(&rng) < 0.05 ? 4.0f : 1.0f);
         calgae_awq_clip_stats st = {0};
         calgae_awq_clip_search(types[t], w, 0, R, C, g, CALGAE_AWQ_CLIP_GRID,
                                CALGAE_AWQ_CLIP_SHRINK, choice, &st);

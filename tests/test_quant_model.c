@@ -20,31 +20,10 @@
 
 #include "blocks.h"
 #include "perplexity.h"
+#include "quant_test_util.h"
 #include "quantize.h"
 
-/* cmocka's assert_float_equal compares in float; these tolerances need double */
-#define assert_close(a, b, tol)                                                                \
-    do {                                                                                       \
-        const double a_ = (a), b_ = (b);                                                       \
-        if (!(fabs(a_ - b_) <= (tol)))                                                         \
-            fail_msg("%s = %.12g, expected %.12g (+- %g)", #a, a_, b_, (double)(tol));       \
-    } while (0)
-
 static uint64_t rng = 0x2545f4914f6cdd1dull;
-
-static double uniform(void) /* [0, 1) */
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (double)(rng >> 11) * 0x1p-53;
-}
-
-static float gauss(void)
-{
-    const double u = uniform() + 1e-12, v = uniform();
-    return (float)(sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v));
-}
 
 static const char *env_path(const char *var, const char *name, char *buf, size_t len)
 {
@@ -225,7 +204,7 @@ static float *take(float **p, size_t n, float scale, int uneven_rows, int64_t co
     *p += n;
     for (size_t i = 0; i < n; i++) {
         const float row = uneven_rows ? (float)(1 + (i / (size_t)cols) % 7) : 1.0f;
-        a[i] = scale * row * gauss();
+        a[i] = scale * row * gauss(&rng);
     }
     return a;
 }
@@ -251,14 +230,14 @@ static void synth_make(struct synth *sy)
     sy->m.output = W(vocab, dim, 0.2f, 0);
     float *norm = take(&p, dim, 1.0f, 0, 1);
     for (size_t j = 0; j < dim; j++) /* RMSNorm weights from 0.2 to 5: uneven channels */
-        norm[j] = (float)exp(1.6 * (2.0 * uniform() - 1.0));
+        norm[j] = (float)exp(1.6 * (2.0 * uniform(&rng) - 1.0));
     sy->m.out_norm = norm;
     for (int l = 0; l < 2; l++) {
         calgae_layer *L = &sy->m.layers[l];
         float *an = take(&p, dim, 1.0f, 0, 1), *fn = take(&p, dim, 1.0f, 0, 1);
         for (size_t j = 0; j < dim; j++) {
-            an[j] = (float)exp(1.6 * (2.0 * uniform() - 1.0));
-            fn[j] = (float)exp(1.6 * (2.0 * uniform() - 1.0));
+            an[j] = (float)exp(1.6 * (2.0 * uniform(&rng) - 1.0));
+            fn[j] = (float)exp(1.6 * (2.0 * uniform(&rng) - 1.0));
         }
         L->attn_norm = an;
         L->ffn_norm = fn;
@@ -280,7 +259,7 @@ static void test_awq_fold_every_group(void **state)
     synth_make(&sy);
     int32_t ids[512];
     for (int i = 0; i < 512; i++)
-        ids[i] = i == 0 ? 1 : (int32_t)(uniform() * 96);
+        ids[i] = i == 0 ? 1 : (int32_t)(uniform(&rng) * 96);
     float *ref = all_logits(&sy.m, ids + 100, 48);
     calgae_fmodel f;
     calgae_awq_report rep;
