@@ -3,7 +3,15 @@
  *
  * A product per layer matrix means hundreds of fork/join rounds per token, so waking workers
  * must be cheap: they spin briefly on a generation counter before sleeping on a condition
- * variable, and the caller spins on a countdown of unfinished chunks.
+ * variable, and the caller spins on a count of finished chunks.
+ *
+ * Work is handed out in chunks from a shared counter, about CHUNKS_PER_THREAD per thread, not
+ * one fixed share each: on a shared machine one core is often slower for a while (another
+ * process, an interrupt), and with fixed shares every product would wait for it. Results do
+ * not change: each item is still computed once, and the kernels compute an item the same way
+ * whatever chunk holds it. The caller returns when every chunk is done, not when every worker
+ * has checked in, so a descheduled worker that got no chunk delays nothing: when it runs, its
+ * claim fails against the next job's tag (below) and it goes back to waiting.
  */
 #define _GNU_SOURCE
 #include "pool.h"
@@ -19,20 +27,27 @@
 #include "util.h"
 
 #define SPIN_ROUNDS 20000
+#define CHUNKS_PER_THREAD 4
 
 struct calgae_pool {
     int n_threads;
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t wake;
-    pthread_cond_t done; /* the caller sleeps here once it has spun long enough */
+    pthread_cond_t done_cv; /* the caller sleeps here once it has spun long enough */
     atomic_uint generation;
-    atomic_int pending;
     atomic_int stop;
-    /* the current job, written before generation is bumped */
-    calgae_task_fn fn;
-    void *ctx;
-    int64_t n, grain;
+    /* Two job slots, used in turn: a late worker may still read the previous job's slot while
+     * the caller fills this one. claim = job number << 32 | next chunk: a worker claims a chunk
+     * with a compare-and-swap, which fails if the job it read the slot for is over. */
+    struct job {
+        _Atomic(calgae_task_fn) fn;
+        _Atomic(void *) ctx;
+        atomic_llong n, chunk, chunks;
+    } jobs[2];
+    atomic_ullong claim;
+    atomic_llong done; /* chunks of the current job finished */
+    uint32_t job_seq;  /* the caller's count of jobs */
 };
 
 struct worker_arg {
@@ -49,16 +64,33 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static void run_chunk(calgae_pool *p, int index)
+/* Claims and runs chunks of the current job until none is left. */
+static void run_chunks(calgae_pool *p, int index)
 {
-    int64_t blocks = (p->n + p->grain - 1) / p->grain;
-    int64_t per = (blocks + p->n_threads - 1) / p->n_threads;
-    int64_t begin = (int64_t)index * per * p->grain;
-    int64_t end = begin + per * p->grain;
-    if (end > p->n)
-        end = p->n;
-    if (begin < end)
-        p->fn(p->ctx, begin, end, index);
+    for (;;) {
+        unsigned long long v = atomic_load_explicit(&p->claim, memory_order_acquire);
+        const struct job *j = &p->jobs[(v >> 32) & 1];
+        const calgae_task_fn fn = atomic_load_explicit(&j->fn, memory_order_relaxed);
+        void *ctx = atomic_load_explicit(&j->ctx, memory_order_relaxed);
+        const int64_t n = atomic_load_explicit(&j->n, memory_order_relaxed);
+        const int64_t chunk = atomic_load_explicit(&j->chunk, memory_order_relaxed);
+        const int64_t chunks = atomic_load_explicit(&j->chunks, memory_order_relaxed);
+        const int64_t c = (int64_t)(v & 0xffffffffu);
+        if (c >= chunks)
+            return;
+        /* the slot's fields are this job's only if the claim still carries its number */
+        if (!atomic_compare_exchange_weak_explicit(&p->claim, &v, v + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        const int64_t begin = c * chunk, end = begin + chunk < n ? begin + chunk : n;
+        fn(ctx, begin, end, index);
+        if (atomic_fetch_add_explicit(&p->done, 1, memory_order_acq_rel) + 1 == chunks && index != 0) {
+            /* the last chunk: wake the caller in case it went to sleep */
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done_cv);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
 }
 
 static unsigned wait_generation(calgae_pool *p, unsigned seen)
@@ -88,13 +120,7 @@ static void *worker_main(void *arg)
         seen = wait_generation(p, seen);
         if (atomic_load(&p->stop))
             return NULL;
-        run_chunk(p, index);
-        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
-            /* the last one out wakes the caller in case it went to sleep */
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        run_chunks(p, index);
     }
 }
 
@@ -114,7 +140,7 @@ int calgae_pool_create(calgae_pool **out, int n_threads, char *err, size_t err_l
     }
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
-    pthread_cond_init(&p->done, NULL);
+    pthread_cond_init(&p->done_cv, NULL);
     for (int i = 1; i < n_threads; i++) {
         struct worker_arg *wa = malloc(sizeof *wa);
         int rc = wa ? 0 : -1;
@@ -146,7 +172,7 @@ void calgae_pool_destroy(calgae_pool *p)
     for (int i = 1; i < p->n_threads; i++)
         pthread_join(p->threads[i], NULL);
     pthread_cond_destroy(&p->wake);
-    pthread_cond_destroy(&p->done);
+    pthread_cond_destroy(&p->done_cv);
     pthread_mutex_destroy(&p->mu);
     free(p->threads);
     free(p);
@@ -167,26 +193,33 @@ void calgae_pool_for(calgae_pool *p, int64_t n, int64_t grain, calgae_task_fn fn
         fn(ctx, 0, n, 0);
         return;
     }
-    p->fn = fn;
-    p->ctx = ctx;
-    p->n = n;
-    p->grain = grain;
-    atomic_store_explicit(&p->pending, p->n_threads - 1, memory_order_relaxed);
+    /* whole grains, about CHUNKS_PER_THREAD chunks a thread */
+    const int64_t grains = (n + grain - 1) / grain, parts = (int64_t)p->n_threads * CHUNKS_PER_THREAD;
+    const int64_t chunk = grain * ((grains + parts - 1) / parts), chunks = (n + chunk - 1) / chunk;
+    const uint32_t id = ++p->job_seq;
+    struct job *j = &p->jobs[id & 1];
+    atomic_store_explicit(&j->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&j->ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&j->n, n, memory_order_relaxed);
+    atomic_store_explicit(&j->chunk, chunk, memory_order_relaxed);
+    atomic_store_explicit(&j->chunks, chunks, memory_order_relaxed);
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->claim, (unsigned long long)id << 32, memory_order_release);
     pthread_mutex_lock(&p->mu);
     atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    run_chunk(p, 0);
+    run_chunks(p, 0);
     /* spin briefly (the workers are usually nearly done), then sleep: on a loaded machine a
      * worker may be descheduled, and spinning would only steal its core */
     for (int i = 0; i < SPIN_ROUNDS; i++) {
-        if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0)
+        if (atomic_load_explicit(&p->done, memory_order_acquire) == chunks)
             return;
         cpu_relax();
     }
     pthread_mutex_lock(&p->mu);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
-        pthread_cond_wait(&p->done, &p->mu);
+    while (atomic_load_explicit(&p->done, memory_order_acquire) < chunks)
+        pthread_cond_wait(&p->done_cv, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
 

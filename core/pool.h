@@ -1,9 +1,9 @@
 /*
- * pool.h - a persistent pthread pool that splits a range of work items into one contiguous
- * chunk per thread. Matrix products use it on output rows, attention on (token, head) pairs;
- * kernels stay single-threaded. Chunk boundaries depend only on the range, grain and thread
- * count, and each item is computed by exactly one thread, so results are the same at any
- * thread count.
+ * pool.h - a persistent pthread pool that splits a range of work items into contiguous chunks
+ * that the threads take in turn, a few per thread. Matrix products use it on output rows,
+ * attention on (token, head) pairs; kernels stay single-threaded. Chunk boundaries depend only
+ * on the range, grain and thread count, and each item is computed by exactly one thread, once,
+ * so results are the same at any thread count.
  */
 #ifndef CALGAE_POOL_H
 #define CALGAE_POOL_H
