@@ -4,7 +4,7 @@
  * over a calgae_pool in grains of 32 rows), reported as GB/s of weight bytes read.
  *
  *   bench_kernels PLUGIN.so [--threads N] [--bandwidth] [--types q4_0,q8_0,q4_1,f16,f32]
- *                 [--runs K] [--batch B] [--footprint MIB] [--cpu-time]
+ *                 [--runs K] [--batch B] [--footprint MIB] [--cpu-time] [--prepared]
  *
  * The weights must come from memory, not cache, as they do in generation (a model is far
  * larger than the last-level cache): each matrix is copied until the copies fill --footprint
@@ -23,6 +23,8 @@
  * work, a run then counts only the time its threads ran, for the products and the bandwidth
  * loop alike. It leaves out the pool's fork/join and, with several threads, the slowdown of
  * threads sharing memory bandwidth while descheduled ones don't; label the figures as such.
+ * --prepared gives every matrix to the plugin's prepare_weight first, as the host does at load,
+ * so its own layout is what gets timed (each line says whether the plugin took it).
  *
  * Built from plugin-api/ and core/pool.c + core/util.c only; links dl, pthread and m.
  */
@@ -266,7 +268,7 @@ static struct rate bandwidth(calgae_pool *pool, int threads, const uint64_t *buf
 
 static const char usage[] =
     "usage: bench_kernels PLUGIN.so [--threads N] [--bandwidth] [--types q4_0,q8_0,q4_1,f16,f32]\n"
-    "                     [--runs K] [--batch B] [--footprint MIB] [--cpu-time]\n";
+    "                     [--runs K] [--batch B] [--footprint MIB] [--cpu-time] [--prepared]\n";
 
 int main(int argc, char **argv)
 {
@@ -274,13 +276,15 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
-    int threads = 1, runs = 15, do_bw = 0, batch = 0;
+    int threads = 1, runs = 15, do_bw = 0, batch = 0, prepared = 0;
     size_t footprint = (size_t)512 << 20;
     const char *type_list = "q4_0,q8_0,f16,f32"; /* q4_1 on request */
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--bandwidth"))
             do_bw = 1;
+        else if (!strcmp(a, "--prepared"))
+            prepared = 1;
         else if (!strcmp(a, "--cpu-time"))
             use_cpu_time = 1;
         else if (!strcmp(a, "--threads") && v)
@@ -386,9 +390,23 @@ int main(int argc, char **argv)
                 else
                     p->quantize_q8_0(xf + (size_t)t * s->cols, xq + (size_t)t * xrow, s->cols);
             }
-            calgae_weight w = {.type = type, .rows = s->rows, .cols = s->cols,
-                               .row_bytes = row_bytes(type, s->cols)};
-            struct job j = {.p = p, .w = &w, .x = xq, .x_stride = xrow, .n_tok = 1, .y = y};
+            /* one weight per copy; --prepared: each in the plugin's own layout, as the host makes
+             * it at load (copies that the plugin declines keep the stored layout) */
+            calgae_weight *ws = calloc(copies, sizeof *ws);
+            if (!ws) {
+                fprintf(stderr, "bench_kernels: out of memory\n");
+                return 1;
+            }
+            int n_prepared = 0;
+            for (size_t c = 0; c < copies; c++) {
+                ws[c] = (calgae_weight){.type = type, .rows = s->rows, .cols = s->cols,
+                                        .row_bytes = row_bytes(type, s->cols), .data = data + c * mbytes};
+                if (prepared && p->prepare_weight && p->prepare_weight(&ws[c], why, sizeof why) == 0) {
+                    ws[c].owner = p;
+                    n_prepared++;
+                }
+            }
+            struct job j = {.p = p, .w = &ws[0], .x = xq, .x_stride = xrow, .n_tok = 1, .y = y};
             /* a run: consecutive copies, RUN_BYTES of them (at least one product) */
             size_t per_run = RUN_BYTES / mbytes;
             per_run = per_run < 1 ? 1 : per_run;
@@ -397,7 +415,7 @@ int main(int argc, char **argv)
             for (int r = -1; r < runs; r++) { /* run -1 warms up */
                 run_begin();
                 for (size_t k = 0; k < per_run; k++) {
-                    w.data = data + (next++ % copies) * mbytes;
+                    j.w = &ws[next++ % copies];
                     calgae_pool_for(pool, s->rows, ROW_GRAIN, product_task, &j);
                 }
                 if (r >= 0)
@@ -412,7 +430,7 @@ int main(int argc, char **argv)
                 j.n_tok = batch;
                 double gf[MAX_RUNS];
                 for (int r = 0; r < runs; r++) {
-                    w.data = data + (next++ % copies) * mbytes;
+                    j.w = &ws[next++ % copies];
                     run_begin();
                     calgae_pool_for(pool, s->rows, ROW_GRAIN, product_task, &j);
                     gf[r] = 2.0 * (double)(s->rows * s->cols) * batch / (run_ms() * 1e6);
@@ -420,8 +438,14 @@ int main(int argc, char **argv)
                 j.n_tok = 1;
                 printf("   matmul x%d: %.1f GFLOP/s", batch, median(gf, runs));
             }
+            if (prepared)
+                printf("   %s", n_prepared ? "prepared" : "stored layout");
             printf("\n");
             fflush(stdout);
+            for (size_t c = 0; c < copies; c++)
+                if (ws[c].owner && p->release_weight)
+                    p->release_weight(&ws[c]);
+            free(ws);
             free(data);
             free(xf);
             free(y);

@@ -17,14 +17,17 @@ struct job {
 static void read_slice(void *ctx, int64_t begin, int64_t end, int thread)
 {
     struct job *j = ctx;
-    /* four independent accumulators keep the loop from being latency-bound; the compiler
-     * vectorises it with whatever the baseline ISA offers */
+    /* items are 4 KiB pages; the range is read as 4 sequential streams at once, one per
+     * quarter, as the products read several rows at a time: one stream alone reads about 30%
+     * below what a core pulls, and the figure would understate the limit */
+    const uint64_t *p = j->buf + begin * 512;
+    const size_t q = (size_t)(end - begin) * 512 / 4;
     uint64_t a = 0, b = 0, c = 0, d = 0;
-    for (int64_t i = begin * 512; i < end * 512; i += 4) {
-        a += j->buf[i];
-        b += j->buf[i + 1];
-        c += j->buf[i + 2];
-        d += j->buf[i + 3];
+    for (size_t i = 0; i < q; i += 2) {
+        a += p[i] + p[i + 1];
+        b += p[q + i] + p[q + i + 1];
+        c += p[2 * q + i] + p[2 * q + i + 1];
+        d += p[3 * q + i] + p[3 * q + i + 1];
     }
     j->sums[thread & 63] += a + b + c + d;
 }
@@ -48,15 +51,18 @@ double calgae_read_bandwidth(calgae_pool *pool, size_t bytes, int passes)
         buf[i] = i;
     struct job j;
     memset(&j, 0, sizeof j);
-    j.buf = buf;
-    const int64_t chunks = (int64_t)(bytes / 4096); /* 512 words each */
+    /* passes read 64 MiB slices in turn: each slice has left the caches by its next turn,
+     * and the slices' pages are all touched before timing starts */
+    const size_t slice = (size_t)64 << 20;
+    const size_t n_slices = bytes / slice > 0 ? bytes / slice : 1, per = bytes / n_slices & ~(size_t)4095;
     double rates[64];
-    calgae_pool_for(pool, chunks, 1, read_slice, &j); /* warm-up */
-    for (int p = 0; p < passes; p++) {
+    for (int p = -1; p < passes; p++) { /* pass -1 warms up */
+        j.buf = buf + (size_t)(p + 1) % n_slices * (per / sizeof *buf);
         double t0 = calgae_now_ms();
-        calgae_pool_for(pool, chunks, 1, read_slice, &j);
+        calgae_pool_for(pool, (int64_t)(per / 4096), 64, read_slice, &j);
         double ms = calgae_now_ms() - t0;
-        rates[p] = (double)bytes / (ms > 1e-6 ? ms : 1e-6) / 1e6;
+        if (p >= 0)
+            rates[p] = (double)per / (ms > 1e-6 ? ms : 1e-6) / 1e6;
     }
     munmap(buf, bytes);
     qsort(rates, (size_t)passes, sizeof rates[0], cmp_double);

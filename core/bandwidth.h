@@ -1,8 +1,8 @@
 /*
  * bandwidth.h - the machine's memory read bandwidth, measured the way a memory-bound matrix x
- * vector product reads: a buffer far larger than the last-level cache, streamed once per pass
- * by every thread of the pool over its own slice. The figure bounds generation speed: a token
- * reads every weight once.
+ * vector product reads: 64 MiB slices of a buffer far larger than the last-level cache, one per
+ * pass in turn, each split among the pool's threads and read by each as 4 sequential streams.
+ * The figure bounds generation speed: a token reads every weight once.
  */
 #ifndef CALGAE_BANDWIDTH_H
 #define CALGAE_BANDWIDTH_H

@@ -174,7 +174,7 @@ static double bandwidth_for(int threads)
     calgae_pool *pool;
     if (calgae_pool_create(&pool, threads, err, sizeof err) != 0)
         return -1.0;
-    double bw = calgae_read_bandwidth(pool, BW_BYTES, 5);
+    double bw = calgae_read_bandwidth(pool, BW_BYTES, 15);
     calgae_pool_destroy(pool);
     return bw;
 }
