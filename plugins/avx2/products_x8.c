@@ -11,16 +11,17 @@
  * per block serves 8 rows. (ggml's Q4_0_8x8 repacking and llamafile's tiles rest on the same
  * observation; the layout below is our own.)
  *
- * Layout: rows 8g .. 8g + 7 form group g, stored contiguously, groups in order. With
- * nb = cols / 32 blocks, a group is
- *   nb x QB bytes of quants: block b's as 32-byte chunks; chunk c's 4-byte word i is row i's
+ * Layout: rows 8g .. 8g + 7 form group g, stored contiguously, groups in order. A group's
+ * nb = cols / 32 blocks come in superblocks of 4 (the last one padded):
+ *   64 bytes: the 4 blocks' scales, 8 fp16 each (block k's 8 rows at [8k .. 8k + 7]), then
+ *   4 x QB bytes of quants: block k's as 32-byte chunks; chunk c's 4-byte word i is row i's
  *   4-byte word c of that block: for Q4_0 (QB = 128, 4 chunks) bytes 4c .. 4c + 3 of qs[16],
  *   whose low nibbles are elements 4c .. 4c + 3 and high nibbles 16 + 4c .. 19 + 4c; for Q8_0
- *   (QB = 256, 8 chunks) elements 4c .. 4c + 3; then
- *   nb x 8 fp16 scales: block b's 8 row scales at [8b .. 8b + 7],
- * padded to a multiple of 64 bytes, so that every chunk load is aligned.
- * A row range thus streams two sequential regions. Same bytes as the file, so memory stays
- * file size: the host drops its mapped copy of a prepared matrix (core/backend.c).
+ *   (QB = 256, 8 chunks) elements 4c .. 4c + 3.
+ * So a row range is one sequential stream and every load is aligned. (Scales in a region of
+ * their own were a second, short stream per group that the prefetchers never caught: the
+ * matvec ran 10-20% slower.) Same bytes as the file, give or take the padding, so memory
+ * stays file size: the host drops its mapped copy of a prepared matrix (core/session.c).
  *
  * Numerics, per (row, token): each block's integer dot product is exact (Q4_0: nibble pairs
  * summed in int16, |.| <= 8 * 2 * 15 * 128 = 30720, minus 8 * sum x as in products_block.c;
@@ -47,9 +48,21 @@ typedef struct {
     uint32_t type;
     int64_t nb;         /* blocks per row */
     size_t qb;          /* quant bytes per block of 8 rows: 128 or 256 */
-    size_t group_bytes; /* nb * (qb + 16), rounded up to 64 */
+    size_t sb;          /* bytes per superblock: 64 + 4 * qb */
+    size_t group_bytes; /* sb * the superblocks */
     uint8_t *mem;       /* the groups */
 } x8_weight;
+
+/* block b of a group: its 8 scales and its quants */
+static inline uint8_t *blk_d(const x8_weight *p, uint8_t *grp, int64_t b)
+{
+    return grp + (size_t)(b / 4) * p->sb + (size_t)(b % 4) * 16;
+}
+
+static inline uint8_t *blk_qs(const x8_weight *p, uint8_t *grp, int64_t b)
+{
+    return grp + (size_t)(b / 4) * p->sb + 64 + (size_t)(b % 4) * p->qb;
+}
 
 /* ---- load time ---- */
 
@@ -73,7 +86,8 @@ int avx2_x8_prepare(calgae_weight *w, char *why, size_t why_len)
     p->type = w->type;
     p->nb = w->cols / CALGAE_QK;
     p->qb = (size_t)chunks * 32;
-    p->group_bytes = ((size_t)p->nb * (p->qb + 16) + 63) / 64 * 64;
+    p->sb = 64 + 4 * p->qb;
+    p->group_bytes = (size_t)(p->nb + 3) / 4 * p->sb;
     const size_t groups = (size_t)(w->rows / ROWS), bytes = groups * p->group_bytes;
     /* 2 MiB alignment lets the kernel back large matrices with huge pages */
     const size_t align = bytes >= (2u << 20) ? (2u << 20) : 64;
@@ -84,16 +98,15 @@ int avx2_x8_prepare(calgae_weight *w, char *why, size_t why_len)
         return 1;
     }
     for (size_t g = 0; g < groups; g++) {
-        uint8_t *qs = p->mem + g * p->group_bytes;
-        uint8_t *d = qs + (size_t)p->nb * p->qb;
-        memset(d + (size_t)p->nb * 16, 0, p->group_bytes - (size_t)p->nb * (p->qb + 16));
+        uint8_t *grp = p->mem + g * p->group_bytes;
+        memset(grp + p->group_bytes - p->sb, 0, p->sb); /* the last superblock's padding */
         for (int i = 0; i < ROWS; i++) {
             const uint8_t *row = (const uint8_t *)w->data + (g * ROWS + (size_t)i) * w->row_bytes;
             for (int64_t b = 0; b < p->nb; b++) {
                 const uint8_t *src = row + (size_t)b * bsz;
-                memcpy(d + ((size_t)b * ROWS + (size_t)i) * 2, src, 2); /* d comes first */
+                memcpy(blk_d(p, grp, b) + i * 2, src, 2); /* d comes first */
                 for (int c = 0; c < chunks; c++)
-                    memcpy(qs + (size_t)b * p->qb + (size_t)c * 32 + (size_t)i * 4, src + 2 + c * 4, 4);
+                    memcpy(blk_qs(p, grp, b) + c * 32 + i * 4, src + 2 + c * 4, 4);
             }
         }
     }
@@ -154,11 +167,9 @@ AVX2_INLINE __m256i bcast4(const int8_t *p)
 AVX2_INLINE void groups_q4_0(const x8_weight *p, const int64_t *g, const int R, const x8_act *a,
                              const int T, __m256 *acc)
 {
-    const uint8_t *qs[MAX_T], *ds[MAX_T];
-    for (int r = 0; r < R; r++) {
-        qs[r] = p->mem + (size_t)g[r] * p->group_bytes;
-        ds[r] = qs[r] + (size_t)p->nb * p->qb;
-    }
+    uint8_t *grp[MAX_T];
+    for (int r = 0; r < R; r++)
+        grp[r] = p->mem + (size_t)g[r] * p->group_bytes;
     const __m256i low = _mm256_set1_epi8(0x0f), ones16 = _mm256_set1_epi16(1);
 #pragma GCC unroll 4
     for (int k = 0; k < R * T; k++)
@@ -172,7 +183,7 @@ AVX2_INLINE void groups_q4_0(const x8_weight *p, const int64_t *g, const int R, 
         for (int r = 0; r < R; r++) {
 #pragma GCC unroll 4
             for (int c = 0; c < 4; c++) {
-                const __m256i raw = _mm256_load_si256((const __m256i *)(const void *)(qs[r] + (size_t)b * 128 + (size_t)c * 32));
+                const __m256i raw = _mm256_load_si256((const __m256i *)(const void *)(blk_qs(p, grp[r], b) + c * 32));
                 const __m256i lo = _mm256_and_si256(raw, low);
                 const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low);
 #pragma GCC unroll 4
@@ -185,7 +196,7 @@ AVX2_INLINE void groups_q4_0(const x8_weight *p, const int64_t *g, const int R, 
         }
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
-            const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(const void *)(ds[r] + (size_t)b * 16)));
+            const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(const void *)blk_d(p, grp[r], b)));
 #pragma GCC unroll 4
             for (int t = 0; t < T; t++) {
                 const __m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(s[r * T + t], ones16), _mm256_set1_epi32(a[t].sum8[b]));
@@ -198,11 +209,9 @@ AVX2_INLINE void groups_q4_0(const x8_weight *p, const int64_t *g, const int R, 
 AVX2_INLINE void groups_q8_0(const x8_weight *p, const int64_t *g, const int R, const x8_act *a,
                              const int T, __m256 *acc)
 {
-    const uint8_t *qs[MAX_T], *ds[MAX_T];
-    for (int r = 0; r < R; r++) {
-        qs[r] = p->mem + (size_t)g[r] * p->group_bytes;
-        ds[r] = qs[r] + (size_t)p->nb * p->qb;
-    }
+    uint8_t *grp[MAX_T];
+    for (int r = 0; r < R; r++)
+        grp[r] = p->mem + (size_t)g[r] * p->group_bytes;
     const __m256i ones16 = _mm256_set1_epi16(1);
 #pragma GCC unroll 4
     for (int k = 0; k < R * T; k++)
@@ -216,7 +225,7 @@ AVX2_INLINE void groups_q8_0(const x8_weight *p, const int64_t *g, const int R, 
         for (int c = 0; c < 8; c++) {
 #pragma GCC unroll 4
             for (int r = 0; r < R; r++) {
-                const __m256i wq = _mm256_load_si256((const __m256i *)(const void *)(qs[r] + (size_t)b * 256 + (size_t)c * 32));
+                const __m256i wq = _mm256_load_si256((const __m256i *)(const void *)(blk_qs(p, grp[r], b) + c * 32));
                 const __m256i aw = _mm256_abs_epi8(wq);
 #pragma GCC unroll 4
                 for (int t = 0; t < T; t++) {
@@ -227,7 +236,7 @@ AVX2_INLINE void groups_q8_0(const x8_weight *p, const int64_t *g, const int R, 
         }
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
-            const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(const void *)(ds[r] + (size_t)b * 16)));
+            const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(const void *)blk_d(p, grp[r], b)));
 #pragma GCC unroll 4
             for (int t = 0; t < T; t++)
                 acc[r * T + t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[r * T + t]), _mm256_mul_ps(dw, _mm256_set1_ps(a[t].d[b])), acc[r * T + t]);

@@ -43,10 +43,12 @@
  * of rows a call covers (its kernels take rows 4 or 8 at a time, then the remainder one by
  * one), so a row's bits would depend on the host's split. Calls therefore always cover the same
  * aligned groups [32k, 32k + 32) (the last one shorter, but always the same): each row is
- * computed the same way whatever range asks for it. 32 is the host's row grain, so ranges
- * normally start and end on group edges; a group cut by a range is computed whole into scratch
- * and only the range's rows are copied out. */
-#define GROUP 32
+ * computed the same way whatever range asks for it. A group cut by a range is computed whole
+ * into scratch and only the range's rows are copied out. Each call packs the whole activation
+ * batch again, so small groups pay that many times: at 32 rows the packing took a third of a
+ * 128-token prompt (TinyLlama F32, one thread) and pp128 ran at 0.8x its speed at 256. The
+ * host's chunks of TinyLlama's matrices are multiples of 256 rows. */
+#define GROUP 256
 
 #ifndef CALGAE_OPENBLAS_SONAME
 #define CALGAE_OPENBLAS_SONAME "libopenblas.so.0" /* CMake passes the one it found */
