@@ -582,6 +582,19 @@ int calgae_backends_prepare(const calgae_backends *b, calgae_weight *w, char *er
     return 0;
 }
 
+int calgae_backends_prepare_concurrent(const calgae_backends *b, const calgae_weight *w)
+{
+    int s = product_slot(w->type, 0);
+    if (s < 0 || b->chain_len[s] == 0)
+        return 1;
+    const calgae_plugin *t = b->plugins[b->chain[s][0]].table;
+    if (!t->prepare_weight)
+        return 1;
+    if (offsetof(calgae_plugin, flags) + sizeof t->flags > t->struct_size)
+        return 0;
+    return (t->flags & CALGAE_PLUGIN_CONCURRENT_PREPARE) != 0;
+}
+
 void calgae_backends_release(const calgae_backends *b, calgae_weight *w)
 {
     (void)b;

@@ -145,5 +145,8 @@ void calgae_backends_describe(const calgae_backends *b, char *out, size_t out_le
 int calgae_backends_prepare(const calgae_backends *b, calgae_weight *w, char *err,
                             size_t err_len);
 void calgae_backends_release(const calgae_backends *b, calgae_weight *w);
+/* Whether w may be prepared on one thread while other weights are on others: its plugin has no
+ * prepare_weight, or says CALGAE_PLUGIN_CONCURRENT_PREPARE (ABI 1.2). */
+int calgae_backends_prepare_concurrent(const calgae_backends *b, const calgae_weight *w);
 
 #endif

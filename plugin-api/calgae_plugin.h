@@ -42,7 +42,7 @@ extern "C" {
 /* ABI major: bumped when the meaning of any existing field changes. Host and plugin must agree. */
 #define CALGAE_ABI_MAJOR 1
 /* ABI minor: bumped when slots are appended to struct calgae_plugin. Either side may be older. */
-#define CALGAE_ABI_MINOR 1
+#define CALGAE_ABI_MINOR 2
 
 /* Name of the one symbol a plugin exports; its type is calgae_plugin_entry_fn. */
 #define CALGAE_PLUGIN_ENTRY_SYMBOL "calgae_plugin_entry"
@@ -189,6 +189,12 @@ typedef struct calgae_weight {
     const void *owner;  /* the struct calgae_plugin whose prepare_weight filled prepared */
 } calgae_weight;
 
+/* ---- Plugin flags (calgae_plugin.flags, ABI 1.2) ---------------------------------------- */
+
+/* prepare_weight may run on several threads at once, for different weights (as the kernels
+ * may): the host then prepares a model's weights in parallel, which divides load time. */
+#define CALGAE_PLUGIN_CONCURRENT_PREPARE ((uint64_t)1 << 0)
+
 /* ---- Kernel signatures ---------------------------------------------------------------- */
 
 /* Return values of the products. */
@@ -291,6 +297,12 @@ typedef struct calgae_plugin {
      * sum_j (d_w q_j + m_w) d_x x_j = d_w d_x sum(q_j x_j) + m_w d_x sum(x_j). */
     calgae_matvec_fn matvec_q4_1;
     calgae_matmul_fn matmul_q4_1;
+
+    /* -- ABI 1.2 -- */
+
+    /* CALGAE_PLUGIN_* bits below; 0 promises nothing. A host reads it only when struct_size
+     * covers it, so an older plugin reads as 0. */
+    uint64_t flags;
 
     /* -- Slots appended in later minors go below this line, each block marked with its minor. -- */
 } calgae_plugin;

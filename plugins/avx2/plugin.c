@@ -69,6 +69,8 @@ static const calgae_plugin table = {
     /* ABI 1.1 */
     .matvec_q4_1 = avx2_matvec_q4_1,
     .matmul_q4_1 = avx2_matmul_q4_1,
+    /* ABI 1.2 */
+    .flags = CALGAE_PLUGIN_CONCURRENT_PREPARE, /* avx2_x8_prepare touches only its weight */
 };
 
 static void set_reason(char *why, size_t why_len, const char *msg)

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "kernels.h"
 #include "simd.h"
@@ -66,6 +67,22 @@ static inline uint8_t *blk_qs(const x8_weight *p, uint8_t *grp, int64_t b)
 
 /* ---- load time ---- */
 
+/* dst's 4 chunks of 32 bytes: chunk c holds word c (4 bytes) of the 16 bytes at src + i * stride,
+ * for rows i = 0 .. 7 in order: a 4 x 8 transpose of 32-bit words. */
+static void transpose_words(const uint8_t *src, size_t stride, uint8_t *dst)
+{
+    __m256i v[4];
+    for (int i = 0; i < 4; i++) /* rows i and i + 4 in the two 128-bit halves */
+        v[i] = _mm256_loadu2_m128i((const __m128i *)(const void *)(src + (size_t)(i + 4) * stride),
+                                   (const __m128i *)(const void *)(src + (size_t)i * stride));
+    const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
+    _mm256_store_si256((__m256i *)(void *)dst, _mm256_unpacklo_epi64(t0, t2));
+    _mm256_store_si256((__m256i *)(void *)(dst + 32), _mm256_unpackhi_epi64(t0, t2));
+    _mm256_store_si256((__m256i *)(void *)(dst + 64), _mm256_unpacklo_epi64(t1, t3));
+    _mm256_store_si256((__m256i *)(void *)(dst + 96), _mm256_unpackhi_epi64(t1, t3));
+}
+
 int avx2_x8_prepare(calgae_weight *w, char *why, size_t why_len)
 {
     const char *no = NULL;
@@ -92,6 +109,12 @@ int avx2_x8_prepare(calgae_weight *w, char *why, size_t why_len)
     /* 2 MiB alignment lets the kernel back large matrices with huge pages */
     const size_t align = bytes >= (2u << 20) ? (2u << 20) : 64;
     p->mem = aligned_alloc(align, (bytes + align - 1) / align * align);
+#ifdef MADV_HUGEPAGE
+    /* huge pages: 512 times fewer page faults while the copy below fills the memory, and
+     * fewer TLB misses while the products stream it (advice: ignoring it changes nothing) */
+    if (p->mem && align > 64)
+        (void)madvise(p->mem, (bytes + align - 1) / align * align, MADV_HUGEPAGE);
+#endif
     if (!p->mem) {
         free(p);
         snprintf(why, why_len, "out of memory for %zu bytes", bytes);
@@ -100,14 +123,14 @@ int avx2_x8_prepare(calgae_weight *w, char *why, size_t why_len)
     for (size_t g = 0; g < groups; g++) {
         uint8_t *grp = p->mem + g * p->group_bytes;
         memset(grp + p->group_bytes - p->sb, 0, p->sb); /* the last superblock's padding */
-        for (int i = 0; i < ROWS; i++) {
-            const uint8_t *row = (const uint8_t *)w->data + (g * ROWS + (size_t)i) * w->row_bytes;
-            for (int64_t b = 0; b < p->nb; b++) {
-                const uint8_t *src = row + (size_t)b * bsz;
-                memcpy(blk_d(p, grp, b) + i * 2, src, 2); /* d comes first */
-                for (int c = 0; c < chunks; c++)
-                    memcpy(blk_qs(p, grp, b) + c * 32 + i * 4, src + 2 + c * 4, 4);
-            }
+        const uint8_t *rows = (const uint8_t *)w->data + g * ROWS * w->row_bytes;
+        for (int64_t b = 0; b < p->nb; b++) {
+            const uint8_t *src = rows + (size_t)b * bsz;
+            uint8_t *d = blk_d(p, grp, b), *qs = blk_qs(p, grp, b);
+            for (int i = 0; i < ROWS; i++)
+                memcpy(d + i * 2, src + (size_t)i * w->row_bytes, 2);
+            for (int h = 0; h < chunks / 4; h++)
+                transpose_words(src + 2 + h * 16, w->row_bytes, qs + h * 128);
         }
     }
     w->prepared = p;
