@@ -2,7 +2,10 @@
  * cmd_bench.c - `calgae bench`: prompt processing (pp) and text generation (tg) speed per
  * backend and thread count, side by side in one run, in the shapes llama-bench prints
  * (markdown table, JSON lines, CSV), plus the share of the memory-bandwidth limit that tg
- * reaches: weight bytes per token x tokens/s / measured read bandwidth.
+ * reaches: weight bytes per token x tokens/s / measured read bandwidth. The bandwidth is
+ * measured again right before each tg run, on the same threads, and each run is set against
+ * its own figure (the median share is reported): on a shared machine the bandwidth drifts by
+ * tens of percent within a minute, and one figure from the start made shares over 100%.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <getopt.h>
@@ -19,6 +22,7 @@
 
 #define MAX_LIST 16
 #define BW_BYTES ((size_t)1 << 30)
+#define BW_PROBE_BYTES ((size_t)256 << 20) /* 4 slices of 64 MiB, 8x the last-level cache */
 
 struct bench_opts {
     calgae_session_opts s;
@@ -38,6 +42,7 @@ struct result {
     int threads;
     char test[32];
     double mean, sd, bw_share; /* bw_share < 0: not applicable */
+    double bw;                 /* GB/s: measured beside each tg run (median), else the header's */
 };
 
 static const char usage[] =
@@ -179,6 +184,19 @@ static double bandwidth_for(int threads)
     return bw;
 }
 
+static int cmp_d(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* the median of v[0 .. n) (reorders v) */
+static double median_of(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 static void mean_sd(const double *x, int n, double *mean, double *sd)
 {
     double s = 0.0, ss = 0.0;
@@ -228,7 +246,9 @@ static int bench_one(const struct bench_opts *o, const char *backend, int thread
     const long n_prompt = o->n_prompt > 0 ? o->n_prompt : 1;
     int rc = -1;
     int32_t *ids = malloc((size_t)n_prompt * sizeof *ids);
-    double *runs = malloc((size_t)o->reps * sizeof *runs);
+    double *runs = malloc((size_t)o->reps * 3 * sizeof *runs), *bws = runs + o->reps, *shares = bws + o->reps;
+    calgae_bw_probe probe;
+    const int have_probe = o->n_gen > 0 && calgae_bw_probe_open(&probe, BW_PROBE_BYTES) == 0;
     if (!ids || !runs || n_prompt + o->n_gen > s.st.ctx) {
         calgae_fail(err, err_len, "%ld + %ld tokens do not fit the context of %d", n_prompt,
                     o->n_gen, s.st.ctx);
@@ -245,19 +265,26 @@ static int bench_one(const struct bench_opts *o, const char *backend, int thread
             continue;
         if (run_once(&s, ids, n_prompt, o->n_gen, gen, err, err_len) < 0) /* warm-up */
             goto out;
-        for (long r = 0; r < o->reps; r++)
+        for (long r = 0; r < o->reps; r++) {
+            /* tg: the bandwidth right before each run bounds that run */
+            bws[r] = gen && have_probe ? calgae_bw_probe_measure(&probe, s.pool, 3) : bw;
             if ((runs[r] = run_once(&s, ids, n_prompt, o->n_gen, gen, err, err_len)) < 0)
                 goto out;
+            shares[r] = bws[r] > 0 ? (double)calgae_model_weight_bytes(&s.model) * runs[r] / (bws[r] * 1e9) : -1.0;
+        }
         struct result *R = &res[(*n_res)++];
         R->backend = backend;
         snprintf(R->isa, sizeof R->isa, "%s", first->isa && *first->isa ? first->isa : "c");
         R->threads = threads;
         snprintf(R->test, sizeof R->test, "%s%ld", gen ? "tg" : "pp", gen ? o->n_gen : o->n_prompt);
         mean_sd(runs, (int)o->reps, &R->mean, &R->sd);
-        R->bw_share = gen && bw > 0 ? (double)calgae_model_weight_bytes(&s.model) * R->mean / (bw * 1e9) : -1.0;
+        R->bw = gen ? median_of(bws, (int)o->reps) : bw;
+        R->bw_share = gen && R->bw > 0 ? median_of(shares, (int)o->reps) : -1.0;
     }
     rc = 0;
 out:
+    if (have_probe)
+        calgae_bw_probe_close(&probe);
     free(ids);
     free(runs);
     calgae_session_close(&s);
@@ -289,15 +316,15 @@ static void print_results(const struct bench_opts *o, const char *model, const c
         for (int i = 0; i < o->n_threads; i++)
             printf(" %d thread%s %.1f GB/s%s", o->threads[i], o->threads[i] > 1 ? "s" : "", bw[i],
                    i + 1 < o->n_threads ? "," : "\n");
-        printf("\n| backend | isa | threads | test | t/s | bw %% |\n");
-        printf("| ------- | --- | ------: | ---- | --: | ---: |\n");
+        printf("\n| backend | isa | threads | test | t/s | bw %% | bw GB/s |\n");
+        printf("| ------- | --- | ------: | ---- | --: | ---: | ------: |\n");
         for (int i = 0; i < n; i++) {
             printf("| %s | %s | %d | %s | %.2f ± %.2f | ", res[i].backend, res[i].isa,
                    res[i].threads, res[i].test, res[i].mean, res[i].sd);
             if (res[i].bw_share >= 0)
-                printf("%.1f |\n", 100.0 * res[i].bw_share);
+                printf("%.1f | %.1f |\n", 100.0 * res[i].bw_share, res[i].bw);
             else
-                printf(" |\n");
+                printf(" |  |\n");
         }
         return;
     }
@@ -305,9 +332,6 @@ static void print_results(const struct bench_opts *o, const char *model, const c
     if (csv)
         printf("model,model_type,model_size_mib,params_b,cpu,backend,isa,threads,test,avg_ts,stddev_ts,bandwidth_gbs,bw_share\n");
     for (int i = 0; i < n; i++) {
-        int ti = 0;
-        while (ti < o->n_threads && o->threads[ti] != res[i].threads)
-            ti++;
         if (csv) {
             /* fields with commas or quotes are quoted, quotes doubled (RFC 4180) */
             const char *fields[] = {model, type, cpu, res[i].backend, res[i].isa};
@@ -320,7 +344,7 @@ static void print_results(const struct bench_opts *o, const char *model, const c
                 if (f == 1)
                     printf("%.2f,%.4f,", size_mib, params_b);
             }
-            printf("%d,%s,%.4f,%.4f,%.2f,", res[i].threads, res[i].test, res[i].mean, res[i].sd, bw[ti]);
+            printf("%d,%s,%.4f,%.4f,%.2f,", res[i].threads, res[i].test, res[i].mean, res[i].sd, res[i].bw);
             if (res[i].bw_share >= 0)
                 printf("%.4f", res[i].bw_share);
             putchar('\n');
@@ -337,7 +361,7 @@ static void print_results(const struct bench_opts *o, const char *model, const c
             json_str(res[i].isa);
             printf(", \"threads\": %d, \"test\": \"%s\", \"avg_ts\": %.4f, \"stddev_ts\": %.4f, "
                    "\"bandwidth_gbs\": %.2f, \"bw_share\": ",
-                   res[i].threads, res[i].test, res[i].mean, res[i].sd, bw[ti]);
+                   res[i].threads, res[i].test, res[i].mean, res[i].sd, res[i].bw);
             if (res[i].bw_share >= 0)
                 printf("%.4f}\n", res[i].bw_share);
             else

@@ -13,7 +13,7 @@ import json, sys
 rows = [json.loads(l) for l in sys.stdin if l.strip()]
 assert [r["test"] for r in rows] == ["pp8", "tg4"], rows
 assert all(r["avg_ts"] > 0 and r["backend"] == "scalar" and r["threads"] == 1 for r in rows)
-assert rows[0]["bw_share"] is None and rows[1]["bw_share"] > 0
+assert rows[0]["bw_share"] is None and rows[1]["bw_share"] > 0 and rows[1]["bandwidth_gbs"] > 0
 ' || { echo "FAIL json"; fail=1; }
 "$CALGAE_BIN" "${args[@]}" -o csv | "$CALGAE_PYTHON" -c '
 import csv, sys
