@@ -324,6 +324,26 @@ typedef int (*calgae_plugin_entry_fn)(uint32_t host_abi_major, uint32_t host_abi
 #define CALGAE_PLUGIN_EXPORT
 #endif
 
+/* The usual body of an entry point: a host of another ABI major gets a refusal, any other host
+ * the table (a host of an older or newer minor reads what it knows of it, by struct_size).
+ *   return calgae_plugin_answer(host_abi_major, &table, table_out, why, why_len);
+ * Copies nothing but the fixed reason, so the entry point stays free of side effects. */
+static inline int calgae_plugin_answer(uint32_t host_abi_major, const calgae_plugin *table,
+                                       const calgae_plugin **out, char *why, size_t why_len)
+{
+    if (host_abi_major != CALGAE_ABI_MAJOR) {
+        static const char msg[] = "the plugin speaks another ABI major than the host";
+        if (why && why_len > 0) {
+            const size_t n = sizeof msg < why_len ? sizeof msg : why_len;
+            memcpy(why, msg, n);
+            why[n - 1] = '\0';
+        }
+        return 1;
+    }
+    *out = table;
+    return 0;
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -73,25 +73,9 @@ static const calgae_plugin table = {
     .flags = CALGAE_PLUGIN_CONCURRENT_PREPARE, /* avx2_x8_prepare touches only its weight */
 };
 
-static void set_reason(char *why, size_t why_len, const char *msg)
-{
-    if (!why || why_len == 0)
-        return;
-    size_t n = strlen(msg);
-    if (n >= why_len)
-        n = why_len - 1;
-    memcpy(why, msg, n);
-    why[n] = '\0';
-}
-
 CALGAE_PLUGIN_EXPORT int calgae_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor,
                                              const calgae_plugin **out, char *why, size_t why_len)
 {
-    (void)host_abi_minor; /* an older or newer minor host reads what it knows of our table */
-    if (host_abi_major != CALGAE_ABI_MAJOR) {
-        set_reason(why, why_len, "plugin speaks ABI major 1 only");
-        return 1;
-    }
-    *out = &table;
-    return 0;
+    (void)host_abi_minor; /* a host of any minor reads what it knows of the table */
+    return calgae_plugin_answer(host_abi_major, &table, out, why, why_len);
 }

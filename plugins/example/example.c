@@ -98,16 +98,6 @@ static const calgae_plugin table = {
 CALGAE_PLUGIN_EXPORT int calgae_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor,
                                              const calgae_plugin **out, char *why, size_t why_len)
 {
-    (void)host_abi_minor; /* an older or newer minor host reads what it knows of the table */
-    if (host_abi_major != CALGAE_ABI_MAJOR) {
-        if (why && why_len > 0) {
-            const char msg[] = "example plugin speaks ABI major 1 only";
-            size_t n = sizeof msg < why_len ? sizeof msg : why_len;
-            memcpy(why, msg, n); /* no stdio: the entry point must stay side-effect free */
-            why[n - 1] = '\0';
-        }
-        return 1;
-    }
-    *out = &table;
-    return 0;
+    (void)host_abi_minor; /* a host of any minor reads what it knows of the table */
+    return calgae_plugin_answer(host_abi_major, &table, out, why, why_len);
 }
