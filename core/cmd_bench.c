@@ -184,6 +184,17 @@ static double bandwidth_for(int threads)
     return bw;
 }
 
+static int matvec_slot(uint32_t type)
+{
+    switch (type) {
+    case CALGAE_TYPE_F16: return CALGAE_SLOT_MATVEC_F16;
+    case CALGAE_TYPE_Q8_0: return CALGAE_SLOT_MATVEC_Q8_0;
+    case CALGAE_TYPE_Q4_0: return CALGAE_SLOT_MATVEC_Q4_0;
+    case CALGAE_TYPE_Q4_1: return CALGAE_SLOT_MATVEC_Q4_1;
+    default: return CALGAE_SLOT_MATVEC_F32;
+    }
+}
+
 static int cmp_d(const void *a, const void *b)
 {
     const double x = *(const double *)a, y = *(const double *)b;
@@ -259,7 +270,13 @@ static int bench_one(const struct bench_opts *o, const char *backend, int thread
         x = x * 6364136223846793005ull + 1442695040888963407ull;
         ids[i] = (int32_t)((x >> 33) % (uint64_t)c->vocab_size);
     }
+    /* the ISA of the plugin that computes the model's matrix products, naming it when the
+     * requested backend left them to another (blas on a quantized model, say) */
+    const char *owner = calgae_backends_slot_owner(&s.be, matvec_slot(s.model.file_type));
     const calgae_plugin *first = s.be.plugins[0].table;
+    for (int i = 0; i < s.be.n_plugins; i++)
+        if (!strcmp(s.be.plugins[i].table->name, owner))
+            first = s.be.plugins[i].table;
     for (int gen = 0; gen < 2; gen++) {
         if ((gen == 0 && o->n_prompt == 0) || (gen == 1 && o->n_gen == 0))
             continue;
@@ -274,7 +291,9 @@ static int bench_one(const struct bench_opts *o, const char *backend, int thread
         }
         struct result *R = &res[(*n_res)++];
         R->backend = backend;
-        snprintf(R->isa, sizeof R->isa, "%s", first->isa && *first->isa ? first->isa : "c");
+        snprintf(R->isa, sizeof R->isa, "%s%s%s%s", first->isa && *first->isa ? first->isa : "c",
+                 first == s.be.plugins[0].table ? "" : " (", first == s.be.plugins[0].table ? "" : first->name,
+                 first == s.be.plugins[0].table ? "" : ")");
         R->threads = threads;
         snprintf(R->test, sizeof R->test, "%s%ld", gen ? "tg" : "pp", gen ? o->n_gen : o->n_prompt);
         mean_sd(runs, (int)o->reps, &R->mean, &R->sd);
