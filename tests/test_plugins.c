@@ -393,6 +393,9 @@ static void test_old_minor(void **state)
             fail_msg("slot %s is served by '%s', expected '%s'", calgae_slot_name(s),
                      calgae_backends_slot_owner(&b, s), baseline_owner[s]);
     }
+    /* its prepare_weight is inside struct_size, its flags word is not: prepared one at a time */
+    const calgae_weight wf = {.type = CALGAE_TYPE_F32};
+    assert_false(calgae_backends_prepare_concurrent(&b, &wf));
     check_matvec(&b);   /* computed by oldminor's own loop */
     check_matmul(&b);   /* past struct_size: a poisoned pointer would abort */
     check_hot_path(&b); /* likewise rmsnorm and the others */
@@ -459,6 +462,10 @@ static void test_dir_scan(void **state)
     const char *dirs[] = {test_dir(), real_dir()};
     calgae_backends b;
     load_ok(&b, NULL, dirs, 2);
+    /* Q4_0 products: avx2 (prepare_weight, flags say concurrent) on an AVX2 machine, else a
+     * plugin without prepare_weight: either way the host may prepare on all threads */
+    const calgae_weight wq = {.type = CALGAE_TYPE_Q4_0};
+    assert_true(calgae_backends_prepare_concurrent(&b, &wq));
 
     int aarch64_missing = 0;
     for (size_t i = 0; i < N_REFUSALS; i++) {

@@ -92,6 +92,20 @@ static int matvec_f32(const calgae_weight *w, const void *x, float *y, int64_t r
     return CALGAE_KERNEL_OK;
 }
 
+/* A prepare_weight that keeps the stored layout: there only so that the flags word past
+ * struct_size has something to claim (see test_old_minor). */
+static int prepare_weight(calgae_weight *w, char *why, size_t why_len)
+{
+    (void)w;
+    tp_why(why, why_len, "oldminor keeps the stored layout");
+    return 1;
+}
+
+static void release_weight(calgae_weight *w)
+{
+    (void)w;
+}
+
 static const struct {
     calgae_plugin table;
     void (*tail[8])(void); /* what a later minor might append, poisoned as well */
@@ -105,6 +119,8 @@ static const struct {
         .description = "test plugin of an older ABI minor",
         .isa = "",
         .priority = 50,
+        .prepare_weight = prepare_weight,
+        .release_weight = release_weight,
         .matvec_f32 = matvec_f32,
         /* past struct_size: never to be read */
         .matmul_f32 = trap_matmul,
@@ -119,6 +135,8 @@ static const struct {
         .axpy_f32 = trap_axpy,
         .matvec_q4_1 = trap_matvec, /* ABI 1.1 */
         .matmul_q4_1 = trap_matmul,
+        /* ABI 1.2, past struct_size as well: the host must read it as 0, never as this claim */
+        .flags = CALGAE_PLUGIN_CONCURRENT_PREPARE,
     },
     .tail = {trap_tail, trap_tail, trap_tail, trap_tail, trap_tail, trap_tail, trap_tail,
              trap_tail},
