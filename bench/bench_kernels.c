@@ -190,18 +190,6 @@ static void product_task(void *ctx, int64_t begin, int64_t end, int thread)
         task_cpu_ns[thread] += thread_cpu_ns() - t0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* ---- memory bandwidth ---- */
 
 struct sum_job {
@@ -239,7 +227,7 @@ struct rate {
 
 static struct rate summarize(double *gbs, int runs)
 {
-    struct rate r = {median(gbs, runs), 0};
+    struct rate r = {calgae_median(gbs, runs), 0};
     for (int i = 0; i < runs; i++)
         r.best = gbs[i] > r.best ? gbs[i] : r.best;
     return r;
@@ -436,7 +424,7 @@ int main(int argc, char **argv)
                     gf[r] = 2.0 * (double)(s->rows * s->cols) * batch / (run_ms() * 1e6);
                 }
                 j.n_tok = 1;
-                printf("   matmul x%d: %.1f GFLOP/s", batch, median(gf, runs));
+                printf("   matmul x%d: %.1f GFLOP/s", batch, calgae_median(gf, runs));
             }
             if (prepared)
                 printf("   %s", n_prepared ? "prepared" : "stored layout");

@@ -489,7 +489,7 @@ void calgae_backends_free(calgae_backends *b)
     memset(b, 0, sizeof *b);
 }
 
-static int product_slot(uint32_t type, int matmul)
+int calgae_product_slot(uint32_t type, int matmul)
 {
     switch (type) {
     case CALGAE_TYPE_F32:
@@ -510,7 +510,7 @@ static int product_slot(uint32_t type, int matmul)
 int calgae_backends_matvec(const calgae_backends *b, const calgae_weight *w, const void *x,
                            float *y, int64_t r0, int64_t r1)
 {
-    int s = product_slot(w->type, 0);
+    int s = calgae_product_slot(w->type, 0);
     if (s < 0)
         return -1;
     for (int i = 0; i < b->chain_len[s]; i++) {
@@ -527,7 +527,7 @@ int calgae_backends_matmul(const calgae_backends *b, const calgae_weight *w, con
                            size_t x_stride, int64_t n_tok, float *y, int64_t y_stride,
                            int64_t r0, int64_t r1)
 {
-    int s = product_slot(w->type, 1);
+    int s = calgae_product_slot(w->type, 1);
     if (s < 0)
         return -1;
     for (int i = 0; i < b->chain_len[s]; i++) {
@@ -561,13 +561,20 @@ void calgae_backends_describe(const calgae_backends *b, char *out, size_t out_le
     }
 }
 
+/* The plugin whose prepare_weight may convert w: the one serving w's matvec, if it has one. */
+static const calgae_plugin *preparer(const calgae_backends *b, const calgae_weight *w)
+{
+    int s = calgae_product_slot(w->type, 0);
+    if (s < 0 || b->chain_len[s] == 0)
+        return NULL;
+    const calgae_plugin *t = b->plugins[b->chain[s][0]].table;
+    return t->prepare_weight ? t : NULL;
+}
+
 int calgae_backends_prepare(const calgae_backends *b, calgae_weight *w, char *err, size_t err_len)
 {
-    int s = product_slot(w->type, 0);
-    if (s < 0 || b->chain_len[s] == 0)
-        return 0;
-    const calgae_plugin *t = b->plugins[b->chain[s][0]].table;
-    if (!t->prepare_weight)
+    const calgae_plugin *t = preparer(b, w);
+    if (!t)
         return 0;
     char why[256] = "";
     if (t->prepare_weight(w, why, sizeof why) != 0) {
@@ -584,11 +591,8 @@ int calgae_backends_prepare(const calgae_backends *b, calgae_weight *w, char *er
 
 int calgae_backends_prepare_concurrent(const calgae_backends *b, const calgae_weight *w)
 {
-    int s = product_slot(w->type, 0);
-    if (s < 0 || b->chain_len[s] == 0)
-        return 1;
-    const calgae_plugin *t = b->plugins[b->chain[s][0]].table;
-    if (!t->prepare_weight)
+    const calgae_plugin *t = preparer(b, w);
+    if (!t)
         return 1;
     if (offsetof(calgae_plugin, flags) + sizeof t->flags > t->struct_size)
         return 0;

@@ -32,12 +32,6 @@ static void read_slice(void *ctx, int64_t begin, int64_t end, int thread)
     j->sums[thread & 63] += a + b + c + d;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int calgae_bw_probe_open(calgae_bw_probe *b, size_t bytes)
 {
     memset(b, 0, sizeof *b);
@@ -81,10 +75,9 @@ double calgae_bw_probe_measure(calgae_bw_probe *b, calgae_pool *pool, int passes
         if (p >= 0)
             rates[p] = (double)per / (ms > 1e-6 ? ms : 1e-6) / 1e6;
     }
-    qsort(rates, (size_t)passes, sizeof rates[0], cmp_double);
     volatile uint64_t sink = j.sums[0];
     (void)sink;
-    return rates[passes / 2];
+    return calgae_median(rates, passes);
 }
 
 double calgae_read_bandwidth(calgae_pool *pool, size_t bytes, int passes)

@@ -184,30 +184,6 @@ static double bandwidth_for(int threads)
     return bw;
 }
 
-static int matvec_slot(uint32_t type)
-{
-    switch (type) {
-    case CALGAE_TYPE_F16: return CALGAE_SLOT_MATVEC_F16;
-    case CALGAE_TYPE_Q8_0: return CALGAE_SLOT_MATVEC_Q8_0;
-    case CALGAE_TYPE_Q4_0: return CALGAE_SLOT_MATVEC_Q4_0;
-    case CALGAE_TYPE_Q4_1: return CALGAE_SLOT_MATVEC_Q4_1;
-    default: return CALGAE_SLOT_MATVEC_F32;
-    }
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* the median of v[0 .. n) (reorders v) */
-static double median_of(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static void mean_sd(const double *x, int n, double *mean, double *sd)
 {
     double s = 0.0, ss = 0.0;
@@ -272,11 +248,13 @@ static int bench_one(const struct bench_opts *o, const char *backend, int thread
     }
     /* the ISA of the plugin that computes the model's matrix products, naming it when the
      * requested backend left them to another (blas on a quantized model, say) */
-    const char *owner = calgae_backends_slot_owner(&s.be, matvec_slot(s.model.file_type));
-    const calgae_plugin *first = s.be.plugins[0].table;
+    const int slot = calgae_product_slot(s.model.file_type, 0);
+    const char *owner = calgae_backends_slot_owner(&s.be, slot < 0 ? CALGAE_SLOT_MATVEC_F32 : slot);
+    const calgae_plugin *named = s.be.plugins[0].table, *served = named;
     for (int i = 0; i < s.be.n_plugins; i++)
         if (!strcmp(s.be.plugins[i].table->name, owner))
-            first = s.be.plugins[i].table;
+            served = s.be.plugins[i].table;
+    const char *isa = served->isa && *served->isa ? served->isa : "c";
     for (int gen = 0; gen < 2; gen++) {
         if ((gen == 0 && o->n_prompt == 0) || (gen == 1 && o->n_gen == 0))
             continue;
@@ -291,14 +269,15 @@ static int bench_one(const struct bench_opts *o, const char *backend, int thread
         }
         struct result *R = &res[(*n_res)++];
         R->backend = backend;
-        snprintf(R->isa, sizeof R->isa, "%s%s%s%s", first->isa && *first->isa ? first->isa : "c",
-                 first == s.be.plugins[0].table ? "" : " (", first == s.be.plugins[0].table ? "" : first->name,
-                 first == s.be.plugins[0].table ? "" : ")");
+        if (served == named)
+            snprintf(R->isa, sizeof R->isa, "%s", isa);
+        else
+            snprintf(R->isa, sizeof R->isa, "%s (%s)", isa, served->name);
         R->threads = threads;
         snprintf(R->test, sizeof R->test, "%s%ld", gen ? "tg" : "pp", gen ? o->n_gen : o->n_prompt);
         mean_sd(runs, (int)o->reps, &R->mean, &R->sd);
-        R->bw = gen ? median_of(bws, (int)o->reps) : bw;
-        R->bw_share = gen && R->bw > 0 ? median_of(shares, (int)o->reps) : -1.0;
+        R->bw = gen ? calgae_median(bws, (int)o->reps) : bw;
+        R->bw_share = gen && R->bw > 0 ? calgae_median(shares, (int)o->reps) : -1.0;
     }
     rc = 0;
 out:

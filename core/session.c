@@ -254,54 +254,38 @@ static void prepare_one(calgae_session *s, calgae_weight *w, int prepare)
         calgae_drop_pages(w->data, n);
 }
 
-struct prepare_job {
-    calgae_session *s;
-    calgae_weight **w;
-};
+/* Matrix i of the products, i < 7 * n_layers + 1: the layers' seven, then the output. */
+static calgae_weight *weight_at(calgae_model *m, int64_t i)
+{
+    if (i == (int64_t)m->cfg.n_layers * 7)
+        return &m->output;
+    calgae_layer *L = &m->layers[i / 7];
+    calgae_weight *lw[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_down, &L->w_up};
+    return lw[i % 7];
+}
 
 static void prepare_task(void *ctx, int64_t begin, int64_t end, int thread)
 {
     (void)thread;
-    struct prepare_job *j = ctx;
+    calgae_session *s = ctx;
     for (int64_t i = begin; i < end; i++)
-        prepare_one(j->s, j->w[i], 1);
+        prepare_one(s, weight_at(&s->model, i), 1);
 }
 
 /* Every matrix the products read, so the serving plugin can prepare its own layout: on the
  * pool's threads when every such plugin allows it, else one after the other. */
 static void each_weight(calgae_session *s, int prepare)
 {
-    calgae_model *m = &s->model;
-    const int n = m->cfg.n_layers * 7 + 1;
-    calgae_weight *one[1], **ws = n > 1 ? malloc((size_t)n * sizeof *ws) : NULL;
-    int k = 0, concurrent = prepare && ws != NULL;
-    for (int l = 0; l < m->cfg.n_layers; l++) {
-        calgae_layer *L = &m->layers[l];
-        calgae_weight *lw[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_down, &L->w_up};
-        for (size_t i = 0; i < sizeof lw / sizeof lw[0]; i++) {
-            if (ws)
-                ws[k++] = lw[i];
-            else /* out of memory for the list: one at a time, as they come */
-                prepare_one(s, lw[i], prepare);
-        }
-    }
-    if (!ws) {
-        one[0] = &m->output;
-        ws = one;
-    } else {
-        ws[k++] = &m->output;
-    }
-    for (int i = 0; i < k && concurrent; i++)
-        concurrent = calgae_backends_prepare_concurrent(&s->be, ws[i]);
+    const int64_t n = (int64_t)s->model.cfg.n_layers * 7 + 1;
+    int concurrent = prepare;
+    for (int64_t i = 0; i < n && concurrent; i++)
+        concurrent = calgae_backends_prepare_concurrent(&s->be, weight_at(&s->model, i));
     if (concurrent) {
-        struct prepare_job j = {s, ws};
-        calgae_pool_for(s->pool, k, 1, prepare_task, &j);
-    } else {
-        for (int i = 0; i < (ws == one ? 1 : k); i++)
-            prepare_one(s, ws[i], prepare);
+        calgae_pool_for(s->pool, n, 1, prepare_task, s);
+        return;
     }
-    if (ws != one)
-        free(ws);
+    for (int64_t i = 0; i < n; i++)
+        prepare_one(s, weight_at(&s->model, i), prepare);
 }
 
 void calgae_session_close(calgae_session *s)

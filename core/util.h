@@ -35,6 +35,9 @@ void calgae_unmap(calgae_map *m);
  * cache, so the bytes stay valid. */
 void calgae_drop_pages(const void *p, size_t n);
 
+/* The median of v[0 .. n), n >= 1 (the mean of the middle two when n is even); sorts v. */
+double calgae_median(double *v, int n);
+
 /* Monotonic clock in milliseconds. */
 double calgae_now_ms(void);
 
