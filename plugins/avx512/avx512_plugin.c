@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "avx512_kernels.h"
+#include "avx512_x16.h"
 #include "calgae_plugin.h"
 
 #ifdef CALGAE_AVX512_SIMDE
@@ -35,6 +36,32 @@
 #define PLUGIN_PROBE calgae_avx512_probe
 #endif
 
+static const calgae_plugin table_maddubs, table_vnni;
+
+/* A weight this plugin prepared (under either table: the layout is the same) reads the x16
+ * layout; any other the stored one. */
+static int ours(const calgae_weight *w)
+{
+    return w->prepared && (w->owner == &table_vnni || w->owner == &table_maddubs);
+}
+
+/* Each product slot: the x16 kernels on a prepared weight, the stored-layout ones otherwise. */
+#define DISPATCH(q, T)                                                                        \
+    static int q##mv_##T(const calgae_weight *w, const void *x, float *y, int64_t r0,         \
+                         int64_t r1)                                                           \
+    {                                                                                          \
+        return ours(w) ? q##x16_matvec(w, x, y, r0, r1) : q##matvec_##T(w, x, y, r0, r1);     \
+    }                                                                                          \
+    static int q##mm_##T(const calgae_weight *w, const void *x, size_t xs, int64_t n,         \
+                         float *y, int64_t ys, int64_t r0, int64_t r1)                         \
+    {                                                                                          \
+        return ours(w) ? q##x16_matmul(w, x, xs, n, y, ys, r0, r1)                             \
+                       : q##matmul_##T(w, x, xs, n, y, ys, r0, r1);                            \
+    }
+#define DISPATCH_ALL(q) DISPATCH(q, q8_0) DISPATCH(q, q4_0) DISPATCH(q, q4_1)
+DISPATCH_ALL(calgae_avx512_)
+DISPATCH_ALL(calgae_avx512_vnni_)
+
 #define TABLE(isa_, desc_, q)                                                                 \
     {                                                                                       \
         .struct_size = sizeof(calgae_plugin),                                               \
@@ -46,23 +73,27 @@
         .isa = isa_,                                                                         \
         .priority = PLUGIN_PRIORITY,                                                        \
         .probe = PLUGIN_PROBE,                                                              \
+        .prepare_weight = calgae_avx512_x16_prepare,                                        \
+        .release_weight = calgae_avx512_x16_release,                                        \
         .quantize_q8_0 = calgae_avx512_quantize_q8_0,                                       \
         .matvec_f32 = calgae_avx512_matvec_f32,                                             \
         .matvec_f16 = calgae_avx512_matvec_f16,                                             \
-        .matvec_q8_0 = q##matvec_q8_0,                                                      \
-        .matvec_q4_0 = q##matvec_q4_0,                                                      \
+        .matvec_q8_0 = q##mv_q8_0,                                                      \
+        .matvec_q4_0 = q##mv_q4_0,                                                      \
         .matmul_f32 = calgae_avx512_matmul_f32,                                             \
         .matmul_f16 = calgae_avx512_matmul_f16,                                             \
-        .matmul_q8_0 = q##matmul_q8_0,                                                      \
-        .matmul_q4_0 = q##matmul_q4_0,                                                      \
+        .matmul_q8_0 = q##mm_q8_0,                                                      \
+        .matmul_q4_0 = q##mm_q4_0,                                                      \
         .rmsnorm = calgae_avx512_rmsnorm,                                                   \
         .softmax = calgae_avx512_softmax,                                                   \
         .swiglu = calgae_avx512_swiglu,                                                     \
         .rope = calgae_avx512_rope,                                                         \
         .dot_f32 = calgae_avx512_dot_f32,                                                   \
         .axpy_f32 = calgae_avx512_axpy_f32,                                                 \
-        .matvec_q4_1 = q##matvec_q4_1,                                                      \
-        .matmul_q4_1 = q##matmul_q4_1,                                                      \
+        .matvec_q4_1 = q##mv_q4_1,                                                      \
+        .matmul_q4_1 = q##mm_q4_1,                                                      \
+        /* x16_prepare touches only its weight */                                           \
+        .flags = CALGAE_PLUGIN_CONCURRENT_PREPARE,                                          \
     }
 
 static const calgae_plugin table_maddubs =

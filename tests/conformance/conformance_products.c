@@ -357,8 +357,9 @@ out:
 void conf_test_product(acc_t *a, const calgae_plugin *p, const calgae_plugin *ref, rng_t *g,
                        uint32_t type, int matmul)
 {
-    /* 16 and 40: multiples of 8, which row-interleaving plugins prepare (range ends cut groups) */
-    static const int64_t rows_list[] = {1, 3, 16, 17, 33, 40, 100};
+    /* 16 and 48: multiples of 8 and 16, which row-interleaving plugins prepare (range ends cut
+     * groups) */
+    static const int64_t rows_list[] = {1, 3, 16, 17, 33, 48, 100};
     static const int64_t cols_f[] = {1, 7, 33, 100, 2048}, cols_q[] = {32, 64, 96, 2048};
     const int64_t *cols_list = is_block(type) ? cols_q : cols_f;
     const int n_cols = is_block(type) ? 4 : 5;
@@ -368,14 +369,18 @@ void conf_test_product(acc_t *a, const calgae_plugin *p, const calgae_plugin *re
         for (int ri = 0; ri < 7; ri++)
             for (int ci = 0; ci < n_cols; ci++) {
                 const int64_t rows = rows_list[ri], cols = cols_list[ci];
-                if (kind != K_RANDOM && rows != 3 && rows != 40)
+                if (kind != K_RANDOM && rows != 3 && rows != 48)
                     continue; /* the special inputs on two shapes per column count */
+                /* random matmuls: 1 to 9 tokens and 19, so that tiles of up to 8 tokens run
+                 * whole, short, and both (19 = 8 + 8 + 3) */
                 int64_t tok_lo = 1, tok_hi = 1;
                 if (matmul && kind == K_RANDOM)
-                    tok_hi = 7;
+                    tok_hi = 10;
                 else if (matmul)
                     tok_lo = tok_hi = 2;
                 for (int64_t n_tok = tok_lo; n_tok <= tok_hi; n_tok++) {
+                    if (n_tok == 10)
+                        n_tok = 19;
                     prod_t c;
                     make_case(&c, g, type, rows, cols, kind, matmul, n_tok);
                     run_case(a, p, ref, &c, kind_names[kind]);
