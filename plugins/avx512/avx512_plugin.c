@@ -62,6 +62,22 @@ static int ours(const calgae_weight *w)
 DISPATCH_ALL(calgae_avx512_)
 DISPATCH_ALL(calgae_avx512_vnni_)
 
+/* F32 and F16: the column layout on a prepared weight (avx512_x16f.c) */
+#define DISPATCH_F(T)                                                                         \
+    static int mv_##T(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1) \
+    {                                                                                          \
+        return ours(w) ? calgae_avx512_x16f_x16_matvec(w, x, y, r0, r1)                        \
+                       : calgae_avx512_matvec_##T(w, x, y, r0, r1);                            \
+    }                                                                                          \
+    static int mm_##T(const calgae_weight *w, const void *x, size_t xs, int64_t n, float *y,   \
+                      int64_t ys, int64_t r0, int64_t r1)                                      \
+    {                                                                                          \
+        return ours(w) ? calgae_avx512_x16f_x16_matmul(w, x, xs, n, y, ys, r0, r1)             \
+                       : calgae_avx512_matmul_##T(w, x, xs, n, y, ys, r0, r1);                 \
+    }
+DISPATCH_F(f32)
+DISPATCH_F(f16)
+
 #define TABLE(isa_, desc_, q)                                                                 \
     {                                                                                       \
         .struct_size = sizeof(calgae_plugin),                                               \
@@ -76,12 +92,12 @@ DISPATCH_ALL(calgae_avx512_vnni_)
         .prepare_weight = calgae_avx512_x16_prepare,                                        \
         .release_weight = calgae_avx512_x16_release,                                        \
         .quantize_q8_0 = calgae_avx512_quantize_q8_0,                                       \
-        .matvec_f32 = calgae_avx512_matvec_f32,                                             \
-        .matvec_f16 = calgae_avx512_matvec_f16,                                             \
+        .matvec_f32 = mv_f32,                                             \
+        .matvec_f16 = mv_f16,                                             \
         .matvec_q8_0 = q##mv_q8_0,                                                      \
         .matvec_q4_0 = q##mv_q4_0,                                                      \
-        .matmul_f32 = calgae_avx512_matmul_f32,                                             \
-        .matmul_f16 = calgae_avx512_matmul_f16,                                             \
+        .matmul_f32 = mm_f32,                                             \
+        .matmul_f16 = mm_f16,                                             \
         .matmul_q8_0 = q##mm_q8_0,                                                      \
         .matmul_q4_0 = q##mm_q4_0,                                                      \
         .rmsnorm = calgae_avx512_rmsnorm,                                                   \

@@ -45,7 +45,7 @@
 #define X16_SUPER 4 /* blocks per superblock */
 
 typedef struct {
-    uint32_t type;      /* CALGAE_TYPE_Q4_0, _Q4_1 or _Q8_0 */
+    uint32_t type;      /* CALGAE_TYPE_Q4_0, _Q4_1, _Q8_0 (blocks) or _F32, _F16 (columns) */
     int64_t nb;         /* blocks per row */
     size_t db;          /* scale bytes per block of 16 rows: 32 (d) or 64 (d, then m) */
     size_t qb;          /* code bytes per block of 16 rows: 256 or 512 */
@@ -65,6 +65,12 @@ static inline const uint8_t *x16_codes(const x16_weight *p, const uint8_t *grp, 
     return grp + (size_t)(b / X16_SUPER) * p->sb + X16_SUPER * p->db + (size_t)(b % X16_SUPER) * p->qb;
 }
 
+/*
+ * The float layout (F32 and F16 weights): group g's bytes are column 0 of its 16 rows, then
+ * column 1, and so on: 16 floats (64 bytes) or 16 fp16 values (32 bytes) per column, in the
+ * weight's own type, so memory stays the file's size. Any column count works.
+ */
+
 /* avx512_x16_prepare.c */
 int calgae_avx512_x16_prepare(calgae_weight *w, char *why, size_t why_len);
 void calgae_avx512_x16_release(calgae_weight *w);
@@ -78,5 +84,7 @@ void calgae_avx512_x16_release(calgae_weight *w);
 
 CALGAE_AVX512_DECLARE_X16_PRODUCTS(calgae_avx512_)
 CALGAE_AVX512_DECLARE_X16_PRODUCTS(calgae_avx512_vnni_)
+/* avx512_x16f.c: F32 and F16 */
+CALGAE_AVX512_DECLARE_X16_PRODUCTS(calgae_avx512_x16f_)
 
 #endif /* CALGAE_AVX512_X16_H */

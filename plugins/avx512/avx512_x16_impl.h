@@ -102,12 +102,18 @@ UNROLL(16)
         const float *xd = (const float *)(const void *)(xr + 32 * T);
         const int32_t *xc = (const int32_t *)(const void *)(xr + 36 * T);
         const float *xs = (const float *)(const void *)(xr + 40 * T);
-        __m512i s[4 * TMAX];
+        /* With few tokens, each accumulator's chain of dependent vpdpbusd is what limits the
+         * rate: a second set (integer sums are exact, so the split changes no result) halves
+         * the chain's length. */
+        const int split = T <= 2;
+        __m512i s[4 * TMAX], s2[4 * TMAX];
 UNROLL(16)
         for (int r = 0; r < R; r++)
 UNROLL(16)
-            for (int t = 0; t < T; t++)
+            for (int t = 0; t < T; t++) {
                 s[r * T + t] = kind == KIND_Q4_1 ? _mm512_setzero_si512() : _mm512_set1_epi32(xc[t]);
+                s2[r * T + t] = _mm512_setzero_si512();
+            }
         if (kind == KIND_Q8_0) {
 UNROLL(8)
             for (int c = 0; c < 8; c++)
@@ -115,8 +121,10 @@ UNROLL(4)
                 for (int r = 0; r < R; r++) {
                     const __m512i u = _mm512_load_si512((const void *)(x16_codes(p, grp[r], b) + 64 * c));
 UNROLL(16)
-                    for (int t = 0; t < T; t++)
-                        s[r * T + t] = dp_u8(s[r * T + t], u, bcast4(xq + 32 * t + 4 * c));
+                    for (int t = 0; t < T; t++) {
+                        __m512i *acc_i = split && (c & 1) ? &s2[r * T + t] : &s[r * T + t];
+                        *acc_i = dp_u8(*acc_i, u, bcast4(xq + 32 * t + 4 * c));
+                    }
                 }
         } else {
 UNROLL(4)
@@ -129,10 +137,15 @@ UNROLL(4)
 UNROLL(16)
                     for (int t = 0; t < T; t++) {
                         s[r * T + t] = dp_u4(s[r * T + t], lo, bcast4(xq + 32 * t + 4 * c));
-                        s[r * T + t] = dp_u4(s[r * T + t], hi, bcast4(xq + 32 * t + 16 + 4 * c));
+                        __m512i *acc_hi = split ? &s2[r * T + t] : &s[r * T + t];
+                        *acc_hi = dp_u4(*acc_hi, hi, bcast4(xq + 32 * t + 16 + 4 * c));
                     }
                 }
         }
+        if (split)
+UNROLL(16)
+            for (int k = 0; k < R * T; k++)
+                s[k] = _mm512_add_epi32(s[k], s2[k]);
 UNROLL(4)
         for (int r = 0; r < R; r++) {
             const uint8_t *sc = x16_scales(p, grp[r], b);
