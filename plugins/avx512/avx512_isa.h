@@ -25,6 +25,7 @@
 #include "avx512_simde_shim.h"
 
 #define FP32_TO_FP16(f) calgae_fp32_to_fp16(f)
+#define FP16_TO_FP32(h) calgae_fp16_to_fp32(h)
 #else
 #if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__F16C__)
 #error "the native AVX-512 kernels need -mavx512f -mavx512bw -mf16c (plugins/avx512/CMakeLists.txt)"
@@ -32,6 +33,7 @@
 #include <immintrin.h>
 
 #define FP32_TO_FP16(f) ((calgae_fp16)_cvtss_sh((f), _MM_FROUND_TO_NEAREST_INT))
+#define FP16_TO_FP32(h) _cvtsh_ss(h)
 #endif
 
 /* The hot helpers must be inlined into each kernel so that a constant token count unrolls. */

@@ -201,6 +201,16 @@ AVX512_INLINE void tile(const x16_weight *p, const int64_t *g, const int R, cons
 
 /* ---- activations ---- */
 
+/* The sum of 32 signed bytes: flipped to unsigned (x + 128), summed by vpsadbw in 4 lanes. */
+AVX512_INLINE int32_t sum32(const int8_t *q)
+{
+    const __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)q),
+                                       _mm256_set1_epi8(-128));
+    const __m256i s = _mm256_sad_epu8(u, _mm256_setzero_si256());
+    const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    return (int32_t)(_mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1)) - 32 * 128;
+}
+
 /* Records for tokens [t0, t0 + T) of x (stride xs), all nb blocks, at out. */
 static void pack_tokens(const x16_weight *p, const void *x, size_t xs, int64_t t0, int T,
                         uint8_t *out)
@@ -211,10 +221,8 @@ static void pack_tokens(const x16_weight *p, const void *x, size_t xs, int64_t t
             (const calgae_block_q8_0 *)(const void *)((const char *)x + (size_t)(t0 + t) * xs);
         uint8_t *rec = out;
         for (int64_t b = 0; b < p->nb; b++, rec += REC_BYTES(T)) {
-            int32_t sum = 0;
-            for (int j = 0; j < CALGAE_QK; j++)
-                sum += xb[b].qs[j];
-            const float d = calgae_fp16_to_fp32(xb[b].d);
+            const int32_t sum = sum32(xb[b].qs);
+            const float d = FP16_TO_FP32(xb[b].d);
             const int32_t start = -off * sum;
             const float dsum = d * (float)sum;
             memcpy(rec + 32 * t, xb[b].qs, 32);

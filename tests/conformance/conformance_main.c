@@ -95,6 +95,9 @@ int main(int argc, char **argv)
     printf("plugin %s %s (%s) against %s %s (%s), seed %llu\n", p->name,
            p->version ? p->version : "?", argv[1], ref->name, ref->version ? ref->version : "?",
            ref_path, (unsigned long long)seed);
+    /* which kernels: a plugin may pick among tables at load (avx512: VNNI or not) */
+    printf("isa %s: %s\n", p->isa && *p->isa ? p->isa : "portable",
+           p->description ? p->description : "");
 
     calgae_conf_result res[CALGAE_CONF_SLOTS];
     int n = calgae_conformance_run(p, ref, seed, res, CALGAE_CONF_SLOTS);
