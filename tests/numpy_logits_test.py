@@ -16,7 +16,8 @@ shapes of random ids. One --prompt run also checks the ids the runtime prints ag
 llama2.c-style encoder.
 
 Environment: CALGAE_BIN (the calgae binary), CALGAE_MODELS (models folder), CALGAE_TEST_TMP
-(scratch folder), CALGAE_GEN_MODEL (bench/gen_model); optional CALGAE_TEST_BACKENDS (comma list
+(scratch folder), CALGAE_GEN_MODEL (bench/gen_model); optional CALGAE_NUMPY_WINDOWS (short
+windows per model, default 24) and CALGAE_TEST_BACKENDS (comma list
 of plugin files or names passed as --backend, one pass each; ctest gives one per plugin). A plugin
 whose probe refuses this CPU is skipped with its reason, and if all are, the test exits 77
 (ctest's "Skipped"); one that loads but does not serve the run is a failure.
@@ -106,6 +107,8 @@ TMP = os.path.join(env("CALGAE_TEST_TMP"), "numpy_logits.%d" % os.getpid())
 BACKENDS = [b for b in os.environ.get("CALGAE_TEST_BACKENDS", "").split(",") if b] or [None]
 TOKENIZER = os.path.join(MODELS, "tok512.bin")
 GEN_MODEL = os.environ.get("CALGAE_GEN_MODEL")  # bench/gen_model: the random-weight model
+# short windows of 8 ids per model (fewer under emulation, where each run costs seconds)
+WINDOWS = int(os.environ.get("CALGAE_NUMPY_WINDOWS", "24"))
 EXIT_SKIP = 77  # ctest's SKIP_RETURN_CODE: a plugin this CPU cannot run
 
 
@@ -171,7 +174,7 @@ def sequences(tok):
     story = open(os.path.join(MODELS, "expected_stories260K_t0_n256.txt"), encoding="utf-8").read()
     ids = tok.encode(story, bos=True)
     seqs.append(("long", ids[:200]))
-    seqs += [("win%d" % i, [R.BOS] + ids[1 + 7 * i:8 + 7 * i]) for i in range(24)]
+    seqs += [("win%d" % i, [R.BOS] + ids[1 + 7 * i:8 + 7 * i]) for i in range(WINDOWS)]
     return seqs
 
 
@@ -301,9 +304,9 @@ class ModelReport:
 def random_sequences(n_vocab, rng):
     """For the random-weight model, whose text means nothing: BOS alone, one 120-id run and 24
     short windows of 8 ids, all drawn uniformly."""
-    ids = [int(v) for v in rng.integers(3, n_vocab, size=1 + 120 + 24 * 7)]
+    ids = [int(v) for v in rng.integers(3, n_vocab, size=1 + 120 + WINDOWS * 7)]
     seqs = [("len1", [R.BOS]), ("long", [R.BOS] + ids[:119])]
-    seqs += [("win%d" % i, [R.BOS] + ids[120 + 7 * i:127 + 7 * i]) for i in range(24)]
+    seqs += [("win%d" % i, [R.BOS] + ids[120 + 7 * i:127 + 7 * i]) for i in range(WINDOWS)]
     return seqs
 
 
