@@ -1,8 +1,8 @@
 /*
  * gen_model.c - random-weight Llama models with the exact shapes of real ones, written as GGUF
  * (through the same converter as `calgae convert`, so llama.cpp loads them), for benchmarks.
- * Weights are uniform with the standard deviation of a trained model's (0.02), norms are 1,
- * the vocabulary is the real Llama 2 one from a llama2.c tokenizer.bin. Seeded: the same seed
+ * Weights are uniform with the standard deviation of a trained model's (0.02), norms are 1
+ * (random for ci-blocks), the vocabulary is the real one from a llama2.c tokenizer.bin. Seeded: the same seed
  * gives the same bytes.
  *
  * The weights are drawn as Q8_0 blocks (one byte per weight), then converted to the requested
@@ -20,14 +20,22 @@
 struct shape {
     const char *name;
     int dim, hidden, layers, heads, kv_heads, ctx;
+    int random_norms; /* norm weights uniform in [0.5, 1.5) instead of 1 (see ci-blocks) */
 };
 
 static const struct shape shapes[] = {
-    {"tinyllama", 2048, 5632, 22, 32, 4, 2048},
-    {"stories15M", 288, 768, 6, 6, 6, 256},
-    {"stories42M", 512, 1376, 8, 8, 8, 1024},
-    {"stories110M", 768, 2048, 12, 12, 12, 1024},
-    {"7b", 4096, 11008, 32, 32, 32, 4096},
+    {"tinyllama", 2048, 5632, 22, 32, 4, 2048, 0},
+    {"stories15M", 288, 768, 6, 6, 6, 256, 0},
+    {"stories42M", 512, 1376, 8, 8, 8, 1024, 0},
+    {"stories110M", 768, 2048, 12, 12, 12, 1024, 0},
+    {"7b", 4096, 11008, 32, 32, 32, 4096, 0},
+    /* the suite's second test model (tests/numpy_logits_test.py): every matrix is whole Q4/Q8
+     * blocks (dim 5 blocks, hidden 13: neither a multiple of 4-block superblocks), 5 query heads
+     * sharing 1 KV head, small enough for CI. Its norms are random: with norms of 1, a quantized
+     * embedding row (16 levels per block) reaches the first product with its levels' ratios
+     * intact, so Q8_0 activation values land on exact .5 ties (4/8 of 127) that any two correct
+     * implementations may round apart */
+    {"ci-blocks", 160, 416, 2, 5, 1, 256, 1},
 };
 
 static uint64_t rng_state;
@@ -69,7 +77,7 @@ static int random_weight(calgae_weight *w, int64_t rows, int64_t cols)
 
 static const char usage[] =
     "Usage: gen_model --shape NAME --type f32|f16|q8_0|q4_0|q4_1 --vocab tokenizer.bin --out FILE.gguf [--seed N]\n"
-    "Shapes: tinyllama (2048/5632/22 layers/32 heads/4 KV), stories15M, stories42M, stories110M, 7b\n";
+    "Shapes: tinyllama (2048/5632/22 layers/32 heads/4 KV), stories15M, stories42M, stories110M, 7b, ci-blocks (160/416/2 layers/5 heads/1 KV)\n";
 
 int main(int argc, char **argv)
 {
@@ -125,22 +133,22 @@ int main(int argc, char **argv)
     cf->head_size = cf->dim / cf->n_heads;
     cf->n_rot = cf->head_size;
     const int kv_dim = cf->head_size * cf->n_kv_heads;
-    float *ones = malloc((size_t)cf->dim * sizeof *ones);
+    float *norm = malloc((size_t)cf->dim * sizeof *norm);
     m.layers = calloc((size_t)cf->n_layers, sizeof *m.layers);
-    int rc = ones && m.layers ? 0 : -1;
-    for (int i = 0; ones && i < cf->dim; i++)
-        ones[i] = 1.0f;
+    int rc = norm && m.layers ? 0 : -1;
+    for (int i = 0; norm && i < cf->dim; i++)
+        norm[i] = sh->random_norms ? 0.5f + (float)(next_u64() >> 40) * 0x1p-24f : 1.0f;
     rc = rc || random_weight(&m.tok_embd, cf->vocab_size, cf->dim);
     for (int l = 0; rc == 0 && l < cf->n_layers; l++) {
         calgae_layer *L = &m.layers[l];
-        L->attn_norm = L->ffn_norm = ones;
+        L->attn_norm = L->ffn_norm = norm;
         rc = random_weight(&L->wq, cf->dim, cf->dim) || random_weight(&L->wk, kv_dim, cf->dim) ||
              random_weight(&L->wv, kv_dim, cf->dim) || random_weight(&L->wo, cf->dim, cf->dim) ||
              random_weight(&L->w_gate, cf->hidden_dim, cf->dim) ||
              random_weight(&L->w_down, cf->dim, cf->hidden_dim) ||
              random_weight(&L->w_up, cf->hidden_dim, cf->dim);
     }
-    m.out_norm = ones;
+    m.out_norm = norm;
     rc = rc || random_weight(&m.output, cf->vocab_size, cf->dim);
     if (rc != 0)
         fprintf(stderr, "gen_model: out of memory\n");
@@ -161,7 +169,7 @@ int main(int argc, char **argv)
     free((void *)m.tok_embd.data);
     free((void *)m.output.data);
     free(m.layers);
-    free(ones);
+    free(norm);
     calgae_tokenizer_free(&tok);
     return rc == 0 ? 0 : 1;
 }

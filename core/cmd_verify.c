@@ -1,7 +1,8 @@
 /*
  * cmd_verify.c - `calgae backends verify FILE.so [--reference REF.so] [--seed N]`: open one
  * plugin through the loader's checks, run the conformance suite (tests/conformance/) on it
- * against the scalar reference, print a table, exit 0 only if no slot failed.
+ * against the scalar reference, print a table, exit 0 only if no slot failed and it provides at
+ * least one.
  *
  * The plugin is opened on its own, not through the registry: a third-party plugin is checked
  * before it is dropped into a plugin folder, and slots it leaves out are reported as falling
@@ -134,10 +135,12 @@ int calgae_cmd_verify(int argc, char **argv)
     int provided = n - count[CALGAE_CONF_ABSENT];
     if (provided > 0 && count[CALGAE_CONF_DECLINED] == provided)
         printf("\n%s declined every call: it provides slots but never computes anything\n", p->name);
+    if (provided == 0) /* nothing was checked: a pass would say nothing */
+        printf("\n%s provides no kernel slot: nothing to verify, which is a failure\n", p->name);
     printf("\n%s: %d passed, %d failed, %d not provided, %d declined\n", p->name,
            count[CALGAE_CONF_PASS], count[CALGAE_CONF_FAIL], count[CALGAE_CONF_ABSENT],
            count[CALGAE_CONF_DECLINED]);
     dlclose(lr.handle);
     dlclose(lp.handle);
-    return count[CALGAE_CONF_FAIL] ? 1 : 0;
+    return count[CALGAE_CONF_FAIL] || provided == 0 ? 1 : 0;
 }

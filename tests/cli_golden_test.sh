@@ -2,9 +2,12 @@
 # cli_golden_test.sh - end-to-end text generation against llama2.c's reference output
 # (shared/models/expected_stories260K_t0_n200.txt, printed by llama2.c's run.c for
 # `stories260K.bin -z tok512.bin -t 0.0 -n 200`), from the .bin, the GGUF and our own
-# conversion of the .bin; plus seed and thread-count determinism.
+# conversion of the .bin; plus seed and thread-count determinism. With CALGAE_TEST_BACKEND (a
+# plugin file) every run puts that plugin first (test_backend.sh); ctest runs it once per plugin.
 set -u
 : "${CALGAE_BIN:?}" "${CALGAE_MODELS:?}" "${CALGAE_TEST_TMP:?}"
+# shellcheck source=tests/test_backend.sh
+. "$(dirname "$0")/test_backend.sh"
 M=$CALGAE_MODELS
 T=$CALGAE_TEST_TMP/golden.$$
 mkdir -p "$T"
@@ -37,7 +40,7 @@ same() { # name, file a, file b
     fi
 }
 
-greedy=(--temperature 0 --tokens 200)
+greedy=(--temperature 0 --tokens 200 "${BACKEND_ARGS[@]}")
 check "bin greedy 200 = llama2.c" "$CALGAE_BIN" run --model "$M/stories260K.bin" --tokenizer "$M/tok512.bin" "${greedy[@]}"
 check "gguf greedy 200 = llama2.c" "$CALGAE_BIN" run --model "$M/stories260K.gguf" "${greedy[@]}"
 check "gguf greedy, 1 thread" "$CALGAE_BIN" run --model "$M/stories260K.gguf" "${greedy[@]}" --threads 1
@@ -53,7 +56,9 @@ fi
 
 # the stats line: one line on stderr naming the backend
 "$CALGAE_BIN" run --model "$M/stories260K.gguf" "${greedy[@]}" >/dev/null 2>"$T/err"
-if [ "$(wc -l <"$T/err")" -eq 1 ] && grep -Eq '^calgae: load [0-9.]+ ms, prompt 1 tokens at [0-9.]+ tok/s, generation 200 tokens at [0-9.]+ tok/s, backend [a-z0-9_+-]+, threads [0-9]+$' "$T/err"; then
+be_re='[a-z0-9_+-]+'
+[ "$BACKEND_LABEL" = auto ] || be_re="$BACKEND_LABEL(\+[a-z0-9_+-]*)?" # that plugin serves
+if [ "$(wc -l <"$T/err")" -eq 1 ] && grep -Eq "^calgae: load [0-9.]+ ms, prompt 1 tokens at [0-9.]+ tok/s, generation 200 tokens at [0-9.]+ tok/s, backend $be_re, threads [0-9]+\$" "$T/err"; then
     pass=$((pass + 1))
     echo "ok   stats line"
 else
@@ -63,7 +68,8 @@ else
 fi
 
 # sampling: the same seed gives the same text at any thread count; another seed differs
-sample=(--model "$M/stories260K.gguf" --prompt "Once upon a time" --temperature 1.0 --top-k 40 --top-p 0.95 --tokens 150)
+sample=(--model "$M/stories260K.gguf" --prompt "Once upon a time" --temperature 1.0 --top-k 40 --top-p 0.95 --tokens 150
+    "${BACKEND_ARGS[@]}")
 "$CALGAE_BIN" run "${sample[@]}" --seed 42 --threads 1 >"$T/s1" 2>/dev/null
 "$CALGAE_BIN" run "${sample[@]}" --seed 42 --threads 2 >"$T/s2" 2>/dev/null
 "$CALGAE_BIN" run "${sample[@]}" --seed 42 --threads 2 >"$T/s3" 2>/dev/null
@@ -79,7 +85,7 @@ else
 fi
 
 # the token budget counts generated tokens: 5 tokens after the prompt
-"$CALGAE_BIN" run --model "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --temperature 0 --tokens 5 >/dev/null 2>"$T/err"
+"$CALGAE_BIN" run --model "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --temperature 0 --tokens 5 "${BACKEND_ARGS[@]}" >/dev/null 2>"$T/err"
 if grep -q 'generation 5 tokens' "$T/err"; then
     pass=$((pass + 1))
     echo "ok   --tokens 5 generates 5"

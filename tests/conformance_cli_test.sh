@@ -2,8 +2,9 @@
 # conformance_cli_test.sh - `calgae backends verify` and conformance_main on plugins whose
 # answer is known: the scalar plugin passes every slot; each plugin built from
 # tests/plugins/wrong_kernels.c fails exactly its broken slot (exit 1); a plugin that declines
-# everything is reported as such (exit 0); an older-minor table is verified without reading past
-# its struct_size; a file that is no plugin is refused in one line.
+# everything is reported as such (exit 0), one that provides no slot fails (exit 1); an
+# older-minor table is verified without reading past its struct_size; a file that is no plugin
+# is refused in one line.
 #
 # Run by ctest with CALGAE_BIN, CALGAE_PLUGIN_DIR, CALGAE_CONF_PLUGIN_DIR,
 # CALGAE_CONFORMANCE_MAIN, CALGAE_TEST_TMP (and CALGAE_TEST_OLDMINOR when that plugin is built).
@@ -88,6 +89,21 @@ expect "a plugin declining every call" 0 "wrong: 0 passed, 0 failed, 15 not prov
 grep -q "declined every call: it provides slots but never computes anything" "$T/out" &&
     ok "  ... is reported as declining everything" || bad "decline report"
 
+verify "$W/calgae-wrong-nanskip.so"
+expect "matvec leaving its rows unwritten when the answer is NaN" 1 \
+    "wrong: 0 passed, 1 failed, 16 not provided, 0 declined" matvec_f32
+grep -q "not written, reference nan" "$T/out" && ok "  ... says the row was not written" || bad "nanskip detail"
+
+verify "$W/calgae-wrong-wide.so"
+expect "Q8_0 integer sum off by one in rows of 64+ blocks (exact cases)" 1 \
+    "wrong: 0 passed, 2 failed, 15 not provided, 0 declined" matvec_q8_0 matmul_q8_0
+grep -q "exact rows .* cols 2048" "$T/out" && ok "  ... caught by the exact case at 2048 columns" || bad "wide detail"
+
+verify "$W/calgae-wrong-empty.so"
+expect "a plugin providing no slot" 1 "wrong: 0 passed, 0 failed, 17 not provided, 0 declined"
+grep -q "provides no kernel slot: nothing to verify, which is a failure" "$T/out" &&
+    ok "  ... says there was nothing to verify" || bad "empty detail"
+
 # a bare file name is a file in the current folder
 cp "$W/calgae-wrong-rope.so" "$T/calgae-here.so"
 verify calgae-here.so
@@ -145,6 +161,8 @@ main() { # want_rc, last line, args...
 main 0 "17 passed, 0 failed" "$CALGAE_PLUGIN_DIR/calgae-scalar.so" "$CALGAE_PLUGIN_DIR/calgae-scalar.so"
 main 1 "0 passed, 2 failed" "$W/calgae-wrong-q4tail.so" "$CALGAE_PLUGIN_DIR/calgae-scalar.so"
 main 1 "0 passed, 1 failed" "$W/calgae-wrong-split.so" "$CALGAE_PLUGIN_DIR/calgae-scalar.so" 42
+main 1 "0 passed, 0 failed" "$W/calgae-wrong-empty.so" "$CALGAE_PLUGIN_DIR/calgae-scalar.so"
+main 1 "0 passed, 1 failed" "$W/calgae-wrong-nanskip.so" "$CALGAE_PLUGIN_DIR/calgae-scalar.so"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

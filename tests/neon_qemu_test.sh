@@ -10,7 +10,11 @@
 #   - `calgae run --verbose` names the same variant;
 #   - on F16, Q8_0, Q4_0 and Q4_1 conversions of the model (made by the native CALGAE_BIN), neon
 #     writes the scalar plugin's text (its block products are bitwise the reference's), so the
-#     int8 dot products of both variants run end to end, not only in the conformance suite.
+#     int8 dot products of both variants run end to end, not only in the conformance suite;
+#   - neon, on both CPUs: llama2.c's text after each prompt of tests/golden/prompts.txt, and
+#     numpy_logits_test.py (the numpy reference's logits on stories260K and the random ci-blocks
+#     model in F32, F16, Q8_0, Q4_0, Q4_1; CALGAE_NUMPY_WINDOWS short windows instead of 24 to
+#     keep emulated time modest), the same oracles the native plugins face.
 # A missing cross compiler or qemu is a failure, not a skip: CI installs gcc-aarch64-linux-gnu,
 # libc6-dev-arm64-cross and qemu-user.
 set -u
@@ -156,6 +160,42 @@ for type in f16 q8_0 q4_0 q4_1; do
             cat "$T/err"
         fi
     done
+done
+
+# ---- neon against the independent oracles: llama2.c's prompted text, the numpy reference ----
+G=$CALGAE_SOURCE_DIR/tests/golden
+for cpu in cortex-a53 max; do
+    i=0
+    good=0
+    while IFS= read -r prompt; do
+        i=$((i + 1))
+        ids=$("$CALGAE_BIN" tokenize --tokenizer "$M/tok512.bin" --text "$prompt" --ids)
+        n_prompt=$(($(echo "$ids" | tr -cd ',' | wc -c) + 1))
+        if emu "$cpu" "$calgae" run --model "$M/stories260K.bin" --tokenizer "$M/tok512.bin" \
+            --prompt "$prompt" --temperature 0 --tokens $((150 - n_prompt + 1)) --backend neon \
+            >"$T/out" 2>"$T/err" && cmp -s "$T/out" "$G/llama2c_prompt$i.txt" &&
+            grep -q ", backend neon, threads " "$T/err"; then
+            good=$((good + 1))
+        else
+            bad "$cpu: neon after prompt $i ($prompt) differs from llama2.c"
+            diff "$G/llama2c_prompt$i.txt" "$T/out" | head -n 6
+        fi
+    done <"$G/prompts.txt"
+    [ "$i" -gt 0 ] && [ "$good" -eq "$i" ] && ok "$cpu: neon = llama2.c after all $i prompts"
+
+    # the numpy check runs `calgae` through this wrapper: the aarch64 binary on this CPU model
+    printf '#!/bin/sh\nexec timeout 600 qemu-aarch64 -cpu %s -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=/usr/aarch64-linux-gnu/lib "%s" "$@"\n' \
+        "$cpu" "$calgae" >"$T/calgae-$cpu"
+    chmod +x "$T/calgae-$cpu"
+    if [ -z "${CALGAE_PYTHON:-}" ] || [ -z "${CALGAE_GEN_MODEL:-}" ]; then
+        bad "$cpu: numpy check needs CALGAE_PYTHON and CALGAE_GEN_MODEL (run through ctest)"
+    elif CALGAE_BIN=$T/calgae-$cpu CALGAE_TEST_BACKENDS=neon CALGAE_NUMPY_WINDOWS=8 \
+        "$CALGAE_PYTHON" "$CALGAE_SOURCE_DIR/tests/numpy_logits_test.py" >"$T/numpy" 2>&1; then
+        ok "$cpu: neon against the numpy reference ($(grep -c ' vs \| F32\| F16' "$T/numpy") model checks)"
+    else
+        bad "$cpu: neon against the numpy reference"
+        grep -E "FAIL|skip|Error|error" "$T/numpy" | head -n 20
+    fi
 done
 
 echo "$pass passed, $fail failed"

@@ -132,8 +132,15 @@ else
 fi
 "$CALGAE_BIN" perplexity --model "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --ctx 4096 >/dev/null 2>"$T/err"
 [ $? -eq 2 ] && grep -q "longer than the model's context" "$T/err" && ok "perplexity: --ctx beyond the model" || bad "perplexity --ctx 4096"
-if command -v script >/dev/null && script -qec "'$CALGAE_BIN' perplexity --model '$M/stories260K.gguf' --chunks 2 --threads 1" /dev/null >"$T/tty" 2>&1; then
+# the progress bar needs a terminal: script (util-linux's bsdutils, essential in Debian) gives one;
+# without it the check cannot run, which is a failure, not a pass
+if ! command -v script >/dev/null; then
+    bad "perplexity progress bar: 'script' not found (Debian package bsdutils)"
+elif script -qec "'$CALGAE_BIN' perplexity --model '$M/stories260K.gguf' --chunks 2 --threads 1" /dev/null >"$T/tty" 2>&1; then
     grep -q 'evaluate.*\[#' "$T/tty" && ok "perplexity: progress bar on a terminal" || { bad "no progress bar"; cat "$T/tty"; }
+else
+    bad "perplexity under script failed"
+    cat "$T/tty"
 fi
 
 # ---- errors: clear messages, nothing written ----

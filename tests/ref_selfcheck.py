@@ -6,11 +6,14 @@ Golden data (from ../shared/models, see its README.md) come from karpathy/llama2
 llama.cpp's tokenizer tests:
   1. greedy generation (200 and 256 steps, no prompt) from stories260K.bin + tok512.bin must print
      byte-for-byte expected_stories260K_t0_n{200,256}.txt;
-  2. the same from stories260K.gguf (with tok512.bin, and with the GGUF's own vocabulary);
+  2. the same from stories260K.gguf (with tok512.bin, and with the GGUF's own vocabulary), and
+     greedy generation after each prompt of tests/golden/prompts.txt (150 steps) from both files
+     must print tests/golden/llama2c_promptN.txt, what run.c printed for it (tests/golden/README.md);
   3. the .bin's stored RoPE tables (freq_cis_real/imag) match the adjacent-pair frequencies used by
      the reference, and the .bin and .gguf weights are identical;
   4. the llama2.c-style tokenizer reproduces ggml-vocab-llama-spm.gguf.out from tokenizer.bin.
-Exits non-zero on any mismatch, printing a unified diff for text mismatches.
+Exits non-zero on any mismatch, printing a unified diff for text mismatches; a missing golden
+file or tokenizer is a failure, not a skipped check.
 Environment: CALGAE_MODELS (default: ../../shared/models relative to this file).
 """
 import difflib
@@ -31,8 +34,11 @@ def path(name):
     return os.path.join(MODELS, name)
 
 
+GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
+
+
 def check_text(label, got, expected_file):
-    want = open(path(expected_file), "rb").read()
+    want = open(expected_file if os.path.isabs(expected_file) else path(expected_file), "rb").read()
     if got == want:
         print("ok   %s" % label)
         return
@@ -65,6 +71,14 @@ def main():
                R.generate(mgguf, R.Tokenizer.from_gguf_meta(mgguf.gguf_meta), "", 200),
                "expected_stories260K_t0_n200.txt")
 
+    # 2b: prompted generation against run.c's printed output
+    prompts = open(os.path.join(GOLDEN, "prompts.txt"), encoding="utf-8").read().splitlines()
+    check("%d golden prompts" % len(prompts), len(prompts) >= 5)
+    for i, prompt in enumerate(prompts, 1):
+        exp = os.path.join(GOLDEN, "llama2c_prompt%d.txt" % i)
+        check_text("bin prompt %d %r" % (i, prompt), R.generate(mbin, tok, prompt, 150), exp)
+        check_text("gguf prompt %d" % i, R.generate(mgguf, tok, prompt, 150), exp)
+
     # 3: RoPE convention and file equivalence
     cos, sin = mbin.rope_tables
     hs = mbin.cfg["dim"] // mbin.cfg["n_heads"]
@@ -88,13 +102,18 @@ def main():
     check("sequence forward == incremental forward", d < 1e-9, "max diff %.2e" % d)
 
     # 4: tokenizer against llama.cpp's SentencePiece test vectors
-    if os.path.exists(path("tokenizer.bin")):
+    missing = [f for f in ("tokenizer.bin", "ggml-vocab-llama-spm.gguf.inp", "ggml-vocab-llama-spm.gguf.out")
+               if not os.path.exists(path(f))]
+    if missing:
+        check("tokenizer vectors", False, "missing %s in %s" % (", ".join(missing), MODELS))
+    else:
         big = R.Tokenizer.from_llama2c(path("tokenizer.bin"), 32000)
         inp = open(path("ggml-vocab-llama-spm.gguf.inp"), encoding="utf-8").read().split("\n__ggml_vocab_test__\n")
         out = open(path("ggml-vocab-llama-spm.gguf.out")).read().split("\n")
         bad = [i for i, (s, o) in enumerate(zip(inp, out))
                if big.encode(s, bos=False) != [int(x) for x in o.split()]]
-        check("tokenizer matches %d llama-spm vectors" % len(inp), not bad, "mismatches at %s" % bad)
+        check("tokenizer matches %d llama-spm vectors" % len(inp), not bad and len(inp) >= 40,
+              "mismatches at %s" % bad)
 
     if failures:
         print("ref_selfcheck: %d FAILED: %s" % (len(failures), ", ".join(failures)))

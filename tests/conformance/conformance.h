@@ -37,13 +37,18 @@
  *  rope            4u * (|x0*c| + |x1*s|) + 2^-146                 two products and a sum each
  *  axpy_f32        4u * (|y_i| + |a*x_i|) + 2^-146                 with or without FMA
  *
+ *  block products  exactly 0 (got == exact), on inputs whose      every scale a power of two
+ *   (exact cases)  partial sums are all representable: rows 16,   and sum |terms| < 2^24
+ *                  53, 131; 1-67 blocks; 1, 4, 5, 9 tokens;       units: any order of any
+ *                  prepared layouts too (conformance_exact.c)     correct kernel is exact
+ *
  * Why the block types are not judged relative to sum_b |isum_b * d_w * d_x|: that bound holds
  * only for a kernel that finishes each block's integer sum before converting it, as the scalar
  * plugin does. ggml's own AVX2 vec_dot converts eight lane partial sums per block to float and
  * adds them in float, and a BLAS-style kernel dequantizes and sums floats; both are correct, and
  * their error is bounded by the element magnitudes, which exceed |isum_b| when a block's
- * products cancel. The bound stays tight enough to fail a skipped element, a swapped nibble
- * order or an integer sum off by one on the 32-column cases.
+ * products cancel. That bound is loose at 2048 columns (about 1% of a random-sign result), so
+ * the exact cases above are what fail an integer sum off by one in a wide row.
  *
  * Structural rules, checked bitwise:
  *  - products write y[t * y_stride + r] for t < n_tok and r in [row_begin, row_end), nothing

@@ -1,6 +1,7 @@
 /*
  * conformance_internal.h - what the two halves of the conformance suite share (conformance.c:
- * the driver, quantize_q8_0 and the vector ops; conformance_products.c: the products): the
+ * the driver, quantize_q8_0 and the vector ops; conformance_products.c: the products;
+ * conformance_exact.c: the block products' exact check): the
  * seeded input stream, float bit helpers, and the result accumulator with its checks.
  * Not an interface: nothing outside tests/conformance/ includes it.
  */
@@ -109,5 +110,8 @@ void conf_check_untouched(acc_t *a, const char *what, const float *x, const floa
 /* The products of one weight type (conformance_products.c). */
 void conf_test_product(acc_t *a, const calgae_plugin *p, const calgae_plugin *ref, rng_t *g,
                        uint32_t type, int matmul);
+/* The block products on inputs with an exact answer, checked bit for bit against it
+ * (conformance_exact.c). */
+void conf_test_product_exact(acc_t *a, const calgae_plugin *p, rng_t *g, uint32_t type, int matmul);
 
 #endif

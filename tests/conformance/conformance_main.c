@@ -6,7 +6,8 @@
  *
  * REFERENCE.so defaults to calgae-scalar.so in PLUGIN.so's folder (printed, so the run says
  * what it compared against). Prints one line per slot, then exactly "N passed, M failed".
- * Exit 0 if nothing failed, 1 if a slot failed or a plugin could not be opened, 2 on usage
+ * Exit 0 if nothing failed, 1 if a slot failed, the plugin provides no slot at all, or a plugin
+ * could not be opened, 2 on usage
  * errors, 77 (ctest's skip code) if the plugin's probe says this CPU cannot run it.
  * Depends on plugin-api, libc, libm and libdl only: it has its own small loader, not the host's.
  */
@@ -115,6 +116,8 @@ int main(int argc, char **argv)
     }
     if (provided > 0 && declined == provided)
         printf("%s declined every call it was given: it never computes anything\n", p->name);
+    if (provided == 0) /* nothing was checked: a pass would say nothing */
+        printf("%s provides no kernel slot: nothing to verify, which is a failure\n", p->name);
     printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return failed || provided == 0 ? 1 : 0;
 }

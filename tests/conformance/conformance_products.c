@@ -388,5 +388,7 @@ void conf_test_product(acc_t *a, const calgae_plugin *p, const calgae_plugin *re
                 }
             }
     }
+    if (is_block(type))
+        conf_test_product_exact(a, p, g, type, matmul);
 }
 

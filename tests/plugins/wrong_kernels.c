@@ -9,11 +9,68 @@
  *   WRONG_SPLIT    matvec_f32 sums the first row of a range backwards: right to within
  *                  rounding, but the answer depends on how the host split the rows
  *   WRONG_DECLINE  every product declines: not wrong, but useless (reported, not failed)
+ *   WRONG_NANSKIP  matvec_f32 writes nothing when x holds a NaN (every row's answer is NaN, so
+ *                  the unwritten rows hold the suite's NaN sentinel)
+ *   WRONG_EMPTY    provides no slot at all: verifying it checks nothing, which must fail
+ *   WRONG_WIDE     Q8_0 products add 1 to the integer sum of the last block of rows of 64 blocks
+ *                  or more: within the sum-of-|terms| bound at 2048 columns, caught only by the
+ *                  exact block check
  *
  * Each provides only the slots it breaks (the rest fall back to scalar, as in a real plugin).
  * Built against plugin-api/ alone, like any plugin.
  */
 #include "calgae_plugin.h"
+
+#if defined(WRONG_NANSKIP)
+static int matvec_f32(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1)
+{
+    const float *xf = x;
+    for (int64_t i = 0; i < w->cols; i++)
+        if (xf[i] != xf[i])
+            return CALGAE_KERNEL_OK; /* the bug: "the answer is NaN anyway" */
+    for (int64_t r = r0; r < r1; r++) {
+        const float *row = (const float *)(const void *)((const char *)w->data + (size_t)r * w->row_bytes);
+        float sum = 0.0f;
+        for (int64_t i = 0; i < w->cols; i++)
+            sum += row[i] * xf[i];
+        y[r] = sum;
+    }
+    return CALGAE_KERNEL_OK;
+}
+#endif
+
+#ifdef WRONG_WIDE
+static float q8_row(const calgae_weight *w, int64_t r, const calgae_block_q8_0 *xb)
+{
+    const calgae_block_q8_0 *wb =
+        (const calgae_block_q8_0 *)(const void *)((const char *)w->data + (size_t)r * w->row_bytes);
+    const int64_t nb = w->cols / CALGAE_QK;
+    float sum = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        int32_t isum = nb >= 64 && b == nb - 1; /* the bug */
+        for (int j = 0; j < CALGAE_QK; j++)
+            isum += wb[b].qs[j] * xb[b].qs[j];
+        sum += (float)isum * (calgae_fp16_to_fp32(wb[b].d) * calgae_fp16_to_fp32(xb[b].d));
+    }
+    return sum;
+}
+
+static int matvec_q8_0(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1)
+{
+    for (int64_t r = r0; r < r1; r++)
+        y[r] = q8_row(w, r, x);
+    return CALGAE_KERNEL_OK;
+}
+
+static int matmul_q8_0(const calgae_weight *w, const void *x, size_t xs, int64_t n_tok, float *y,
+                       int64_t ys, int64_t r0, int64_t r1)
+{
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int64_t r = r0; r < r1; r++)
+            y[t * ys + r] = q8_row(w, r, (const void *)((const char *)x + (size_t)t * xs));
+    return CALGAE_KERNEL_OK;
+}
+#endif
 
 #if defined(WRONG_RANGE) || defined(WRONG_SPLIT)
 static float dot(const float *a, const float *b, int64_t n, int backwards)
@@ -127,6 +184,11 @@ static const calgae_plugin table = {
 #elif defined(WRONG_DECLINE)
     .matvec_f32 = matvec_f32,
     .matmul_f32 = matmul_f32,
+#elif defined(WRONG_WIDE)
+    .matvec_q8_0 = matvec_q8_0,
+    .matmul_q8_0 = matmul_q8_0,
+#elif defined(WRONG_EMPTY)
+    /* no slot at all */
 #else
     .matvec_f32 = matvec_f32,
 #endif
