@@ -177,6 +177,9 @@ static void test_bin_bad_header(void **state)
         {0, 1 << 30, "bad dimensions"},    {1, INT32_MAX, "bad dimensions"},
         {2, 1000000, "bad layer count"},   {3, 1 << 30, "head count"},
         {6, INT32_MAX, "bad context length"},
+        /* rows longer than CALGAE_MAX_COLS (131072): int32 row sums could overflow */
+        {1, 131073, "rows of 131073 values (dim 64, ffn 131073) are longer than the 131072"},
+        {0, 131072 + 64, "rows of 131136 values (dim 131136, ffn 172) are longer than"},
     };
     char path[PATH_MAX];
     tmp_path(path, "short.bin");
