@@ -89,6 +89,12 @@ int calgae_config_check(const calgae_config *c, const char *path, char *err, siz
     if (c->dim <= 0 || c->dim > big || c->hidden_dim <= 0 || c->hidden_dim > 4 * big)
         return calgae_fail(err, err_len, "%s: bad dimensions (dim %d, ffn %d)", path, c->dim,
                            c->hidden_dim);
+    if (c->dim > CALGAE_MAX_COLS || c->hidden_dim > CALGAE_MAX_COLS)
+        return calgae_fail(err, err_len,
+                           "%s: rows of %d values (dim %d, ffn %d) are longer than the %d that "
+                           "kernels may sum in 32-bit integers",
+                           path, c->dim > c->hidden_dim ? c->dim : c->hidden_dim, c->dim,
+                           c->hidden_dim, CALGAE_MAX_COLS);
     if (c->n_layers <= 0 || c->n_layers > 1024)
         return calgae_fail(err, err_len, "%s: bad layer count %d", path, c->n_layers);
     if (c->n_heads <= 0 || c->n_heads > 4096 || c->dim % c->n_heads != 0)

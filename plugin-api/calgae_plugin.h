@@ -60,6 +60,12 @@ enum calgae_type {
 /* Elements per quantization block (ggml's QK4_0, QK4_1, QK8_0). */
 #define CALGAE_QK 32
 
+/* The longest row (a weight's cols) the host ever gives a kernel; its loader refuses models
+ * with longer ones. Stored weight codes lie in [-128, 127] and activation codes in
+ * [-127, 127], so a kernel may sum a whole row's code products in one int32:
+ * 131072 * 128 * 127 < 2^31 (proved in proofs/maddubs_model.h). */
+#define CALGAE_MAX_COLS 131072
+
 /* IEEE 754 binary16, stored as its bit pattern (ggml_fp16_t). */
 typedef uint16_t calgae_fp16;
 
@@ -146,12 +152,37 @@ static inline calgae_fp16 calgae_fp32_to_fp16(float f)
 
 /* The activation form of the block-type products: n floats (n a multiple of 32) into n / 32
  * Q8_0 blocks with ggml's reference rounding (quantize_row_q8_0_ref): d = max|x| / 127,
- * q = x * (1 / d) rounded half away from zero. Plugins may use it in their quantize_q8_0 slot. */
+ * q = x * (1 / d) rounded half away from zero. Plugins may use it in their quantize_q8_0 slot.
+ * Where x * (1 / d) is not finite (x NaN; a block holding an infinity; a block whose largest
+ * magnitude is below about 2^-121, so that 1 / d overflows) ggml's code converts NaN or Inf to
+ * int, which C leaves undefined: those codes are 0 here, as in the avx2 plugin. The clamp to
+ * [-127, 127] never changes a finite block's codes (|x * (1 / d)| stays within a few ulps of
+ * 127); it makes the range hold by construction, which proofs/ checks. calgae_q8_code is the
+ * rounding of one v = x * (1 / d). The loop annotations are for proofs/ (Frama-C); compilers
+ * read them as comments. */
+static inline int calgae_q8_code(float v)
+{
+    /* roundf by hand (no libm): |v| < 128, so v - trunc(v) is exact */
+    int q = 0;
+    if (v > -128.0f && v < 128.0f) {
+        q = (int)v;
+        const float frac = v - (float)q;
+        q += (frac >= 0.5f) - (frac <= -0.5f);
+    }
+    return q < -127 ? -127 : q > 127 ? 127 : q;
+}
+
 static inline void calgae_quantize_q8_0_ref(const float *x, calgae_block_q8_0 *y, int64_t n)
 {
+    /*@ loop invariant 0 <= b <= n / CALGAE_QK;
+        loop invariant \forall integer i, k; 0 <= i < b && 0 <= k < CALGAE_QK ==>
+                         -127 <= y[i].qs[k] <= 127;
+        loop assigns b, y[0 .. n / CALGAE_QK - 1]; */
     for (int64_t b = 0; b < n / CALGAE_QK; b++) {
         const float *xb = x + b * CALGAE_QK;
         float amax = 0.0f;
+        /*@ loop invariant 0 <= j <= CALGAE_QK;
+            loop assigns j, amax; */
         for (int j = 0; j < CALGAE_QK; j++) {
             float a = xb[j] < 0.0f ? -xb[j] : xb[j];
             amax = a > amax ? a : amax;
@@ -159,14 +190,11 @@ static inline void calgae_quantize_q8_0_ref(const float *x, calgae_block_q8_0 *y
         const float d = amax / 127.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = calgae_fp32_to_fp16(d);
-        for (int j = 0; j < CALGAE_QK; j++) {
-            /* roundf by hand (no libm): |v| <= 127, so v - trunc(v) is exact */
-            const float v = xb[j] * id;
-            int q = (int)v;
-            const float frac = v - (float)q;
-            q += (frac >= 0.5f) - (frac <= -0.5f);
-            y[b].qs[j] = (int8_t)q;
-        }
+        /*@ loop invariant 0 <= j <= CALGAE_QK;
+            loop invariant \forall integer k; 0 <= k < j ==> -127 <= y[b].qs[k] <= 127;
+            loop assigns j, y[b].qs[0 .. CALGAE_QK - 1]; */
+        for (int j = 0; j < CALGAE_QK; j++)
+            y[b].qs[j] = (int8_t)calgae_q8_code(xb[j] * id);
     }
 }
 

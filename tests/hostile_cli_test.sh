@@ -113,7 +113,7 @@ bin_header "$T/vocab_min.bin" 64 172 5 8 4 -2147483648 512
 run_bad 1 "$T/vocab_min.bin" "bad vocabulary size" -- "$T/vocab_min.bin"
 bin_header "$T/layers.bin" 64 172 1000000 8 4 512 512
 run_bad 1 "$T/layers.bin" "bad layer count" -- "$T/layers.bin"
-bin_header "$T/huge.bin" 1048576 4194304 1024 4096 4096 4194304 16777216
+bin_header "$T/huge.bin" 131072 131072 1024 4096 4096 4194304 16777216
 run_bad 1 "$T/huge.bin" "truncated" -- "$T/huge.bin"
 head -c 500001 "$M/stories260K.bin" >"$T/cut.bin"
 run_bad 1 "$T/cut.bin" "truncated" -- "$T/cut.bin"

@@ -177,6 +177,9 @@ static void test_bin_bad_header(void **state)
         {0, 1 << 30, "bad dimensions"},    {1, INT32_MAX, "bad dimensions"},
         {2, 1000000, "bad layer count"},   {3, 1 << 30, "head count"},
         {6, INT32_MAX, "bad context length"},
+        /* rows longer than CALGAE_MAX_COLS (131072): int32 row sums could overflow */
+        {1, 131073, "rows of 131073 values (dim 64, ffn 131073) are longer than the 131072"},
+        {0, 131072 + 64, "rows of 131136 values (dim 131136, ffn 172) are longer than"},
     };
     char path[PATH_MAX];
     tmp_path(path, "short.bin");
@@ -205,20 +208,20 @@ static void test_bin_bad_header(void **state)
     expect_reject(path, "bad RoPE dimensions (33 of head size 33)");
 }
 
-/* The largest header the limits allow implies a file of about 2^56 bytes: the size check must
+/* The largest header the limits allow implies a file of about 2^46 bytes: the size check must
  * refuse it before anything is allocated. Outside ASan (which reserves terabytes of shadow) an
  * address-space limit makes a large allocation fail loudly instead of quietly succeeding. */
 static void test_bin_absurd_but_in_limits(void **state)
 {
     (void)state;
-    const int32_t h[7] = {1 << 20, 1 << 22, 1024, 4096, 4096, 1 << 22, 1 << 24};
+    const int32_t h[7] = {1 << 17, 1 << 17, 1024, 4096, 4096, 1 << 22, 1 << 24};
     char path[PATH_MAX];
     header_only(path, h);
 #ifndef UNDER_ASAN
     struct rlimit old, lim;
     assert_int_equal(getrlimit(RLIMIT_AS, &old), 0);
     lim = old;
-    lim.rlim_cur = (rlim_t)8 << 30; /* far above this test's needs, far below 2^56 */
+    lim.rlim_cur = (rlim_t)8 << 30; /* far above this test's needs, far below 2^46 */
     if (old.rlim_cur == RLIM_INFINITY || old.rlim_cur > lim.rlim_cur)
         assert_int_equal(setrlimit(RLIMIT_AS, &lim), 0);
 #endif

@@ -222,6 +222,10 @@ AVX2_INLINE void group_sums(const enum kind kind, const char *const *wb, const i
                     } else {
                         q4_unpack(kind, wb[i], p, &l, &h);
                     }
+                    /* proofs/maddubs_model.h models these lanes (maddubs_lane's "nibbles"
+                     * behaviour, q4_lane_sum for s[p] and reduce8_16's 16-bit adds): proved
+                     * never to saturate or wrap; tests/test_maddubs.c runs model and
+                     * instructions on the extreme codes */
                     s[p] = _mm256_add_epi16(_mm256_maddubs_epi16(l, _mm256_loadu_si256(&a[t].xr[2 * p])),
                                             _mm256_maddubs_epi16(h, _mm256_loadu_si256(&a[t].xr[2 * p + 1])));
                 }
@@ -250,6 +254,7 @@ AVX2_INLINE void group_sums(const enum kind kind, const char *const *wb, const i
 #pragma GCC unroll 8
                 for (int k = 0; k < GROUP; k++) {
                     const __m256i xq = _mm256_loadu_si256((const __m256i *)(const void *)a[t].x[k].qs);
+                    /* maddubs_lane's "sign_trick" behaviour in proofs/maddubs_model.h */
                     const __m256i p = _mm256_maddubs_epi16(aw[i][k], _mm256_sign_epi8(xq, wq[i][k]));
                     v[k] = _mm256_madd_epi16(p, _mm256_set1_epi16(1));
                 }
