@@ -38,10 +38,28 @@
 #define SHIM_TO(arr, v) memcpy((arr), &(v), sizeof(v))
 #define SHIM_FROM(v, arr) memcpy(&(v), (arr), sizeof(v))
 
-/* vpmaddwd: dst.i32[j] = a.i16[2j] * b.i16[2j] + a.i16[2j+1] * b.i16[2j+1]. SIMDe's function
- * is right; its alias macro takes (src, k, a, b). */
+/* vpmaddwd: dst.i32[j] = a.i16[2j] * b.i16[2j] + a.i16[2j+1] * b.i16[2j+1], wrapping in the
+ * one case that overflows (both pairs -32768 * -32768: 2^31 becomes INT32_MIN). SIMDe 0.7.4's
+ * alias macro takes (src, k, a, b), and its function adds in int, which is undefined there
+ * (UBSan reports it), so both are replaced. The kernels never reach the wrap (their operands
+ * are vpmaddubsw's pair sums against ones), avx512_shim_test.c does. */
 #undef _mm512_madd_epi16
-#define _mm512_madd_epi16(a, b) simde_mm512_madd_epi16((a), (b))
+static inline simde__m512i calgae_shim_madd_epi16(simde__m512i a, simde__m512i b)
+{
+    int16_t x[32], y[32];
+    int32_t out[16];
+    simde__m512i r;
+    SHIM_TO(x, a);
+    SHIM_TO(y, b);
+    for (int j = 0; j < 16; j++) {
+        const uint32_t sum = (uint32_t)((int32_t)x[2 * j] * y[2 * j]) +
+                             (uint32_t)((int32_t)x[2 * j + 1] * y[2 * j + 1]);
+        out[j] = (int32_t)sum; /* modulo 2^32, as gcc and clang define the conversion */
+    }
+    SHIM_FROM(r, out);
+    return r;
+}
+#define _mm512_madd_epi16(a, b) calgae_shim_madd_epi16((a), (b))
 
 /* vcvtdq2ps: int32 -> float, rounded by the current mode (as C's conversion is). */
 #ifndef _mm512_cvtepi32_ps
