@@ -36,7 +36,8 @@ void fuzz_check_model(const calgae_model *m);
 void fuzz_check_vocab(const calgae_tokenizer *t);
 
 /* Whether the vocabulary can spell any bytes so that decoding gives them back: all 256 byte
- * tokens, a matchable " " piece, and a BOS that text never turns into. */
+ * tokens, a matchable " " piece, and a BOS that text never turns into (not matchable, not a
+ * byte token). */
 int fuzz_spells_everything(const calgae_tokenizer *t);
 
 /* Encodes text with and without BOS: every id is in the vocabulary and, when the vocabulary can
