@@ -78,6 +78,67 @@ void fuzz_fail(const char *file, int line, const char *cond, const char *fmt, ..
     abort();
 }
 
+/* ---- Allocations bounded by the input --------------------------------------------------
+ * The fuzz executables are also linked with -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc, which
+ * reaches every call in Calgae's own code (not libc's or the sanitizers'): an allocation larger
+ * than FUZZ_ALLOC_FACTOR times the input plus FUZZ_ALLOC_SLACK breaks a property, so a header
+ * count that drives an allocation must have been bounded by the file's size first. The factor
+ * leaves room for per-item structs (a GGUF kv entry per 14 bytes of file, the tokenizer's 60-byte
+ * merge candidates per byte of text); the slack, for fixed-size parser state. */
+#define FUZZ_ALLOC_FACTOR 64u
+#define FUZZ_ALLOC_SLACK (64u << 10)
+
+static size_t alloc_budget; /* 0 between inputs: no limit */
+static size_t input_size;
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t k, size_t n);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t k, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+
+static void check_alloc(size_t n)
+{
+    if (alloc_budget && n > alloc_budget) {
+        alloc_budget = 0; /* the report itself may allocate */
+        fuzz_fail(__FILE__, __LINE__, "allocation bounded by the input",
+                  "%zu bytes allocated for a %zu-byte input", n, input_size);
+    }
+}
+
+void *__wrap_malloc(size_t n)
+{
+    check_alloc(n);
+    return __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t k, size_t n)
+{
+    if (n == 0 || k <= SIZE_MAX / n)
+        check_alloc(k * n);
+    return __real_calloc(k, n);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    check_alloc(n);
+    return __real_realloc(p, n);
+}
+
+void fuzz_begin(size_t size)
+{
+    input_size = size;
+    alloc_budget = size > (SIZE_MAX - FUZZ_ALLOC_SLACK) / FUZZ_ALLOC_FACTOR
+                       ? SIZE_MAX
+                       : FUZZ_ALLOC_FACTOR * size + FUZZ_ALLOC_SLACK;
+}
+
+void fuzz_end(void)
+{
+    alloc_budget = 0;
+}
+
 const char *fuzz_file(const uint8_t *data, size_t size)
 {
     static int fd = -1;

@@ -24,6 +24,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 void fuzz_fail(const char *file, int line, const char *cond, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 4, 5)));
 
+/* Around the work on one input of size bytes: in between, every allocation Calgae's code makes
+ * must stay within a small multiple of size (see fuzz_common.c). */
+void fuzz_begin(size_t size);
+void fuzz_end(void);
+
 /* The bytes as the content of an in-memory file (memfd); returns a path that opens it
  * ("/proc/self/fd/N"), valid until the next call. */
 const char *fuzz_file(const uint8_t *data, size_t size);

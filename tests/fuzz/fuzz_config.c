@@ -70,7 +70,7 @@ static void fake_backends(calgae_backends *b)
     }
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int one_input(const uint8_t *data, size_t size)
 {
     static calgae_settings c, c2; /* 20 KB each: not on the stack */
     static calgae_backends b;
@@ -105,5 +105,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(o.n_dirs >= 1 && o.n_dirs <= CALGAE_MAX_PLUGIN_DIRS, "%d folders", o.n_dirs);
     FUZZ_CHECK(c.backend[0] ? o.forced == c.backend : o.forced == NULL, "forced");
     FUZZ_CHECK(o.n_order == c.n_order && o.n_deny == c.n_deny, "lists");
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_begin(size);
+    one_input(data, size);
+    fuzz_end();
     return 0;
 }

@@ -57,7 +57,7 @@ static void check_gguf(const calgae_gguf *g, const char *path)
     }
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int one_input(const uint8_t *data, size_t size)
 {
     const char *path = fuzz_file(data, size);
     char err[CALGAE_ERR_LEN] = "";
@@ -87,5 +87,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         FUZZ_CHECK(err[0], "model refused without a reason");
     }
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_begin(size);
+    one_input(data, size);
+    fuzz_end();
     return 0;
 }

@@ -42,7 +42,7 @@ static char *take_str(const uint8_t **p, size_t *n)
     return s;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int one_input(const uint8_t *data, size_t size)
 {
     const uint8_t *p = data;
     size_t n = size;
@@ -119,5 +119,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(t);
     for (int i = 0; i < 4; i++)
         free(strs[i]);
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_begin(size);
+    one_input(data, size);
+    fuzz_end();
     return 0;
 }

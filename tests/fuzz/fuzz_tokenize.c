@@ -89,7 +89,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int one_input(const uint8_t *data, size_t size)
 {
     /* an exact-size copy, so that a read past the text is caught */
     char *text = malloc(size ? size : 1);
@@ -97,5 +97,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data, size);
     fuzz_check_encode(&vocab, text, size);
     free(text);
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_begin(size);
+    one_input(data, size);
+    fuzz_end();
     return 0;
 }

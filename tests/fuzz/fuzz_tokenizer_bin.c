@@ -8,7 +8,7 @@
 
 #include "fuzz_common.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int one_input(const uint8_t *data, size_t size)
 {
     const char *path = fuzz_file(data, size);
     char err[CALGAE_ERR_LEN] = "";
@@ -38,5 +38,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    "%d tokens read from a file of %d", t.n_vocab + 1, t.n_vocab);
     }
     calgae_tokenizer_free(&t);
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_begin(size);
+    one_input(data, size);
+    fuzz_end();
     return 0;
 }
