@@ -168,6 +168,34 @@ static void explain_dlopen_failure(const char *path, char *why, size_t why_len)
     calgae_fail(why, why_len, "cannot load: %s", reason ? reason : "?");
 }
 
+int calgae_plugin_check_table(const calgae_plugin *t, calgae_candidate *c)
+{
+    char *why = c->reason;
+    const size_t why_len = sizeof c->reason;
+    const uint32_t size = t->struct_size;
+    if (size < offsetof(calgae_plugin, quantize_q8_0))
+        return calgae_fail(why, why_len, "function table too small (%u bytes; ABI 1.0 tables "
+                           "hold at least the fields up to release_weight)", size);
+    c->have_table = 1;
+    c->abi_major = t->abi_major;
+    c->abi_minor = t->abi_minor;
+    c->priority = t->priority;
+    if (valid_name(t->name)) {
+        copy_str(c->name, sizeof c->name, t->name);
+        copy_str(c->version, sizeof c->version, t->version);
+        copy_str(c->isa, sizeof c->isa, t->isa);
+        copy_str(c->description, sizeof c->description, t->description);
+    }
+    if (c->abi_major != CALGAE_ABI_MAJOR)
+        return calgae_fail(why, why_len, "ABI major %u, this host speaks %u", c->abi_major,
+                           CALGAE_ABI_MAJOR);
+    if (!c->name[0])
+        return calgae_fail(why, why_len, "invalid plugin name (want [a-z0-9_-]{1,32})");
+    if ((t->prepare_weight == NULL) != (t->release_weight == NULL))
+        return calgae_fail(why, why_len, "prepare_weight and release_weight must come together");
+    return 0;
+}
+
 int calgae_plugin_open_file(const char *path, calgae_loaded_plugin *out, calgae_candidate *c)
 {
     char *why = c->reason;
@@ -197,35 +225,10 @@ int calgae_plugin_open_file(const char *path, calgae_loaded_plugin *out, calgae_
         reason[sizeof reason - 1] = '\0';
         return calgae_fail(why, why_len, "plugin declined: %s", reason[0] ? reason : "no reason given");
     }
-    /* the table lives in the library: copy what messages need before any dlclose */
-    const uint32_t size = t->struct_size;
-    if (size < offsetof(calgae_plugin, quantize_q8_0)) {
+    /* the table lives in the library: the check copies what messages need before any dlclose */
+    if (calgae_plugin_check_table(t, c) != 0) {
         dlclose(h);
-        return calgae_fail(why, why_len, "function table too small (%u bytes; ABI 1.0 tables "
-                           "hold at least the fields up to release_weight)", size);
-    }
-    c->have_table = 1;
-    c->abi_major = t->abi_major;
-    c->abi_minor = t->abi_minor;
-    c->priority = t->priority;
-    if (valid_name(t->name)) {
-        copy_str(c->name, sizeof c->name, t->name);
-        copy_str(c->version, sizeof c->version, t->version);
-        copy_str(c->isa, sizeof c->isa, t->isa);
-        copy_str(c->description, sizeof c->description, t->description);
-    }
-    if (c->abi_major != CALGAE_ABI_MAJOR) {
-        dlclose(h);
-        return calgae_fail(why, why_len, "ABI major %u, this host speaks %u", c->abi_major,
-                           CALGAE_ABI_MAJOR);
-    }
-    if (!c->name[0]) {
-        dlclose(h);
-        return calgae_fail(why, why_len, "invalid plugin name (want [a-z0-9_-]{1,32})");
-    }
-    if ((t->prepare_weight == NULL) != (t->release_weight == NULL)) {
-        dlclose(h);
-        return calgae_fail(why, why_len, "prepare_weight and release_weight must come together");
+        return -1;
     }
     if (t->probe) {
         char pr[200] = "";

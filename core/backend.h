@@ -114,6 +114,13 @@ typedef struct calgae_backend_options {
  * with the reason in c->reason; c records what the handshake revealed either way. */
 int calgae_plugin_open_file(const char *path, calgae_loaded_plugin *out, calgae_candidate *c);
 
+/* The checks of a plugin's table that need no call into it (table size, ABI major, name, the
+ * prepare/release pair), as calgae_plugin_open_file runs them after the handshake and before
+ * the probe. Reads no field beyond t->struct_size. Fills c's table fields (have_table, ABI,
+ * priority, and the strings when the name is valid; c is not cleared first). Returns 0, or -1
+ * with the reason in c->reason. */
+int calgae_plugin_check_table(const calgae_plugin *t, calgae_candidate *c);
+
 /* Fills opts->dirs with the default search path: each folder of $CALGAE_PLUGIN_PATH
  * (colon-separated), then the plugin folder next to the running binary (same relative place in
  * the build tree and the install tree). Strings live in static storage. */

@@ -125,12 +125,12 @@ static int read_config(calgae_model *m, const char *path, char *err, size_t err_
     return calgae_config_check(c, path, err, err_len);
 }
 
-static int load_layer(calgae_model *m, int l, const char *path, char *err, size_t err_len)
+static int load_layer(const calgae_model *m, int l, calgae_layer *L, const char *path, char *err,
+                      size_t err_len)
 {
     const calgae_gguf *g = &m->gguf;
     const calgae_config *c = &m->cfg;
     const int64_t kv_dim = (int64_t)c->head_size * c->n_kv_heads;
-    calgae_layer *L = &m->layers[l];
     char name[96];
 #define NAME(s) (snprintf(name, sizeof name, "blk.%d." s ".weight", l), name)
     if (!(L->attn_norm = get_vector(g, NAME("attn_norm"), c->dim, path, err, err_len)) ||
@@ -167,11 +167,22 @@ int calgae_model_load_gguf(calgae_model *m, const char *path, char *err, size_t 
     else if (get_matrix(&m->gguf, "output.weight", c->vocab_size, c->dim, &m->output, path, err,
                         err_len) != 0)
         return -1;
+    /* The layer array is sized by block_count, a header value: bound it by the file first. Each
+     * layer has 9 tensors of distinct names, so fewer tensors than that means one is missing,
+     * and the same checks below, on a scratch layer, name the first. */
+    if ((uint64_t)c->n_layers * 9 > m->gguf.n_tensors) {
+        calgae_layer scratch;
+        for (int l = 0; l < c->n_layers; l++)
+            if (load_layer(m, l, &scratch, path, err, err_len) != 0)
+                return -1;
+        return calgae_fail(err, err_len, "%s: %d layers need %d tensors, the file has %llu", path,
+                           c->n_layers, 9 * c->n_layers, (unsigned long long)m->gguf.n_tensors);
+    }
     m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
     if (!m->layers)
         return calgae_fail(err, err_len, "%s: out of memory", path);
     for (int l = 0; l < c->n_layers; l++)
-        if (load_layer(m, l, path, err, err_len) != 0)
+        if (load_layer(m, l, &m->layers[l], path, err, err_len) != 0)
             return -1;
     m->file_type = m->layers[0].wq.type;
     if (calgae_gguf_find_kv(&m->gguf, "tokenizer.ggml.tokens")) {
