@@ -24,6 +24,7 @@
 #include "avx512_isa.h"
 #include "avx512_kernels.h"
 #include "avx512_x16.h"
+#include "avx512_x16_tile.h"
 
 #if CALGAE_AVX512_VNNI
 #define XFN(name) calgae_avx512_vnni_##name
@@ -32,16 +33,6 @@
 #endif
 
 #define TMAX 8 /* tokens per matmul tile */
-
-/* Full unrolling makes the tile's accumulators registers. Not in the emulated build: there each
- * intrinsic is a function of its own, and unrolled SIMDe code takes minutes to compile while
- * the loops compute the same thing. */
-#ifdef CALGAE_AVX512_SIMDE
-#define UNROLL(n)
-#else
-#define UNROLL_STR(x) #x
-#define UNROLL(n) _Pragma(UNROLL_STR(GCC unroll n))
-#endif
 
 /* Activation record of T tokens for one block: their codes (32 bytes each), then d_x as float,
  * the accumulator's start -o * sum x (int32), and d_x * sum x (float, for Q4_1), T of each. */
@@ -165,22 +156,6 @@ UNROLL(16)
     }
 }
 
-/* y[(t0 + t) * ys + row] for the rows of group g inside [r0, r1) */
-AVX512_INLINE void store_group(const __m512 *acc, const int T, int64_t g, int64_t r0, int64_t r1,
-                               float *y, int64_t t0, int64_t ys)
-{
-    const int64_t first = g * X16_ROWS;
-    const int64_t lo = r0 > first ? r0 - first : 0, hi = r1 < first + X16_ROWS ? r1 - first : X16_ROWS;
-    const __mmask16 m = (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
-    for (int t = 0; t < T; t++) {
-        float *out = y + (t0 + t) * ys + first;
-        if (m == 0xFFFF)
-            _mm512_storeu_ps(out, acc[t]);
-        else
-            _mm512_mask_storeu_ps(out, m, acc[t]);
-    }
-}
-
 /* Groups grp[0 .. R) (numbers g[]) against the T tokens of records xr, stored. */
 AVX512_INLINE void tile(const x16_weight *p, const int64_t *g, const int R, const uint8_t *xr,
                         const int T, int64_t r0, int64_t r1, float *y, int64_t t0, int64_t ys)
@@ -196,7 +171,7 @@ AVX512_INLINE void tile(const x16_weight *p, const int64_t *g, const int R, cons
     else
         kern(p, grp, R, xr, T, KIND_Q4_0, acc);
     for (int r = 0; r < R; r++)
-        store_group(acc + r * T, T, g[r], r0, r1, y, t0, ys);
+        x16_store_group(acc + r * T, T, g[r], r0, r1, y, t0, ys);
 }
 
 /* ---- activations ---- */

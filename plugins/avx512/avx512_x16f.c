@@ -22,15 +22,10 @@
 #include "avx512_isa.h"
 #include "avx512_kernels.h"
 #include "avx512_x16.h"
+#include "avx512_x16_tile.h"
 
 #define TMAX 8 /* tokens per tile */
 
-#ifdef CALGAE_AVX512_SIMDE
-#define UNROLL(n)
-#else
-#define UNROLL_STR(x) #x
-#define UNROLL(n) _Pragma(UNROLL_STR(GCC unroll n))
-#endif
 
 /* column k of the 16 rows of a group, as floats */
 AVX512_INLINE __m512 col16(const uint8_t *grp, int f16, int64_t k)
@@ -63,22 +58,6 @@ UNROLL(4)
     }
 }
 
-/* y[(t0 + t) * ys + row] for the rows of group g inside [r0, r1) */
-AVX512_INLINE void store16(const __m512 *acc, const int T, int64_t g, int64_t r0, int64_t r1,
-                           float *y, int64_t t0, int64_t ys)
-{
-    const int64_t first = g * X16_ROWS;
-    const int64_t lo = r0 > first ? r0 - first : 0, hi = r1 < first + X16_ROWS ? r1 - first : X16_ROWS;
-    const __mmask16 m = (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
-    for (int t = 0; t < T; t++) {
-        float *out = y + (t0 + t) * ys + first;
-        if (m == 0xFFFF)
-            _mm512_storeu_ps(out, acc[t]);
-        else
-            _mm512_mask_storeu_ps(out, m, acc[t]);
-    }
-}
-
 AVX512_INLINE void tile_f(const x16_weight *p, const int64_t *g, const int R, int64_t cols,
                           const float *xp, const int T, int64_t r0, int64_t r1, float *y,
                           int64_t t0, int64_t ys)
@@ -92,7 +71,7 @@ AVX512_INLINE void tile_f(const x16_weight *p, const int64_t *g, const int R, in
     else
         kern_f(grp, R, 0, cols, xp, T, acc);
     for (int r = 0; r < R; r++)
-        store16(acc + r * T, T, g[r], r0, r1, y, t0, ys);
+        x16_store_group(acc + r * T, T, g[r], r0, r1, y, t0, ys);
 }
 
 int calgae_avx512_x16f_x16_matvec(const calgae_weight *w, const void *x, float *y, int64_t r0,
