@@ -91,8 +91,8 @@ bin=$build/bin/calgae
 # conformance_main is a test target (off here, so cmocka and numpy are not needed); its
 # sources need only libc, libm and libdl, so build them directly
 conf=$build/conformance_main
-step build-conformance 60 cc -std=c17 -O2 -Iplugin-api -Itests/conformance \
-    tests/conformance/*.c -o "$conf" -ldl -lm
+step build-conformance 60 cc -std=c17 -O2 -Iplugin-api -Icore/host/conformance \
+    core/host/conformance/*.c -o "$conf" -ldl -lm
 
 echo "== probe =="
 if [ -x "$build/bin/calgae-avx512-probe-test" ]; then

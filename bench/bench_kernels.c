@@ -26,7 +26,7 @@
  * --prepared gives every matrix to the plugin's prepare_weight first, as the host does at load,
  * so its own layout is what gets timed (each line says whether the plugin took it).
  *
- * Built from plugin-api/ and core/pool.c + core/util.c only; links dl, pthread and m.
+ * Built from plugin-api/ and core/base/pool.c + core/base/util.c only; links dl, pthread and m.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -39,7 +39,7 @@
 #include "pool.h"
 #include "util.h"
 
-#define ROW_GRAIN 32 /* core/forward.c's */
+#define ROW_GRAIN 32 /* core/engine/forward.c's */
 
 struct shape {
     const char *name;

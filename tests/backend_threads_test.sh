@@ -8,7 +8,7 @@
 # state kept per thread, a row computed differently at a range boundary the suite did not try).
 #
 # The host splits a product across threads only when rows * cols * tokens reaches
-# MIN_PARALLEL_WORK (core/forward.c, 2^18): no single-token product of stories260K is that
+# MIN_PARALLEL_WORK (core/engine/forward.c, 2^18): no single-token product of stories260K is that
 # large, so the prompt below (116 tokens, processed in batches) is what gets split.
 #
 # A plugin this CPU cannot run is skipped with a line saying why; one that fails verification

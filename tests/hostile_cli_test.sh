@@ -139,7 +139,7 @@ run_bad 1 "$T/arch.gguf" "architecture 'mamba' is not supported" -- "$T/arch.ggu
 rm -f "$T/nothing.gguf"
 run_bad 1 "$T/nothing.gguf" "cannot open" -- "$T/nothing.gguf"
 
-# BUG (core/util.c, calgae_map_file): it opens before it checks for a regular file, and opening
+# BUG (core/base/util.c, calgae_map_file): it opens before it checks for a regular file, and opening
 # a FIFO without a writer blocks forever, so these two hang until the timeout.
 rm -f "$T/fifo.gguf"
 mkfifo "$T/fifo.gguf"

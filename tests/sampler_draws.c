@@ -1,5 +1,5 @@
 /*
- * sampler_draws.c - draws tokens with the runtime's sampler (core/sampler.c) for the
+ * sampler_draws.c - draws tokens with the runtime's sampler (core/engine/sampler.c) for the
  * statistical test tests/sampler_stat_test.py, which judges the counts against its own
  * computation of the distribution:
  *

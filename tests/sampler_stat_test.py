@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""sampler_stat_test.py - the runtime's sampler (core/sampler.c, through tests/sampler_draws.c)
+"""sampler_stat_test.py - the runtime's sampler (core/engine/sampler.c, through tests/sampler_draws.c)
 draws tokens with the distribution it documents, judged against an independent computation.
 
 Logits: the numpy reference's (ref_llama.py) for stories260K after a prompt, so the distribution
@@ -16,7 +16,7 @@ Then N seeded draws are judged in two ways:
     is reproducible; a failure is a real difference, not bad luck, unless 1e-6 luck.
 A setting whose top-p cut is ambiguous (some prefix mass within 1e-5 of the threshold, where the
 sampler's float32 probabilities may decide either way) is a failure of the test's setup.
-Power, measured by breaking core/sampler.c: a temperature 7% off fails every setting (p < 1e-25);
+Power, measured by breaking core/engine/sampler.c: a temperature 7% off fails every setting (p < 1e-25);
 top-p keeping one token too many draws outside the kept set; top-k keeping one too few gives
 p < 1e-130.
 

@@ -1,5 +1,5 @@
 /*
- * test_config.c - calgae.ini (core/config.c): every key read right, every kind of mistake
+ * test_config.c - calgae.ini (core/cli/config.c): every key read right, every kind of mistake
  * reported as "FILE:LINE: reason" at the right line, hostile files (long lines, NUL bytes,
  * random junk, 100k keys, a megabyte on one line) refused without a crash, the file-location
  * precedence, the loader options built from a file, and unknown plugin names.

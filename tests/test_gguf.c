@@ -1,5 +1,5 @@
 /*
- * test_gguf.c - tests of the GGUF reader and writer (core/gguf.c, core/gguf_write.c) against
+ * test_gguf.c - tests of the GGUF reader and writer (core/formats/gguf.c, core/formats/gguf_write.c) against
  * ggml's docs/gguf.md: the shared real files (stories260K.gguf, the Llama vocabulary), a
  * writer round trip, and hostile files built byte by byte, each of which must be refused with a
  * message naming the file and the reason, without crashing or leaking (run under ASan too).

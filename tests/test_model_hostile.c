@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "calgae_plugin.h"
+#include "model_load.h"
 #include "gguf.h"
 #include "model.h"
 
@@ -72,7 +73,7 @@ static void write_file(const char *path, const void *p, size_t n)
     assert_int_equal(fclose(f), 0);
 }
 
-/* A shared model file, mapped read-only (with the map of core/util.c, which is not on trial
+/* A shared model file, mapped read-only (with the map of core/base/util.c, which is not on trial
  * here: what it returns is only copied). */
 static calgae_map map_model(char *src, const char *name)
 {
@@ -604,7 +605,7 @@ static void test_folders(void **state)
 
 /* ---- Known bugs (see the comment on each; they fail until core/ is fixed) ---------------- */
 
-/* BUG (core/util.c, calgae_map_file): open(O_RDONLY) comes before the S_ISREG check, and opening
+/* BUG (core/base/util.c, calgae_map_file): open(O_RDONLY) comes before the S_ISREG check, and opening
  * a FIFO that has no writer blocks forever, so `calgae run --model some.fifo` hangs instead of
  * saying "not a regular file". The load runs in a child so that a hang fails this case only. */
 static void test_fifo_does_not_hang(void **state)
@@ -628,7 +629,7 @@ static void test_fifo_does_not_hang(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     unlink(path);
     if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
-        fail_msg("loading the FIFO %s hangs (core/util.c calgae_map_file opens before it checks "
+        fail_msg("loading the FIFO %s hangs (core/base/util.c calgae_map_file opens before it checks "
                  "the file type)", path);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
@@ -648,7 +649,7 @@ static void long_dir(char *out, size_t len)
     }
 }
 
-/* BUG (core/model.c, calgae_model_load: `char file[1024]` and snprintf(file, ..., path), and
+/* BUG (core/formats/model_load.c, calgae_model_load: `char file[1024]` and snprintf(file, ..., path), and
  * m->path[1024]): a path of 1024 bytes or more is silently cut, so a good model at a long (but
  * valid, < PATH_MAX) path fails with "cannot open" on a path the user never gave - or, when the
  * cut names another file, that other file is loaded. */
@@ -672,7 +673,7 @@ static void test_long_path_loads(void **state)
     unlink(file);
 }
 
-/* BUG (core/util.h, CALGAE_ERR_LEN 512, the buffer every CLI command and the session use):
+/* BUG (core/base/util.h, CALGAE_ERR_LEN 512, the buffer every CLI command and the session use):
  * messages are "<path>: <reason>", so with a path of about 500 bytes or more the reason is cut
  * away and the user sees only part of a path - no hint of what is wrong. */
 static void test_long_path_message(void **state)

@@ -1,5 +1,5 @@
 /*
- * test_plugins.c - the plugin loader (core/backend.c) against real, deliberately broken .so
+ * test_plugins.c - the plugin loader (core/host/backend.c) against real, deliberately broken .so
  * files built from tests/plugins/: each must be refused with exactly one log line naming its
  * path and the reason, and the host must fall back to the real plugins (the scalar one) and
  * still compute the right numbers. Also: a good plugin of an older ABI minor whose table is

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "blocks.h"
+#include "model_load.h"
 #include "perplexity.h"
 #include "quant_test_util.h"
 #include "quantize.h"

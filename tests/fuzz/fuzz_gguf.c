@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
+#include "model_load.h"
 
 /* The reader's promises about what it accepted. */
 static void check_gguf(const calgae_gguf *g, const char *path)

@@ -4,6 +4,7 @@
  * it accepts must have every weight inside the file.
  */
 #include "fuzz_common.h"
+#include "model_load.h"
 
 static int one_input(const uint8_t *data, size_t size)
 {

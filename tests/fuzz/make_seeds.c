@@ -205,7 +205,7 @@ static void gguf_other(void)
     calgae_gguf_writer_free(w);
 }
 
-/* llama2.c checkpoints: header, then float32 weights (see core/model_bin.c). */
+/* llama2.c checkpoints: header, then float32 weights (see core/formats/model_bin.c). */
 static void bin_model(const char *name, int dim, int hidden, int layers, int heads, int kv_heads,
                       int vocab, int seq)
 {

@@ -3,7 +3,7 @@
  * the driver, quantize_q8_0 and the vector ops; conformance_products.c: the products;
  * conformance_exact.c: the block products' exact check): the
  * seeded input stream, float bit helpers, and the result accumulator with its checks.
- * Not an interface: nothing outside tests/conformance/ includes it.
+ * Not an interface: nothing outside core/host/conformance/ includes it.
  */
 #ifndef CALGAE_CONFORMANCE_INTERNAL_H
 #define CALGAE_CONFORMANCE_INTERNAL_H

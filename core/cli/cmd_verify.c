@@ -1,6 +1,6 @@
 /*
  * cmd_verify.c - `calgae backends verify FILE.so [--reference REF.so] [--seed N]`: open one
- * plugin through the loader's checks, run the conformance suite (tests/conformance/) on it
+ * plugin through the loader's checks, run the conformance suite (core/host/conformance/) on it
  * against the scalar reference, print a table, exit 0 only if no slot failed and it provides at
  * least one.
  *
@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "backend.h"
-#include "cli.h"
+#include "args.h"
 #include "conformance.h"
 
 static const char usage[] =

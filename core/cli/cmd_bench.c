@@ -15,7 +15,8 @@
 #include <string.h>
 
 #include "bandwidth.h"
-#include "cli.h"
+#include "model_load.h"
+#include "args.h"
 #include "gguf.h"
 #include "session.h"
 #include "util.h"

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
+#include "args.h"
 #include "config.h"
 #include "sampler.h"
 #include "session.h"

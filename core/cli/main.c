@@ -1,11 +1,9 @@
 /* main.c - the calgae program: dispatches to the subcommands in cmd_*.c. */
-#include <errno.h>
-#include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "cli.h"
 
 static const char usage[] =
@@ -24,59 +22,6 @@ static const char usage[] =
     "  backends   list the kernel plugins found; 'backends verify FILE.so' checks one\n"
     "\n"
     "Run 'calgae <command> --help' for a command's options.\n";
-
-void calgae_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("calgae: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-int calgae_parse_int(const char *flag, const char *s, long min, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max) {
-        calgae_error("%s: '%s' is not an integer in %ld..%ld", flag, s, min, max);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-int calgae_parse_float(const char *flag, const char *s, double min, double max, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= min && v <= max)) {
-        calgae_error("%s: '%s' is not a number in %g..%g", flag, s, min, max);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-int calgae_parse_u64(const char *flag, const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    if (*s == '-') {
-        calgae_error("%s: '%s' must not be negative", flag, s);
-        return -1;
-    }
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end) {
-        calgae_error("%s: '%s' is not an unsigned integer", flag, s);
-        return -1;
-    }
-    *out = (uint64_t)v;
-    return 0;
-}
 
 int main(int argc, char **argv)
 {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "args.h"
 #include "cli.h"
 #include "config.h"
 #include "session.h"

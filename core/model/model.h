@@ -60,14 +60,7 @@ typedef struct calgae_model {
     uint32_t file_type;     /* the dominant matrix type, for display */
 } calgae_model;
 
-/* path: a model file (GGUF by magic, else llama2.c .bin) or a folder holding exactly one
- * *.gguf or one non-tokenizer *.bin. */
-int calgae_model_load(calgae_model *m, const char *path, char *err, size_t err_len);
 void calgae_model_free(calgae_model *m);
-
-/* Format loaders (used by calgae_model_load). */
-int calgae_model_load_gguf(calgae_model *m, const char *path, char *err, size_t err_len);
-int calgae_model_load_bin(calgae_model *m, const char *path, char *err, size_t err_len);
 
 /* Checks hyperparameters for consistency (shared by both loaders). */
 int calgae_config_check(const calgae_config *c, const char *path, char *err, size_t err_len);

@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "args.h"
+#include "model_load.h"
 #include "model.h"
 #include "session.h"
 

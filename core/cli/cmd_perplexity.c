@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "args.h"
 #include "gguf.h"
 #include "perplexity.h"
 #include "progress.h"

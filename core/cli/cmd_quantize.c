@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
+#include "args.h"
 #include "gguf.h"
 #include "perplexity.h"
 #include "progress.h"

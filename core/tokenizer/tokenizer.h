@@ -51,5 +51,9 @@ int calgae_tokenizer_encode(const calgae_tokenizer *t, const char *text, size_t 
 size_t calgae_tokenizer_decode(const calgae_tokenizer *t, int32_t prev, int32_t id,
                                const char **out);
 
+/* Loads a tokenizer file on its own: a llama2.c tokenizer.bin, or any GGUF with a vocabulary.
+ * n_vocab > 0 demands exactly that many tokens. */
+int calgae_tokenizer_load_file(calgae_tokenizer *t, const char *path, int32_t n_vocab,
+                               char *err, size_t err_len);
 
 #endif

@@ -48,11 +48,6 @@ void calgae_session_close(calgae_session *s);
 int calgae_session_load_backends(const calgae_settings *c, const calgae_backend_options *o,
                                  calgae_backends *b, char *err, size_t err_len);
 
-/* Loads a tokenizer file on its own: a llama2.c tokenizer.bin, or any GGUF with a vocabulary.
- * n_vocab > 0 demands exactly that many tokens. */
-int calgae_tokenizer_load_file(calgae_tokenizer *t, const char *path, int32_t n_vocab,
-                               char *err, size_t err_len);
-
 /* Feeds a whole token sequence through the model starting at pos, in batches; afterwards the
  * state's logits hold the last token's row. */
 int calgae_session_prefill(calgae_session *s, const int32_t *ids, int n, int pos, char *err,

@@ -7,7 +7,7 @@
  * $CALGAE_CONFIG must exist; the two default places may hold none. CALGAE_CONFIG=/dev/null
  * reads no settings at all.
  *
- * Keys (section and key names are lowercase and exact; see core/config.md):
+ * Keys (section and key names are lowercase and exact; see core/cli/config.md):
  *
  *   [plugins]
  *   dirs  = /opt/calgae/plugins:plugins   folders searched for calgae-*.so before the default

@@ -1,0 +1,74 @@
+/*
+ * model_load.c - a model from a path: format detection by magic (GGUF, else llama2.c .bin) and
+ * the folder convenience; the format loaders are model_gguf.c and model_bin.c.
+ */
+#define _GNU_SOURCE
+#include "model_load.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "gguf.h"
+
+/* A folder holding one model: exactly one *.gguf, else exactly one *.bin not named tokenizer. */
+static int pick_in_folder(const char *dir, char *out, size_t out_len, char *err, size_t err_len)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return calgae_fail(err, err_len, "%s: cannot open folder", dir);
+    char gguf[256] = "", bin[256] = ""; /* d_name is at most 255 bytes */
+    int n_gguf = 0, n_bin = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n > 5 && strcmp(e->d_name + n - 5, ".gguf") == 0) {
+            n_gguf++;
+            snprintf(gguf, sizeof gguf, "%s", e->d_name);
+        } else if (n > 4 && strcmp(e->d_name + n - 4, ".bin") == 0 &&
+                   strncmp(e->d_name, "tok", 3) != 0) {
+            n_bin++;
+            snprintf(bin, sizeof bin, "%s", e->d_name);
+        }
+    }
+    closedir(d);
+    const char *pick = n_gguf == 1 ? gguf : (n_gguf == 0 && n_bin == 1 ? bin : NULL);
+    if (!pick)
+        return calgae_fail(err, err_len,
+                           "%s: folder holds %d .gguf and %d model .bin files; name the file",
+                           dir, n_gguf, n_bin);
+    if ((size_t)snprintf(out, out_len, "%s/%s", dir, pick) >= out_len)
+        return calgae_fail(err, err_len, "%s: path too long", dir);
+    return 0;
+}
+
+int calgae_model_load(calgae_model *m, const char *path, char *err, size_t err_len)
+{
+    memset(m, 0, sizeof *m);
+    char file[CALGAE_PATH_MAX];
+    if (strlen(path) >= sizeof file)
+        return calgae_fail(err, err_len, "%.200s...: path longer than %d bytes", path,
+                           CALGAE_PATH_MAX - 1);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (pick_in_folder(path, file, sizeof file, err, err_len) != 0)
+            return -1;
+    } else {
+        snprintf(file, sizeof file, "%s", path);
+    }
+    calgae_map probe;
+    if (calgae_map_file(&probe, file, err, err_len) != 0)
+        return -1;
+    int is_gguf = probe.size >= 4 && memcmp(probe.data, "GGUF", 4) == 0;
+    calgae_unmap(&probe);
+    int rc = is_gguf ? calgae_model_load_gguf(m, file, err, err_len)
+                     : calgae_model_load_bin(m, file, err, err_len);
+    if (rc != 0) {
+        calgae_model_free(m);
+        return -1;
+    }
+    snprintf(m->path, sizeof m->path, "%s", file);
+    return 0;
+}

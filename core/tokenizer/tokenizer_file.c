@@ -1,0 +1,41 @@
+/*
+ * tokenizer_file.c - a vocabulary from a file of its own: llama2.c's tokenizer.bin, or any GGUF
+ * that carries tokenizer.ggml.* metadata (a vocabulary-only GGUF included).
+ */
+#include <string.h>
+
+#include "gguf.h"
+#include "tokenizer.h"
+#include "util.h"
+
+int calgae_tokenizer_load_file(calgae_tokenizer *t, const char *path, int32_t n_vocab,
+                               char *err, size_t err_len)
+{
+    calgae_map probe;
+    if (calgae_map_file(&probe, path, err, err_len) != 0)
+        return -1;
+    int is_gguf = probe.size >= 4 && memcmp(probe.data, "GGUF", 4) == 0;
+    calgae_unmap(&probe);
+    if (!is_gguf) {
+        /* read every token the file has, so a vocabulary of the wrong model is noticed */
+        if (calgae_tokenizer_load_bin(t, path, 0, err, err_len) != 0)
+            return -1;
+    } else {
+        calgae_gguf g;
+        if (calgae_gguf_open(&g, path, err, err_len) != 0)
+            return -1;
+        int rc = calgae_gguf_find_kv(&g, "tokenizer.ggml.tokens")
+                     ? calgae_tokenizer_load_gguf(t, &g, path, err, err_len)
+                     : calgae_fail(err, err_len, "%s: no vocabulary (tokenizer.ggml.tokens)", path);
+        calgae_gguf_close(&g);
+        if (rc != 0)
+            return -1;
+    }
+    if (n_vocab > 0 && t->n_vocab != n_vocab) {
+        int have = t->n_vocab;
+        calgae_tokenizer_free(t);
+        return calgae_fail(err, err_len, "%s: tokenizer has %d tokens but the model has %d",
+                           path, have, n_vocab);
+    }
+    return 0;
+}
