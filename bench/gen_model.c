@@ -122,7 +122,7 @@ int main(int argc, char **argv)
         return 1;
     }
     rng_state = seed;
-    calgae_model m;
+    calgae_transformer m;
     memset(&m, 0, sizeof m);
     snprintf(m.path, sizeof m.path, "random-%s", sh->name);
     calgae_config *cf = &m.cfg;

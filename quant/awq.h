@@ -29,7 +29,7 @@
  *            asymmetric INT4 with groups of 128. The searches fake-quantize through the exact
  *            rounding the file gets (rtn.h).
  * The model-level choices (which ops receive 1/s, grouped-query attention, the classifier) are
- * in core/quantize.c, which drives these functions.
+ * in core/tools/quantize.c, which drives these functions.
  */
 #ifndef CALGAE_AWQ_H
 #define CALGAE_AWQ_H

@@ -1,5 +1,5 @@
 /*
- * test_model_hostile.c - calgae_model_load (core/model*.c) against bad model files: llama2.c
+ * test_model_hostile.c - calgae_transformer_load (core/model*.c) against bad model files: llama2.c
  * checkpoints with impossible headers, truncated or padded weights; GGUF files that are
  * stories260K.gguf with exactly one thing wrong (so that the one reason is what gets refused);
  * truncations of the real GGUF; folders that do not name one model. Every load must return -1
@@ -111,11 +111,11 @@ static int maps_of(const char *path)
 
 static void check_reject_(const char *path, const char *reason, const char *where, int line)
 {
-    calgae_model m;
+    calgae_transformer m;
     char err[CALGAE_ERR_LEN] = "";
-    int rc = calgae_model_load(&m, path, err, sizeof err);
+    int rc = calgae_transformer_load(&m, path, err, sizeof err);
     if (rc == 0) {
-        calgae_model_free(&m);
+        calgae_transformer_free(&m);
         fail_msg("line %d (%s): %s loaded, expected '%s'", line, where, path, reason);
     }
     if (rc != -1 || !strstr(err, path) || !strstr(err, reason))
@@ -123,23 +123,23 @@ static void check_reject_(const char *path, const char *reason, const char *wher
                  reason, err);
     if (strchr(err, '\n'))
         fail_msg("line %d (%s): message is not one line: %s", line, where, err);
-    static const calgae_model zero;
+    static const calgae_transformer zero;
     if (memcmp(&m, &zero, sizeof m) != 0)
         fail_msg("line %d (%s): a failed load left the model struct non-zero", line, where);
     if (maps_of(path) != 0)
         fail_msg("line %d (%s): %s is still mapped after the failed load", line, where, path);
-    calgae_model_free(&m); /* must be harmless after a failure */
+    calgae_transformer_free(&m); /* must be harmless after a failure */
 }
 #define expect_reject(path, reason) check_reject_((path), (reason), "", __LINE__)
 
 static void expect_load(const char *path, int vocab)
 {
-    calgae_model m;
+    calgae_transformer m;
     char err[CALGAE_ERR_LEN] = "";
-    if (calgae_model_load(&m, path, err, sizeof err) != 0)
+    if (calgae_transformer_load(&m, path, err, sizeof err) != 0)
         fail_msg("%s", err);
     assert_int_equal(m.cfg.vocab_size, vocab);
-    calgae_model_free(&m);
+    calgae_transformer_free(&m);
     assert_int_equal(maps_of(path), 0);
 }
 
@@ -620,9 +620,9 @@ static void test_fifo_does_not_hang(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         alarm(5); /* a hang ends the child by SIGALRM */
-        calgae_model m;
+        calgae_transformer m;
         char err[CALGAE_ERR_LEN] = "";
-        int rc = calgae_model_load(&m, path, err, sizeof err);
+        int rc = calgae_transformer_load(&m, path, err, sizeof err);
         _exit(rc == -1 && strstr(err, path) && strstr(err, "not a regular file") ? 0 : 1);
     }
     int status = 0;
@@ -649,7 +649,7 @@ static void long_dir(char *out, size_t len)
     }
 }
 
-/* BUG (core/formats/model_load.c, calgae_model_load: `char file[1024]` and snprintf(file, ..., path), and
+/* BUG (core/formats/model_load.c, calgae_transformer_load: `char file[1024]` and snprintf(file, ..., path), and
  * m->path[1024]): a path of 1024 bytes or more is silently cut, so a good model at a long (but
  * valid, < PATH_MAX) path fails with "cannot open" on a path the user never gave - or, when the
  * cut names another file, that other file is loaded. */
@@ -662,14 +662,14 @@ static void test_long_path_loads(void **state)
     model_path(src, "stories260K.gguf");
     unlink(file);
     assert_int_equal(symlink(src, file), 0);
-    calgae_model m;
+    calgae_transformer m;
     char err[4096 + 512] = "";
-    int rc = calgae_model_load(&m, file, err, sizeof err);
+    int rc = calgae_transformer_load(&m, file, err, sizeof err);
     size_t n = strlen(err);
     if (rc != 0) /* the message's end: cmocka cuts long messages */
         fail_msg("a good model at a %zu-byte path does not load: ...%s", strlen(file),
                  err + (n > 160 ? n - 160 : 0));
-    calgae_model_free(&m);
+    calgae_transformer_free(&m);
     unlink(file);
 }
 
@@ -683,9 +683,9 @@ static void test_long_path_message(void **state)
     long_dir(dir, 600);
     snprintf(file, sizeof file, "%s/m.bin", dir);
     write_file(file, good_header, 27);
-    calgae_model m;
+    calgae_transformer m;
     char err[CALGAE_ERR_LEN] = "";
-    assert_int_equal(calgae_model_load(&m, file, err, sizeof err), -1);
+    assert_int_equal(calgae_transformer_load(&m, file, err, sizeof err), -1);
     unlink(file);
     if (!strstr(err, "too short"))
         fail_msg("with a %zu-byte path the message (CALGAE_ERR_LEN %d) loses its reason: %s",

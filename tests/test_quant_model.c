@@ -36,7 +36,7 @@ static const char *env_path(const char *var, const char *name, char *buf, size_t
 }
 
 struct fixture {
-    calgae_model model;
+    calgae_transformer model;
     calgae_tokenizer tok;
     calgae_backends *be;
     calgae_pool *pool;
@@ -62,7 +62,7 @@ static int setup_model(void **state)
 {
     (void)state;
     char path[1100], err[CALGAE_ERR_LEN];
-    if (calgae_model_load(&fx.model, env_path("CALGAE_MODELS", "stories260K.bin", path, sizeof path),
+    if (calgae_transformer_load(&fx.model, env_path("CALGAE_MODELS", "stories260K.bin", path, sizeof path),
                           err, sizeof err) != 0 ||
         calgae_tokenizer_load_bin(&fx.tok, env_path("CALGAE_MODELS", "tok512.bin", path, sizeof path),
                                    512, err, sizeof err) != 0) {
@@ -93,12 +93,12 @@ static int teardown_model(void **state)
         calgae_backends_free(fx.be);
     free(fx.be);
     calgae_tokenizer_free(&fx.tok);
-    calgae_model_free(&fx.model);
+    calgae_transformer_free(&fx.model);
     return 0;
 }
 
 /* Logits of every position of ids[0..n) (n <= 64). */
-static float *all_logits(const calgae_model *m, const int32_t *ids, int n)
+static float *all_logits(const calgae_transformer *m, const int32_t *ids, int n)
 {
     calgae_state st;
     char err[CALGAE_ERR_LEN];
@@ -128,7 +128,7 @@ static double row_rel_err(const float *a, const float *b, int rows, int vocab)
     return worst;
 }
 
-static void run_awq_on(const calgae_model *src, const int32_t *ids, size_t n_ids, int window,
+static void run_awq_on(const calgae_transformer *src, const int32_t *ids, size_t n_ids, int window,
                        calgae_fmodel *f, uint32_t type, int clip, size_t budget,
                        calgae_pool *pool, calgae_awq_report *rep)
 {
@@ -195,7 +195,7 @@ static void test_awq_fold_exact(void **state)
  * F32, so its up/down fold never runs there): dim 64, FFN 96, 4 query heads on 2 KV heads, an
  * untied classifier; channels made uneven so that the scales are far from 1. */
 struct synth {
-    calgae_model m;
+    calgae_transformer m;
     float *data;
 };
 
@@ -351,23 +351,23 @@ static void test_write_types(void **state)
     const calgae_qtypes tied = {CALGAE_TYPE_Q8_0, CALGAE_TYPE_Q8_0, CALGAE_TYPE_Q8_0};
     const calgae_qtypes mixed = {CALGAE_TYPE_Q4_1, CALGAE_TYPE_F32, CALGAE_TYPE_Q4_0};
     calgae_qsizes qs;
-    calgae_model m;
+    calgae_transformer m;
     assert_int_equal(calgae_quantize_write(&fx.model, &fx.tok, &tied, &meta, path, &qs, err, sizeof err), 0);
-    assert_int_equal(calgae_model_load(&m, path, err, sizeof err), 0);
+    assert_int_equal(calgae_transformer_load(&m, path, err, sizeof err), 0);
     assert_true(m.tied);
     assert_int_equal(m.tok_embd.type, CALGAE_TYPE_Q8_0);
-    calgae_model_free(&m);
-    calgae_model untied = fx.model; /* a view: same tensors, a classifier of its own */
+    calgae_transformer_free(&m);
+    calgae_transformer untied = fx.model; /* a view: same tensors, a classifier of its own */
     untied.tied = 0;
     assert_int_equal(calgae_quantize_write(&untied, &fx.tok, &tied, &meta, path, &qs, err, sizeof err), 0);
-    assert_int_equal(calgae_model_load(&m, path, err, sizeof err), 0);
+    assert_int_equal(calgae_transformer_load(&m, path, err, sizeof err), 0);
     assert_false(m.tied);
     assert_int_equal(m.output.type, CALGAE_TYPE_Q8_0);
-    calgae_model_free(&m);
+    calgae_transformer_free(&m);
 
     if (calgae_quantize_write(&fx.model, &fx.tok, &mixed, &meta, path, &qs, err, sizeof err))
         fail_msg("%s", err);
-    assert_int_equal(calgae_model_load(&m, path, err, sizeof err), 0);
+    assert_int_equal(calgae_transformer_load(&m, path, err, sizeof err), 0);
     assert_false(m.tied);
     assert_int_equal(m.tok_embd.type, CALGAE_TYPE_F32);
     assert_int_equal(m.output.type, CALGAE_TYPE_Q4_0);
@@ -382,7 +382,7 @@ static void test_write_types(void **state)
         assert_memory_equal((const char *)dst->data + (size_t)r * dst->row_bytes, want, sizeof want);
     }
     assert_true(qs.params > 250000 && qs.tensor_bytes < 4 * qs.params);
-    calgae_model_free(&m);
+    calgae_transformer_free(&m);
     remove(path);
 
     /* a failed write leaves nothing behind */

@@ -266,7 +266,7 @@ static int bench_one(const struct bench_opts *o, const char *backend, int thread
             bws[r] = gen && have_probe ? calgae_bw_probe_measure(&probe, s.pool, 3) : bw;
             if ((runs[r] = run_once(&s, ids, n_prompt, o->n_gen, gen, err, err_len)) < 0)
                 goto out;
-            shares[r] = bws[r] > 0 ? (double)calgae_model_weight_bytes(&s.model) * runs[r] / (bws[r] * 1e9) : -1.0;
+            shares[r] = bws[r] > 0 ? (double)calgae_transformer_weight_bytes(&s.model) * runs[r] / (bws[r] * 1e9) : -1.0;
         }
         struct result *R = &res[(*n_res)++];
         R->backend = backend;
@@ -419,8 +419,8 @@ int calgae_cmd_bench(int argc, char **argv)
         }
     }
     /* the model's description, from a plain load */
-    calgae_model m;
-    if (calgae_model_load(&m, o.s.model, err, sizeof err) != 0) {
+    calgae_transformer m;
+    if (calgae_transformer_load(&m, o.s.model, err, sizeof err) != 0) {
         calgae_error("%s", err);
         return 1;
     }
@@ -433,6 +433,6 @@ int calgae_cmd_bench(int argc, char **argv)
                           (double)c->n_layers * ((double)c->dim * c->dim * 2 + 2.0 * kv_dim * c->dim +
                                                  3.0 * c->dim * c->hidden_dim + 2.0 * c->dim);
     print_results(&o, m.path, calgae_type_name(m.file_type), size_mib, params / 1e9, cpu, bw, res, n);
-    calgae_model_free(&m);
+    calgae_transformer_free(&m);
     return 0;
 }

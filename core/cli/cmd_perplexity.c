@@ -91,7 +91,7 @@ static int parse(int argc, char **argv, struct opts *o)
 }
 
 /* A model's calgae.quantize.calib_hash (written by `calgae quantize --method awq`), or 0. */
-static uint64_t calib_hash_of(const calgae_model *m)
+static uint64_t calib_hash_of(const calgae_transformer *m)
 {
     if (m->format != CALGAE_FORMAT_GGUF)
         return 0;

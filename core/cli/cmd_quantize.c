@@ -191,7 +191,7 @@ static const char *default_text(const char *name, char *buf, size_t len)
     return buf;
 }
 
-static uint64_t source_tensor_bytes(const calgae_model *m, uint64_t *params)
+static uint64_t source_tensor_bytes(const calgae_transformer *m, uint64_t *params)
 {
     const calgae_config *c = &m->cfg;
     uint64_t b = (uint64_t)m->tok_embd.rows * m->tok_embd.row_bytes;
@@ -200,7 +200,7 @@ static uint64_t source_tensor_bytes(const calgae_model *m, uint64_t *params)
         b += (uint64_t)m->output.rows * m->output.row_bytes;
         *params += (uint64_t)m->output.rows * (uint64_t)m->output.cols;
     }
-    b += calgae_model_weight_bytes(m) - (uint64_t)m->output.rows * m->output.row_bytes;
+    b += calgae_transformer_weight_bytes(m) - (uint64_t)m->output.rows * m->output.row_bytes;
     const uint64_t norms = (uint64_t)c->dim * (2 * (uint64_t)c->n_layers + 1);
     const uint64_t kv = (uint64_t)c->head_size * (uint64_t)c->n_kv_heads;
     *params += norms + (uint64_t)c->n_layers * ((uint64_t)c->dim * c->dim * 2 + kv * c->dim * 2 +
@@ -214,7 +214,7 @@ static void log_line(void *user, const char *line)
     fprintf(stderr, "calgae: %s\n", line);
 }
 
-static void summary(const struct opts *o, const calgae_model *src, const calgae_qsizes *qs,
+static void summary(const struct opts *o, const calgae_transformer *src, const calgae_qsizes *qs,
                     const calgae_awq_report *rep, double ms_total, double ms_calib)
 {
     struct stat in, out;

@@ -65,7 +65,7 @@ int calgae_cmd_tokenize(int argc, char **argv)
         return 2;
     }
     char err[CALGAE_ERR_LEN];
-    calgae_model m;
+    calgae_transformer m;
     calgae_tokenizer own;
     const calgae_tokenizer *t;
     int have_model = 0;
@@ -76,14 +76,14 @@ int calgae_cmd_tokenize(int argc, char **argv)
         }
         t = &own;
     } else {
-        if (calgae_model_load(&m, model, err, sizeof err) != 0) {
+        if (calgae_transformer_load(&m, model, err, sizeof err) != 0) {
             calgae_error("%s", err);
             return 1;
         }
         have_model = 1;
         if (!m.has_tokenizer) {
             calgae_error("%s: the model has no vocabulary of its own; pass --tokenizer", model);
-            calgae_model_free(&m);
+            calgae_transformer_free(&m);
             return 1;
         }
         t = &m.tokenizer;
@@ -107,7 +107,7 @@ int calgae_cmd_tokenize(int argc, char **argv)
     }
     free(ids);
     if (have_model)
-        calgae_model_free(&m);
+        calgae_transformer_free(&m);
     else
         calgae_tokenizer_free(&own);
     return rc == 0 ? 0 : 1;

@@ -151,7 +151,7 @@ int calgae_session_open(calgae_session *s, const calgae_session_opts *o, char *e
     calgae_settings cfg;
     if (calgae_settings_load(&cfg, o->config, err, err_len) != 0)
         return CALGAE_SETTINGS_BAD;
-    if (calgae_model_load(&s->model, o->model, err, err_len) != 0)
+    if (calgae_transformer_load(&s->model, o->model, err, err_len) != 0)
         return -1;
     s->have_model = 1;
     if (open_tokenizer(s, o, err, err_len) != 0)
@@ -213,7 +213,7 @@ static void prepare_one(calgae_session *s, calgae_weight *w, int prepare)
         return;
     }
     calgae_backends_prepare(&s->be, w, err, sizeof err);
-    const calgae_model *m = &s->model;
+    const calgae_transformer *m = &s->model;
     const calgae_map *map = m->format == CALGAE_FORMAT_GGUF ? &m->gguf.map : &m->map;
     const uint8_t *p = w->data;
     const size_t n = (size_t)w->rows * w->row_bytes;
@@ -224,7 +224,7 @@ static void prepare_one(calgae_session *s, calgae_weight *w, int prepare)
 }
 
 /* Matrix i of the products, i < 7 * n_layers + 1: the layers' seven, then the output. */
-static calgae_weight *weight_at(calgae_model *m, int64_t i)
+static calgae_weight *weight_at(calgae_transformer *m, int64_t i)
 {
     if (i == (int64_t)m->cfg.n_layers * 7)
         return &m->output;
@@ -269,7 +269,7 @@ void calgae_session_close(calgae_session *s)
     if (s->have_own_tok)
         calgae_tokenizer_free(&s->own_tok);
     if (s->have_model)
-        calgae_model_free(&s->model);
+        calgae_transformer_free(&s->model);
     memset(s, 0, sizeof *s);
 }
 

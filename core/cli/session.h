@@ -26,7 +26,7 @@ typedef struct calgae_session_opts {
 } calgae_session_opts;
 
 typedef struct calgae_session {
-    calgae_model model;
+    calgae_transformer model;
     calgae_tokenizer own_tok; /* when loaded from a separate file */
     const calgae_tokenizer *tok;
     calgae_backends be;

@@ -23,7 +23,7 @@ static int64_t grain_for(int64_t items, int64_t work_per_item, int64_t grain)
     return items * work_per_item < MIN_PARALLEL_WORK ? items : grain;
 }
 
-int calgae_state_init(calgae_state *s, const calgae_model *m, const calgae_backends *be,
+int calgae_state_init(calgae_state *s, const calgae_transformer *m, const calgae_backends *be,
                       calgae_pool *pool, int ctx, int max_batch, char *err, size_t err_len)
 {
     memset(s, 0, sizeof *s);
@@ -211,7 +211,7 @@ static void rope_table(const calgae_config *c, int pos, float *cs)
 
 static int layer_forward(calgae_state *s, int l, int n, int pos)
 {
-    const calgae_model *m = s->model;
+    const calgae_transformer *m = s->model;
     const calgae_config *c = &m->cfg;
     const calgae_layer *L = &m->layers[l];
     const calgae_backends *be = s->be;
@@ -268,7 +268,7 @@ static int layer_forward(calgae_state *s, int l, int n, int pos)
 int calgae_forward(calgae_state *s, const int32_t *tokens, int n, int pos, int all_logits,
                    char *err, size_t err_len)
 {
-    const calgae_model *m = s->model;
+    const calgae_transformer *m = s->model;
     const calgae_config *c = &m->cfg;
     const int dim = c->dim;
     if (n < 1 || n > s->max_batch)

@@ -31,7 +31,7 @@ typedef void (*calgae_observer_fn)(void *user, int layer, int site, const float 
                                    int width);
 
 typedef struct calgae_state {
-    const calgae_model *model;
+    const calgae_transformer *model;
     const calgae_backends *be;
     calgae_pool *pool;
     int ctx;       /* KV cache capacity in positions */
@@ -49,7 +49,7 @@ typedef struct calgae_state {
 } calgae_state;
 
 /* ctx: KV capacity (capped by the model's context length by the caller). */
-int calgae_state_init(calgae_state *s, const calgae_model *m, const calgae_backends *be,
+int calgae_state_init(calgae_state *s, const calgae_transformer *m, const calgae_backends *be,
                       calgae_pool *pool, int ctx, int max_batch, char *err, size_t err_len);
 void calgae_state_free(calgae_state *s);
 

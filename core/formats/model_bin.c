@@ -25,7 +25,7 @@ static calgae_weight f32_weight(const float *data, int64_t rows, int64_t cols)
     return w;
 }
 
-int calgae_model_load_bin(calgae_model *m, const char *path, char *err, size_t err_len)
+int calgae_transformer_load_bin(calgae_transformer *m, const char *path, char *err, size_t err_len)
 {
     m->format = CALGAE_FORMAT_BIN;
     if (calgae_map_file(&m->map, path, err, err_len) != 0)

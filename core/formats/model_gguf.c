@@ -83,7 +83,7 @@ static int meta_u32(const calgae_gguf *g, const char *key, int *out, int require
     return 0;
 }
 
-static int read_config(calgae_model *m, const char *path, char *err, size_t err_len)
+static int read_config(calgae_transformer *m, const char *path, char *err, size_t err_len)
 {
     const calgae_gguf *g = &m->gguf;
     calgae_gguf_str arch;
@@ -125,7 +125,7 @@ static int read_config(calgae_model *m, const char *path, char *err, size_t err_
     return calgae_config_check(c, path, err, err_len);
 }
 
-static int load_layer(const calgae_model *m, int l, calgae_layer *L, const char *path, char *err,
+static int load_layer(const calgae_transformer *m, int l, calgae_layer *L, const char *path, char *err,
                       size_t err_len)
 {
     const calgae_gguf *g = &m->gguf;
@@ -148,7 +148,7 @@ static int load_layer(const calgae_model *m, int l, calgae_layer *L, const char 
     return 0;
 }
 
-int calgae_model_load_gguf(calgae_model *m, const char *path, char *err, size_t err_len)
+int calgae_transformer_load_gguf(calgae_transformer *m, const char *path, char *err, size_t err_len)
 {
     m->format = CALGAE_FORMAT_GGUF;
     if (calgae_gguf_open(&m->gguf, path, err, err_len) != 0)

@@ -44,7 +44,7 @@ static int pick_in_folder(const char *dir, char *out, size_t out_len, char *err,
     return 0;
 }
 
-int calgae_model_load(calgae_model *m, const char *path, char *err, size_t err_len)
+int calgae_transformer_load(calgae_transformer *m, const char *path, char *err, size_t err_len)
 {
     memset(m, 0, sizeof *m);
     char file[CALGAE_PATH_MAX];
@@ -63,10 +63,10 @@ int calgae_model_load(calgae_model *m, const char *path, char *err, size_t err_l
         return -1;
     int is_gguf = probe.size >= 4 && memcmp(probe.data, "GGUF", 4) == 0;
     calgae_unmap(&probe);
-    int rc = is_gguf ? calgae_model_load_gguf(m, file, err, err_len)
-                     : calgae_model_load_bin(m, file, err, err_len);
+    int rc = is_gguf ? calgae_transformer_load_gguf(m, file, err, err_len)
+                     : calgae_transformer_load_bin(m, file, err, err_len);
     if (rc != 0) {
-        calgae_model_free(m);
+        calgae_transformer_free(m);
         return -1;
     }
     snprintf(m->path, sizeof m->path, "%s", file);

@@ -1,5 +1,5 @@
 /*
- * model_load.h - reading a model file into a calgae_model (model.h). Everything that knows a
+ * model_load.h - reading a model file into a calgae_transformer (model.h). Everything that knows a
  * file format lives in formats/; the engine sees only the structure of model.h.
  */
 #ifndef CALGAE_MODEL_LOAD_H
@@ -11,10 +11,10 @@
 
 /* path: a model file (GGUF by magic, else llama2.c .bin) or a folder holding exactly one
  * *.gguf or one non-tokenizer *.bin. */
-int calgae_model_load(calgae_model *m, const char *path, char *err, size_t err_len);
+int calgae_transformer_load(calgae_transformer *m, const char *path, char *err, size_t err_len);
 
-/* Format loaders (used by calgae_model_load). */
-int calgae_model_load_gguf(calgae_model *m, const char *path, char *err, size_t err_len);
-int calgae_model_load_bin(calgae_model *m, const char *path, char *err, size_t err_len);
+/* Format loaders (used by calgae_transformer_load). */
+int calgae_transformer_load_gguf(calgae_transformer *m, const char *path, char *err, size_t err_len);
+int calgae_transformer_load_bin(calgae_transformer *m, const char *path, char *err, size_t err_len);
 
 #endif

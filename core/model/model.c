@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void calgae_model_free(calgae_model *m)
+void calgae_transformer_free(calgae_transformer *m)
 {
     free(m->layers);
     if (m->has_tokenizer)
@@ -60,7 +60,7 @@ static size_t weight_bytes(const calgae_weight *w)
     return (size_t)w->rows * w->row_bytes;
 }
 
-size_t calgae_model_weight_bytes(const calgae_model *m)
+size_t calgae_transformer_weight_bytes(const calgae_transformer *m)
 {
     size_t total = weight_bytes(&m->output);
     for (int l = 0; l < m->cfg.n_layers; l++) {

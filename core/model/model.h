@@ -42,7 +42,7 @@ typedef struct calgae_layer {
 
 enum calgae_format { CALGAE_FORMAT_GGUF, CALGAE_FORMAT_BIN };
 
-typedef struct calgae_model {
+typedef struct calgae_transformer {
     char path[CALGAE_PATH_MAX];
     enum calgae_format format;
     calgae_config cfg;
@@ -58,14 +58,14 @@ typedef struct calgae_model {
     int has_tokenizer;
     calgae_tokenizer tokenizer;
     uint32_t file_type;     /* the dominant matrix type, for display */
-} calgae_model;
+} calgae_transformer;
 
-void calgae_model_free(calgae_model *m);
+void calgae_transformer_free(calgae_transformer *m);
 
 /* Checks hyperparameters for consistency (shared by both loaders). */
 int calgae_config_check(const calgae_config *c, const char *path, char *err, size_t err_len);
 
 /* Bytes of all matrices (what a token's forward pass streams from memory). */
-size_t calgae_model_weight_bytes(const calgae_model *m);
+size_t calgae_transformer_weight_bytes(const calgae_transformer *m);
 
 #endif

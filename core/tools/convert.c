@@ -63,7 +63,7 @@ static int add_vector(struct conv *cv, const char *name, const float *v, int64_t
     return calgae_gguf_add_tensor(cv->w, name, CALGAE_TYPE_F32, 1, &n, v, (size_t)n * sizeof(float));
 }
 
-int calgae_convert_add_hparams(calgae_gguf_writer *w, const calgae_model *m, uint32_t type,
+int calgae_convert_add_hparams(calgae_gguf_writer *w, const calgae_transformer *m, uint32_t type,
                                uint32_t quantization_version)
 {
     const calgae_config *c = &m->cfg;
@@ -151,7 +151,7 @@ out:
     return rc;
 }
 
-static int add_tensors(struct conv *cv, const calgae_model *m, uint32_t type)
+static int add_tensors(struct conv *cv, const calgae_transformer *m, uint32_t type)
 {
     const calgae_config *c = &m->cfg;
     if (add_matrix(cv, "token_embd.weight", &m->tok_embd, type))
@@ -178,7 +178,7 @@ static int add_tensors(struct conv *cv, const calgae_model *m, uint32_t type)
     return m->tied ? 0 : add_matrix(cv, "output.weight", &m->output, type);
 }
 
-int calgae_convert_to_gguf(const calgae_model *m, const calgae_tokenizer *t, uint32_t type,
+int calgae_convert_to_gguf(const calgae_transformer *m, const calgae_tokenizer *t, uint32_t type,
                            const char *out_path, char *err, size_t err_len)
 {
     if (type != CALGAE_TYPE_F32 && type != CALGAE_TYPE_F16 && type != CALGAE_TYPE_Q8_0 &&

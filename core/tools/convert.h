@@ -16,7 +16,7 @@
 /* type: F32, F16, Q8_0, Q4_0 or Q4_1 for the matrices. A matrix whose rows are not a whole number of
  * 32-blocks stays F32 under a block type (llama.cpp's rule: ggml cannot store it otherwise).
  * Writes through a temporary file: on failure nothing is left at out_path. */
-int calgae_convert_to_gguf(const calgae_model *m, const calgae_tokenizer *t, uint32_t type,
+int calgae_convert_to_gguf(const calgae_transformer *m, const calgae_tokenizer *t, uint32_t type,
                            const char *out_path, char *err, size_t err_len);
 
 /* The metadata both converters write, in two calls because `calgae quantize` (quantize_write.c)
@@ -27,7 +27,7 @@ int calgae_convert_to_gguf(const calgae_model *m, const calgae_tokenizer *t, uin
  * (llama.cpp's llama_ftype for matrices of `type`); general.quantization_version unless
  * quantization_version is 0; the llama.* hyperparameters.
  * add_vocab: tokenizer.ggml.*, a SentencePiece ("llama") vocabulary. */
-int calgae_convert_add_hparams(calgae_gguf_writer *w, const calgae_model *m, uint32_t type,
+int calgae_convert_add_hparams(calgae_gguf_writer *w, const calgae_transformer *m, uint32_t type,
                                uint32_t quantization_version);
 int calgae_convert_add_vocab(calgae_gguf_writer *w, const calgae_tokenizer *t);
 

@@ -54,13 +54,13 @@ typedef struct calgae_flayer {
 } calgae_flayer;
 
 typedef struct calgae_fmodel {
-    calgae_model model;
+    calgae_transformer model;
     calgae_flayer *layers;
     float *embd, *out_norm, *output;
     float *data;
 } calgae_fmodel;
 
-int calgae_fmodel_init(calgae_fmodel *f, const calgae_model *src, char *err, size_t err_len);
+int calgae_fmodel_init(calgae_fmodel *f, const calgae_transformer *src, char *err, size_t err_len);
 void calgae_fmodel_free(calgae_fmodel *f);
 
 typedef struct calgae_awq_opts {
@@ -108,7 +108,7 @@ typedef struct calgae_qsizes {
 /* Writes m as a GGUF that Calgae and llama.cpp load, matrices in types (a matrix whose rows are
  * not whole 32-blocks stays F32), norms in F32, through a temporary file: on failure nothing
  * is left at out_path. */
-int calgae_quantize_write(const calgae_model *m, const calgae_tokenizer *t,
+int calgae_quantize_write(const calgae_transformer *m, const calgae_tokenizer *t,
                           const calgae_qtypes *types, const calgae_qmeta *meta,
                           const char *out_path, calgae_qsizes *sizes, char *err, size_t err_len);
 

@@ -1,6 +1,6 @@
 /*
  * quantize_fmodel.c - the F32 working copy AWQ edits (see quantize.h): every tensor of a loaded
- * model dequantized into one private allocation, with an ordinary calgae_model view of it that
+ * model dequantized into one private allocation, with an ordinary calgae_transformer view of it that
  * the forward pass runs and the GGUF writer writes.
  */
 #include <stdio.h>
@@ -30,7 +30,7 @@ static int copy_matrix(float *dst, const calgae_weight *w)
     return 0;
 }
 
-int calgae_fmodel_init(calgae_fmodel *f, const calgae_model *src, char *err, size_t err_len)
+int calgae_fmodel_init(calgae_fmodel *f, const calgae_transformer *src, char *err, size_t err_len)
 {
     memset(f, 0, sizeof *f);
     const calgae_config *c = &src->cfg;
@@ -48,9 +48,9 @@ int calgae_fmodel_init(calgae_fmodel *f, const calgae_model *src, char *err, siz
         return calgae_fail(err, err_len, "%s: out of memory for an F32 copy (%zu MiB)", src->path,
                            total * sizeof(float) >> 20);
     }
-    calgae_model *m = &f->model;
+    calgae_transformer *m = &f->model;
     snprintf(m->path, sizeof m->path, "%s", src->path);
-    m->format = CALGAE_FORMAT_BIN; /* nothing mapped behind it: never calgae_model_free it */
+    m->format = CALGAE_FORMAT_BIN; /* nothing mapped behind it: never calgae_transformer_free it */
     m->cfg = *c;
     m->tied = src->tied;
     m->file_type = CALGAE_TYPE_F32;

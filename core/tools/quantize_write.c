@@ -74,7 +74,7 @@ static int add_meta(calgae_gguf_writer *w, const calgae_qmeta *q)
              calgae_gguf_add_u32(w, "calgae.quantize.calib_tokens", (uint32_t)q->calib_tokens)));
 }
 
-static int add_tensors(struct writer *wr, const calgae_model *m, const calgae_qtypes *t)
+static int add_tensors(struct writer *wr, const calgae_transformer *m, const calgae_qtypes *t)
 {
     const calgae_config *c = &m->cfg;
     if (add_matrix(wr, "token_embd.weight", &m->tok_embd, t->embd))
@@ -105,7 +105,7 @@ static int add_tensors(struct writer *wr, const calgae_model *m, const calgae_qt
     return add_matrix(wr, "output.weight", &m->output, t->output);
 }
 
-int calgae_quantize_write(const calgae_model *m, const calgae_tokenizer *t,
+int calgae_quantize_write(const calgae_transformer *m, const calgae_tokenizer *t,
                           const calgae_qtypes *types, const calgae_qmeta *meta,
                           const char *out_path, calgae_qsizes *sizes, char *err, size_t err_len)
 {

@@ -21,7 +21,7 @@
  * So a row range is one sequential stream and every load is aligned. (Scales in a region of
  * their own were a second, short stream per group that the prefetchers never caught: the
  * matvec ran 10-20% slower.) Same bytes as the file, give or take the padding, so memory
- * stays file size: the host drops its mapped copy of a prepared matrix (core/session.c).
+ * stays file size: the host drops its mapped copy of a prepared matrix (core/cli/session.c).
  *
  * Numerics, per (row, token): each block's integer dot product is exact (Q4_0: nibble pairs
  * summed in int16, |.| <= 8 * 2 * 15 * 128 = 30720, minus 8 * sum x as in products_block.c;

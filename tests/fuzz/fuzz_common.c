@@ -63,7 +63,7 @@ static void check_weight(const calgae_map *map, const calgae_weight *w, int64_t 
     check_inside(map, w->data, total, what);
 }
 
-void fuzz_check_model(const calgae_model *m)
+void fuzz_check_model(const calgae_transformer *m)
 {
     const calgae_config *c = &m->cfg;
     char err[CALGAE_ERR_LEN];
@@ -85,7 +85,7 @@ void fuzz_check_model(const calgae_model *m)
         check_weight(map, &L->w_down, dim, hid, "w_down");
         check_weight(map, &L->w_up, hid, dim, "w_up");
     }
-    (void)calgae_model_weight_bytes(m);
+    (void)calgae_transformer_weight_bytes(m);
     if (m->has_tokenizer) {
         FUZZ_CHECK(m->tokenizer.n_vocab <= c->vocab_size, "vocabulary %d > model %d",
                    m->tokenizer.n_vocab, c->vocab_size);

@@ -35,7 +35,7 @@ const char *fuzz_file(const uint8_t *data, size_t size);
 
 /* A loaded model: hyperparameters pass the loader's own check, and every weight, norm and
  * embedding lies inside the file's map with the row size its type implies. */
-void fuzz_check_model(const calgae_model *m);
+void fuzz_check_model(const calgae_transformer *m);
 
 /* A loaded vocabulary: sizes, special ids and the sorted index are consistent. */
 void fuzz_check_vocab(const calgae_tokenizer *t);

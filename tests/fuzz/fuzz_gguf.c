@@ -1,7 +1,7 @@
 /*
  * fuzz_gguf.c - libFuzzer target: a GGUF file through calgae_gguf_open (header, metadata,
  * tensor table), every typed getter on every key, the GGUF vocabulary
- * (calgae_tokenizer_load_gguf) and the model built from it (calgae_model_load), as
+ * (calgae_tokenizer_load_gguf) and the model built from it (calgae_transformer_load), as
  * `calgae run --model FILE.gguf` reads them.
  */
 #include <inttypes.h>
@@ -80,11 +80,11 @@ static int one_input(const uint8_t *data, size_t size)
     }
     calgae_gguf_close(&g);
 
-    calgae_model m;
+    calgae_transformer m;
     err[0] = '\0';
-    if (calgae_model_load(&m, path, err, sizeof err) == 0) {
+    if (calgae_transformer_load(&m, path, err, sizeof err) == 0) {
         fuzz_check_model(&m);
-        calgae_model_free(&m);
+        calgae_transformer_free(&m);
     } else {
         FUZZ_CHECK(err[0], "model refused without a reason");
     }

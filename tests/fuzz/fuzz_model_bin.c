@@ -1,6 +1,6 @@
 /*
  * fuzz_model_bin.c - libFuzzer target: a llama2.c checkpoint (.bin: seven int32 of header, then
- * float32 weights) through calgae_model_load, as `calgae run --model FILE.bin` reads it; what
+ * float32 weights) through calgae_transformer_load, as `calgae run --model FILE.bin` reads it; what
  * it accepts must have every weight inside the file.
  */
 #include "fuzz_common.h"
@@ -10,10 +10,10 @@ static int one_input(const uint8_t *data, size_t size)
 {
     const char *path = fuzz_file(data, size);
     char err[CALGAE_ERR_LEN] = "";
-    calgae_model m;
-    if (calgae_model_load(&m, path, err, sizeof err) == 0) {
+    calgae_transformer m;
+    if (calgae_transformer_load(&m, path, err, sizeof err) == 0) {
         fuzz_check_model(&m);
-        calgae_model_free(&m);
+        calgae_transformer_free(&m);
     } else {
         FUZZ_CHECK(err[0], "refused without a reason");
     }
