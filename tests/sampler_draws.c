@@ -34,9 +34,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "sampler_draws: %zu logits, %ld draws\n", n, draws);
         return 1;
     }
-    calgae_sampler s;
+    calgae_sampler_state s;
     char err[256];
-    if (calgae_sampler_init(&s, (int)n, strtof(argv[2], NULL), atoi(argv[3]), strtof(argv[4], NULL),
+    if (calgae_sampler_state_init(&s, (int)n, strtof(argv[2], NULL), atoi(argv[3]), strtof(argv[4], NULL),
                             strtoull(argv[5], NULL, 10), err, sizeof err) != 0) {
         fprintf(stderr, "sampler_draws: %s\n", err);
         return 1;
@@ -58,7 +58,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < n; i++)
         printf("%zu %ld\n", i, count[i]);
-    calgae_sampler_free(&s);
+    calgae_sampler_state_free(&s);
     free(work);
     free(count);
     return 0;

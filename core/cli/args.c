@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-void calgae_error(const char *fmt, ...)
+void calgae_cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -22,7 +22,7 @@ int calgae_parse_int(const char *flag, const char *s, long min, long max, long *
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || end == s || *end || v < min || v > max) {
-        calgae_error("%s: '%s' is not an integer in %ld..%ld", flag, s, min, max);
+        calgae_cli_error("%s: '%s' is not an integer in %ld..%ld", flag, s, min, max);
         return -1;
     }
     *out = v;
@@ -35,7 +35,7 @@ int calgae_parse_float(const char *flag, const char *s, double min, double max, 
     errno = 0;
     double v = strtod(s, &end);
     if (errno || end == s || *end || !(v >= min && v <= max)) {
-        calgae_error("%s: '%s' is not a number in %g..%g", flag, s, min, max);
+        calgae_cli_error("%s: '%s' is not a number in %g..%g", flag, s, min, max);
         return -1;
     }
     *out = v;
@@ -47,12 +47,12 @@ int calgae_parse_u64(const char *flag, const char *s, uint64_t *out)
     char *end;
     errno = 0;
     if (*s == '-') {
-        calgae_error("%s: '%s' must not be negative", flag, s);
+        calgae_cli_error("%s: '%s' must not be negative", flag, s);
         return -1;
     }
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || end == s || *end) {
-        calgae_error("%s: '%s' is not an unsigned integer", flag, s);
+        calgae_cli_error("%s: '%s' is not an unsigned integer", flag, s);
         return -1;
     }
     *out = (uint64_t)v;

@@ -13,6 +13,6 @@ int calgae_parse_float(const char *flag, const char *s, double min, double max, 
 int calgae_parse_u64(const char *flag, const char *s, uint64_t *out);
 
 /* Prints "calgae: <msg>" to stderr. */
-void calgae_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void calgae_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -236,7 +236,7 @@ static int list(const char *config_path)
     char err[CALGAE_ERR_LEN];
     calgae_settings cfg;
     if (calgae_settings_load(&cfg, config_path, err, sizeof err) != 0) {
-        calgae_error("%s", err);
+        calgae_cli_error("%s", err);
         return 2;
     }
     calgae_backend_options o;
@@ -247,12 +247,12 @@ static int list(const char *config_path)
     if (!b || !rows) {
         free(b);
         free(rows);
-        calgae_error("out of memory");
+        calgae_cli_error("out of memory");
         return 1;
     }
     int rc = calgae_session_load_backends(&cfg, &o, b, err, sizeof err);
     if (rc != 0) {
-        calgae_error("%s", err);
+        calgae_cli_error("%s", err);
         free(b);
         free(rows);
         return rc == CALGAE_SETTINGS_BAD ? 2 : 1;
@@ -293,12 +293,12 @@ int calgae_cmd_backends(int argc, char **argv)
         case 'F': config = optarg; break;
         case 'v': verbose_flag = 1; break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': calgae_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_error("unknown option %s (see 'calgae backends --help')", argv[optind - 1]); return 2;
+        case ':': calgae_cli_error("option %s needs a value", argv[optind - 1]); return 2;
+        default: calgae_cli_error("unknown option %s (see 'calgae backends --help')", argv[optind - 1]); return 2;
         }
     }
     if (optind < argc) {
-        calgae_error("unexpected argument '%s' (see 'calgae backends --help')", argv[optind]);
+        calgae_cli_error("unexpected argument '%s' (see 'calgae backends --help')", argv[optind]);
         return 2;
     }
     return list(config);

@@ -111,7 +111,7 @@ static int parse(int argc, char **argv, struct bench_opts *o)
             if (!strcmp(optarg, "all"))
                 o->all = 1;
             else if ((o->n_backends = split_list(optarg, o->backends, MAX_LIST)) <= 0) {
-                calgae_error("--backend: expected a comma-separated list");
+                calgae_cli_error("--backend: expected a comma-separated list");
                 return 2;
             }
             break;
@@ -120,13 +120,13 @@ static int parse(int argc, char **argv, struct bench_opts *o)
         case 'r': if (calgae_parse_int("--repetitions", optarg, 1, 1000, &o->reps)) return 2; break;
         case 't':
             if (parse_threads(optarg, o)) {
-                calgae_error("--threads: expected a comma-separated list of counts");
+                calgae_cli_error("--threads: expected a comma-separated list of counts");
                 return 2;
             }
             break;
         case 'o':
             if (strcmp(optarg, "md") && strcmp(optarg, "json") && strcmp(optarg, "csv")) {
-                calgae_error("--output: '%s' is not md, json or csv", optarg);
+                calgae_cli_error("--output: '%s' is not md, json or csv", optarg);
                 return 2;
             }
             o->output = optarg;
@@ -134,16 +134,16 @@ static int parse(int argc, char **argv, struct bench_opts *o)
         case 'W': o->bandwidth_only = 1; break;
         case 'R': o->s.no_repack = 1; break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': calgae_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_error("unknown option %s (see 'calgae bench --help')", argv[optind - 1]); return 2;
+        case ':': calgae_cli_error("option %s needs a value", argv[optind - 1]); return 2;
+        default: calgae_cli_error("unknown option %s (see 'calgae bench --help')", argv[optind - 1]); return 2;
         }
     }
     if (optind < argc) {
-        calgae_error("unexpected argument '%s'", argv[optind]);
+        calgae_cli_error("unexpected argument '%s'", argv[optind]);
         return 2;
     }
     if (!o->s.model && !o->bandwidth_only) {
-        calgae_error("bench: --model is required (see 'calgae bench --help')");
+        calgae_cli_error("bench: --model is required (see 'calgae bench --help')");
         return 2;
     }
     if (o->n_threads == 0) {
@@ -405,7 +405,7 @@ int calgae_cmd_bench(int argc, char **argv)
     }
     char err[CALGAE_ERR_LEN];
     if ((o.all || o.n_backends == 0) && list_all(&o, err, sizeof err) != 0) {
-        calgae_error("%s", err);
+        calgae_cli_error("%s", err);
         return 1;
     }
     struct result res[2 * MAX_LIST * MAX_LIST];
@@ -413,7 +413,7 @@ int calgae_cmd_bench(int argc, char **argv)
     for (int b = 0; b < o.n_backends; b++) {
         for (int t = 0; t < o.n_threads; t++) {
             if (bench_one(&o, o.backends[b], o.threads[t], bw[t], res, &n, err, sizeof err) != 0) {
-                calgae_error("%s", err);
+                calgae_cli_error("%s", err);
                 return 1;
             }
         }
@@ -421,7 +421,7 @@ int calgae_cmd_bench(int argc, char **argv)
     /* the model's description, from a plain load */
     calgae_transformer m;
     if (calgae_transformer_load(&m, o.s.model, err, sizeof err) != 0) {
-        calgae_error("%s", err);
+        calgae_cli_error("%s", err);
         return 1;
     }
     char cpu[256];

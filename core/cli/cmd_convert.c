@@ -56,29 +56,29 @@ int calgae_cmd_convert(int argc, char **argv)
         case 'z': so.tokenizer = optarg; break;
         case 'T':
             if (parse_type(optarg, &type) != 0) {
-                calgae_error("--type: unknown type '%s' (f32, f16, q8_0, q4_0 or q4_1)", optarg);
+                calgae_cli_error("--type: unknown type '%s' (f32, f16, q8_0, q4_0 or q4_1)", optarg);
                 return 2;
             }
             break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': calgae_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_error("unknown option %s (see 'calgae convert --help')", argv[optind - 1]); return 2;
+        case ':': calgae_cli_error("option %s needs a value", argv[optind - 1]); return 2;
+        default: calgae_cli_error("unknown option %s (see 'calgae convert --help')", argv[optind - 1]); return 2;
         }
     }
     if (optind < argc || !so.model || !out) {
-        calgae_error("convert needs --model and --out (see 'calgae convert --help')");
+        calgae_cli_error("convert needs --model and --out (see 'calgae convert --help')");
         return 2;
     }
     char err[CALGAE_ERR_LEN];
     calgae_session s;
     so.threads = 1;
     if (calgae_session_open(&s, &so, err, sizeof err) != 0) {
-        calgae_error("%s", err);
+        calgae_cli_error("%s", err);
         return 1;
     }
     int rc = calgae_convert_to_gguf(&s.model, s.tok, type, out, err, sizeof err);
     if (rc != 0)
-        calgae_error("%s", err);
+        calgae_cli_error("%s", err);
     else
         fprintf(stderr, "calgae: wrote %s (%s)\n", out, calgae_type_name(type));
     calgae_session_close(&s);

@@ -100,25 +100,25 @@ int calgae_cmd_logits(int argc, char **argv)
         case 'C': if (calgae_parse_int("--ctx", optarg, 1, 1 << 24, &v)) return 2; so.ctx = (int)v; break;
         case 'b': if (calgae_parse_int("--batch", optarg, 1, 4096, &v)) return 2; so.max_batch = (int)v; break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': calgae_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_error("unknown option %s (see 'calgae logits --help')", argv[optind - 1]); return 2;
+        case ':': calgae_cli_error("option %s needs a value", argv[optind - 1]); return 2;
+        default: calgae_cli_error("unknown option %s (see 'calgae logits --help')", argv[optind - 1]); return 2;
         }
     }
     if (optind < argc || !so.model || !out || !prompt == !id_list) {
-        calgae_error("logits needs --model, --out and one of --prompt / --ids");
+        calgae_cli_error("logits needs --model, --out and one of --prompt / --ids");
         return 2;
     }
     int32_t *ids = NULL;
     size_t n = 0;
     if (id_list && parse_ids(id_list, &ids, &n) != 0) {
-        calgae_error("--ids: '%s' is not a comma-separated list of token ids", id_list);
+        calgae_cli_error("--ids: '%s' is not a comma-separated list of token ids", id_list);
         return 2;
     }
     char err[CALGAE_ERR_LEN];
     calgae_session s;
     int rc = calgae_session_open(&s, &so, err, sizeof err);
     if (rc != 0) {
-        calgae_error("%s", err);
+        calgae_cli_error("%s", err);
         free(ids);
         return rc == CALGAE_SETTINGS_BAD ? 2 : 1;
     }
@@ -134,7 +134,7 @@ int calgae_cmd_logits(int argc, char **argv)
     if (rc == 0)
         rc = run(&s, ids, n, out, err, sizeof err);
     if (rc != 0)
-        calgae_error("%s", err);
+        calgae_cli_error("%s", err);
     free(ids);
     calgae_session_close(&s);
     return rc == 0 ? 0 : 1;

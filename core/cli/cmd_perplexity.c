@@ -79,12 +79,12 @@ static int parse(int argc, char **argv, struct opts *o)
             o->so.threads = (int)v;
             break;
         case 'h': fputs(usage, stdout); return -1;
-        case ':': calgae_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_error("unknown option %s (see 'calgae perplexity --help')", argv[optind - 1]); return 2;
+        case ':': calgae_cli_error("option %s needs a value", argv[optind - 1]); return 2;
+        default: calgae_cli_error("unknown option %s (see 'calgae perplexity --help')", argv[optind - 1]); return 2;
         }
     }
     if (optind < argc || !o->so.model) {
-        calgae_error("perplexity needs --model (see 'calgae perplexity --help')");
+        calgae_cli_error("perplexity needs --model (see 'calgae perplexity --help')");
         return 2;
     }
     return 0;
@@ -167,11 +167,11 @@ int calgae_cmd_perplexity(int argc, char **argv)
     o.so.ctx = (int)(o.ctx ? o.ctx : DEFAULT_CTX);
     int rc = calgae_session_open(&m, &o.so, err, sizeof err);
     if (rc != 0) {
-        calgae_error("%s", err);
+        calgae_cli_error("%s", err);
         return rc < -1 ? 2 : 1;
     }
     if (o.ctx > m.st.ctx) {
-        calgae_error("--ctx %ld is longer than the model's context (%d)", o.ctx, m.st.ctx);
+        calgae_cli_error("--ctx %ld is longer than the model's context (%d)", o.ctx, m.st.ctx);
         calgae_session_close(&m);
         return 2;
     }
@@ -179,12 +179,12 @@ int calgae_cmd_perplexity(int argc, char **argv)
     bo.model = o.base;
     bo.ctx = m.st.ctx;
     if (o.base && (rc = calgae_session_open(&b, &bo, err, sizeof err)) != 0) {
-        calgae_error("--kl-base: %s", err);
+        calgae_cli_error("--kl-base: %s", err);
         calgae_session_close(&m);
         return rc < -1 ? 2 : 1;
     }
     if (o.base && b.st.ctx < m.st.ctx) {
-        calgae_error("--kl-base: the base model's context (%d) is shorter than %d (lower --ctx)",
+        calgae_cli_error("--kl-base: the base model's context (%d) is shorter than %d (lower --ctx)",
                      b.st.ctx, m.st.ctx);
         rc = 1;
     }
@@ -196,7 +196,7 @@ int calgae_cmd_perplexity(int argc, char **argv)
     calgae_progress_bar bar;
     calgae_progress_init(&bar);
     if (rc == 0 && evaluate(&o, &m, o.base ? &b : NULL, file, &bar, err, sizeof err) != 0) {
-        calgae_error("%s", err);
+        calgae_cli_error("%s", err);
         rc = 1;
     }
     sigaction(SIGINT, &old_int, NULL);

@@ -71,7 +71,7 @@ static int parse_type(const char *flag, const char *s, int allow_f32, uint32_t *
             return 0;
         }
     }
-    calgae_error("%s: unknown type '%s' (%s)", flag, s,
+    calgae_cli_error("%s: unknown type '%s' (%s)", flag, s,
                  allow_f32 ? "f32, f16, q8_0, q4_0 or q4_1" : "q8_0, q4_0 or q4_1");
     return -1;
 }
@@ -112,7 +112,7 @@ static int parse(int argc, char **argv, struct opts *o)
             break;
         case O_METHOD:
             if (strcmp(optarg, "rtn") && strcmp(optarg, "awq")) {
-                calgae_error("--method: unknown method '%s' (rtn or awq)", optarg);
+                calgae_cli_error("--method: unknown method '%s' (rtn or awq)", optarg);
                 return 2;
             }
             o->awq = !strcmp(optarg, "awq");
@@ -125,7 +125,7 @@ static int parse(int argc, char **argv, struct opts *o)
         case O_NO_CLIP: o->clip = 0; break;
         case O_EMBD:
             if (strcmp(optarg, "f32") && strcmp(optarg, "q8_0")) {
-                calgae_error("--keep-embeddings: '%s' is not f32 or q8_0", optarg);
+                calgae_cli_error("--keep-embeddings: '%s' is not f32 or q8_0", optarg);
                 return 2;
             }
             o->types.embd = !strcmp(optarg, "f32") ? CALGAE_TYPE_F32 : CALGAE_TYPE_Q8_0;
@@ -142,18 +142,18 @@ static int parse(int argc, char **argv, struct opts *o)
             break;
         case 'v': o->so.verbose = 1; break;
         case 'h': fputs(usage, stdout); return -1;
-        case ':': calgae_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_error("unknown option %s (see 'calgae quantize --help')", argv[optind - 1]); return 2;
+        case ':': calgae_cli_error("option %s needs a value", argv[optind - 1]); return 2;
+        default: calgae_cli_error("unknown option %s (see 'calgae quantize --help')", argv[optind - 1]); return 2;
         }
     }
     if (optind < argc || !o->so.model || !o->out || !o->have_type) {
-        calgae_error("quantize needs --model, --out and --type (see 'calgae quantize --help')");
+        calgae_cli_error("quantize needs --model, --out and --type (see 'calgae quantize --help')");
         return 2;
     }
     if (!o->have_output)
         o->types.output = o->types.matrix;
     if (!o->awq && (o->calib || o->calib_tokens)) {
-        calgae_error("--calib and --calib-tokens are for --method awq");
+        calgae_cli_error("--calib and --calib-tokens are for --method awq");
         return 2;
     }
     return 0;
@@ -306,14 +306,14 @@ int calgae_cmd_quantize(int argc, char **argv)
     if (prc != 0)
         return prc < 0 ? 0 : prc;
     if (!o.awq && !o.clip) {
-        calgae_error("--no-clip is for --method awq");
+        calgae_cli_error("--no-clip is for --method awq");
         return 2;
     }
     char err[CALGAE_ERR_LEN];
     calgae_session s;
     const int src = calgae_session_open(&s, &o.so, err, sizeof err);
     if (src != 0) {
-        calgae_error("%s", err);
+        calgae_cli_error("%s", err);
         return src < -1 ? 2 : 1;
     }
     /* Ctrl-C and kill stop the run between steps: the output is written whole or not at all */
@@ -329,7 +329,7 @@ int calgae_cmd_quantize(int argc, char **argv)
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (rc != 0)
-        calgae_error("%s", err);
+        calgae_cli_error("%s", err);
     calgae_session_close(&s);
     if (rc != 0 && stop_flag)
         return 130;

@@ -84,16 +84,16 @@ static int parse(int argc, char **argv, struct run_opts *o)
         case 'v': o->s.verbose = 1; break;
         case 'R': o->s.no_repack = 1; break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': calgae_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_error("unknown option %s (see 'calgae run --help')", argv[optind - 1]); return 2;
+        case ':': calgae_cli_error("option %s needs a value", argv[optind - 1]); return 2;
+        default: calgae_cli_error("unknown option %s (see 'calgae run --help')", argv[optind - 1]); return 2;
         }
     }
     if (optind < argc) {
-        calgae_error("unexpected argument '%s' (see 'calgae run --help')", argv[optind]);
+        calgae_cli_error("unexpected argument '%s' (see 'calgae run --help')", argv[optind]);
         return 2;
     }
     if (!o->s.model) {
-        calgae_error("run: --model is required (see 'calgae run --help')");
+        calgae_cli_error("run: --model is required (see 'calgae run --help')");
         return 2;
     }
     return -1; /* go on */
@@ -119,8 +119,8 @@ static int generate(calgae_session *s, const struct run_opts *o, char *err, size
     size_t n_ids = 0;
     if (calgae_tokenizer_encode(tok, prompt, strlen(prompt), 1, &ids, &n_ids, err, err_len) != 0)
         return -1;
-    calgae_sampler sm;
-    if (calgae_sampler_init(&sm, s->model.cfg.vocab_size, (float)o->temperature, (int)o->top_k,
+    calgae_sampler_state sm;
+    if (calgae_sampler_state_init(&sm, s->model.cfg.vocab_size, (float)o->temperature, (int)o->top_k,
                             (float)o->top_p, o->seed, err, err_len) != 0) {
         free(ids);
         return -1;
@@ -174,7 +174,7 @@ static int generate(calgae_session *s, const struct run_opts *o, char *err, size
             calgae_pool_threads(s->pool));
     rc = 0;
 out:
-    calgae_sampler_free(&sm);
+    calgae_sampler_state_free(&sm);
     free(ids);
     return rc;
 }
@@ -191,12 +191,12 @@ int calgae_cmd_run(int argc, char **argv)
     calgae_session s;
     rc = calgae_session_open(&s, &o.s, err, sizeof err);
     if (rc != 0) {
-        calgae_error("%s", err);
+        calgae_cli_error("%s", err);
         return rc == CALGAE_SETTINGS_BAD ? 2 : 1;
     }
     rc = generate(&s, &o, err, sizeof err) == 0 ? 0 : 1;
     if (rc)
-        calgae_error("%s", err);
+        calgae_cli_error("%s", err);
     calgae_session_close(&s);
     return rc;
 }

@@ -56,12 +56,12 @@ int calgae_cmd_tokenize(int argc, char **argv)
         case 'i': ids_only = 1; break;
         case 'b': bos = 0; break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': calgae_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_error("unknown option %s (see 'calgae tokenize --help')", argv[optind - 1]); return 2;
+        case ':': calgae_cli_error("option %s needs a value", argv[optind - 1]); return 2;
+        default: calgae_cli_error("unknown option %s (see 'calgae tokenize --help')", argv[optind - 1]); return 2;
         }
     }
     if (optind < argc || !text || (!model && !tokfile)) {
-        calgae_error("tokenize needs --text and --model or --tokenizer (see 'calgae tokenize --help')");
+        calgae_cli_error("tokenize needs --text and --model or --tokenizer (see 'calgae tokenize --help')");
         return 2;
     }
     char err[CALGAE_ERR_LEN];
@@ -71,18 +71,18 @@ int calgae_cmd_tokenize(int argc, char **argv)
     int have_model = 0;
     if (tokfile) {
         if (calgae_tokenizer_load_file(&own, tokfile, 0, err, sizeof err) != 0) {
-            calgae_error("%s", err);
+            calgae_cli_error("%s", err);
             return 1;
         }
         t = &own;
     } else {
         if (calgae_transformer_load(&m, model, err, sizeof err) != 0) {
-            calgae_error("%s", err);
+            calgae_cli_error("%s", err);
             return 1;
         }
         have_model = 1;
         if (!m.has_tokenizer) {
-            calgae_error("%s: the model has no vocabulary of its own; pass --tokenizer", model);
+            calgae_cli_error("%s: the model has no vocabulary of its own; pass --tokenizer", model);
             calgae_transformer_free(&m);
             return 1;
         }
@@ -92,7 +92,7 @@ int calgae_cmd_tokenize(int argc, char **argv)
     size_t n = 0;
     int rc = calgae_tokenizer_encode(t, text, strlen(text), bos, &ids, &n, err, sizeof err);
     if (rc != 0) {
-        calgae_error("%s", err);
+        calgae_cli_error("%s", err);
     } else if (ids_only) {
         fputc('[', stdout);
         for (size_t i = 0; i < n; i++)

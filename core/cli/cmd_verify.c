@@ -45,7 +45,7 @@ static int open_or_say(const char *path, calgae_loaded_plugin *lp)
     as_file(file, sizeof file, path);
     if (calgae_plugin_open_file(file, lp, &c) == 0)
         return 0;
-    calgae_error("backends verify: %s refused: %s", path, c.reason);
+    calgae_cli_error("backends verify: %s refused: %s", path, c.reason);
     return -1;
 }
 
@@ -62,7 +62,7 @@ static int find_reference(char *out, size_t n)
         size_t used = strlen(searched);
         snprintf(searched + used, sizeof searched - used, "%s%s", i ? ":" : "", o.dirs[i]);
     }
-    calgae_error("backends verify: no calgae-scalar.so to compare with (searched %s); "
+    calgae_cli_error("backends verify: no calgae-scalar.so to compare with (searched %s); "
                  "give one with --reference", searched[0] ? searched : "no folders");
     return -1;
 }
@@ -85,12 +85,12 @@ int calgae_cmd_verify(int argc, char **argv)
         case 'r': ref_arg = optarg; break;
         case 's': if (calgae_parse_u64("--seed", optarg, &seed)) return 2; break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': calgae_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_error("unknown option %s (see 'calgae backends verify --help')", argv[optind - 1]); return 2;
+        case ':': calgae_cli_error("option %s needs a value", argv[optind - 1]); return 2;
+        default: calgae_cli_error("unknown option %s (see 'calgae backends verify --help')", argv[optind - 1]); return 2;
         }
     }
     if (optind != argc - 1) {
-        calgae_error("backends verify: give exactly one plugin file (see 'calgae backends verify --help')");
+        calgae_cli_error("backends verify: give exactly one plugin file (see 'calgae backends verify --help')");
         return 2;
     }
     const char *path = argv[optind];

@@ -54,6 +54,6 @@ int main(int argc, char **argv)
         return calgae_cmd_quantize(argc - 1, argv + 1);
     if (!strcmp(cmd, "perplexity"))
         return calgae_cmd_perplexity(argc - 1, argv + 1);
-    calgae_error("unknown command '%s' (try 'calgae --help')", cmd);
+    calgae_cli_error("unknown command '%s' (try 'calgae --help')", cmd);
     return 2;
 }

@@ -10,7 +10,7 @@
 
 #include "util.h"
 
-int calgae_sampler_init(calgae_sampler *s, int vocab_size, float temperature, int top_k,
+int calgae_sampler_state_init(calgae_sampler_state *s, int vocab_size, float temperature, int top_k,
                         float top_p, uint64_t seed, char *err, size_t err_len)
 {
     s->cand = NULL;
@@ -34,7 +34,7 @@ int calgae_sampler_init(calgae_sampler *s, int vocab_size, float temperature, in
     return 0;
 }
 
-void calgae_sampler_free(calgae_sampler *s)
+void calgae_sampler_state_free(calgae_sampler_state *s)
 {
     free(s->cand);
     s->cand = NULL;
@@ -70,7 +70,7 @@ static int by_prob_desc(const void *a, const void *b)
     return x->id < y->id ? -1 : (x->id > y->id);
 }
 
-int32_t calgae_sample(calgae_sampler *s, float *logits)
+int32_t calgae_sample(calgae_sampler_state *s, float *logits)
 {
     const int n = s->vocab_size;
     if (s->temperature == 0.0f)

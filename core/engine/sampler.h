@@ -14,20 +14,20 @@ typedef struct calgae_prob {
     int32_t id;
 } calgae_prob;
 
-typedef struct calgae_sampler {
+typedef struct calgae_sampler_state {
     int vocab_size;
     float temperature; /* 0: greedy */
     int top_k;         /* 0 or >= vocab: off */
     float top_p;       /* 1: off */
     uint64_t rng;
     calgae_prob *cand; /* [vocab_size] scratch */
-} calgae_sampler;
+} calgae_sampler_state;
 
-int calgae_sampler_init(calgae_sampler *s, int vocab_size, float temperature, int top_k,
+int calgae_sampler_state_init(calgae_sampler_state *s, int vocab_size, float temperature, int top_k,
                         float top_p, uint64_t seed, char *err, size_t err_len);
-void calgae_sampler_free(calgae_sampler *s);
+void calgae_sampler_state_free(calgae_sampler_state *s);
 
 /* Picks a token from logits[vocab_size]; logits are overwritten. */
-int32_t calgae_sample(calgae_sampler *s, float *logits);
+int32_t calgae_sample(calgae_sampler_state *s, float *logits);
 
 #endif
