@@ -1,0 +1,330 @@
+/*
+ * calgae.h - libcalgae, the Calgae engine as a library: load a Llama-family model (GGUF or a
+ * llama2.c checkpoint), tokenize, evaluate, sample, generate, and save or restore a context's
+ * KV state. This is the only header an embedding program needs; link with
+ * `$(pkg-config --cflags --libs calgae)`.
+ *
+ * Conventions (in the manner of llama.cpp's llama.h and of calgae_plugin.h):
+ * - Handles are opaque: calgae_model (weights, vocabulary, kernel plugins; read-only once
+ *   loaded), calgae_context (a KV cache, activations and worker threads over one model),
+ *   calgae_sampler (the next-token choice), calgae_vocab (a model's vocabulary; owned by the
+ *   model), calgae_decoder (token ids to text, never half a UTF-8 character).
+ * - Parameters come as structs filled by *_default_params(); set what you need and pass a
+ *   pointer. A NULL parameter pointer means the defaults.
+ * - Every function that can fail returns a calgae_status and, when given a non-NULL
+ *   calgae_error, fills it with the status and a one-line message naming the file and the
+ *   problem. Nothing is printed: messages about plugin loading go to the log callback of
+ *   calgae_model_params, and nowhere when there is none.
+ * - No global state: the library reads no settings file and no environment variable except
+ *   CALGAE_PLUGIN_PATH (a colon-separated list of plugin folders searched before the installed
+ *   one) when calgae_model_params.plugin_dirs is NULL. Any number of models may be loaded.
+ * - Threads: a model may be shared by any number of contexts, each used by one thread at a time
+ *   (two contexts on one model in two threads is supported and tested). A context, sampler and
+ *   decoder must not be used by two threads at once.
+ *
+ * Stability: this header follows semantic versioning from 1.0; before it (0.x), a minor release
+ * may change it, and says so. Within a major version, functions and enum values are only
+ * added; structs with a leading `struct_size`-free layout (the *_params structs) only grow at
+ * the end, and their *_default_params() fills the new fields, so code compiled against an older
+ * header keeps working when it gets its params from *_default_params().
+ */
+#ifndef CALGAE_H
+#define CALGAE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CALGAE_VERSION_MAJOR 0
+#define CALGAE_VERSION_MINOR 2
+#define CALGAE_VERSION_PATCH 0
+#define CALGAE_VERSION_STRING "0.2.0"
+
+#if defined(__GNUC__)
+#define CALGAE_API __attribute__((visibility("default")))
+#else
+#define CALGAE_API
+#endif
+
+/* The library's version as "MAJOR.MINOR.PATCH": compare with CALGAE_VERSION_STRING to catch a
+ * program run against a different build than it was compiled with. */
+CALGAE_API const char *calgae_version(void);
+
+/* ---- errors ---- */
+
+typedef enum calgae_status {
+    CALGAE_OK = 0,
+    CALGAE_ERR_ARGUMENT = 1, /* a parameter out of range, a NULL handle */
+    CALGAE_ERR_IO = 2,       /* a file could not be opened, read or written */
+    CALGAE_ERR_FORMAT = 3,   /* a file is not a model, a vocabulary or a state of this model */
+    CALGAE_ERR_BACKEND = 4,  /* no usable kernel plugin, or the requested one can't be used */
+    CALGAE_ERR_MEMORY = 5,   /* an allocation failed */
+    CALGAE_ERR_CONTEXT = 6,  /* the tokens do not fit the context */
+    CALGAE_ERR_TOKEN = 7,    /* a token id outside the vocabulary */
+    CALGAE_ERR_SPACE = 8     /* a caller's buffer is too small; the needed size is reported */
+} calgae_status;
+
+#define CALGAE_ERROR_MESSAGE_MAX 4608 /* a path of 4096 bytes and a reason */
+
+typedef struct calgae_error {
+    calgae_status status;
+    char message[CALGAE_ERROR_MESSAGE_MAX]; /* one line, NUL-terminated; "" when status is OK */
+} calgae_error;
+
+/* A short fixed description of a status ("bad file format", ...). */
+CALGAE_API const char *calgae_status_name(calgae_status s);
+
+/* ---- logging ---- */
+
+typedef enum calgae_log_level {
+    CALGAE_LOG_WARN = 0, /* something a user should see (a plugin refused, a fallback taken) */
+    CALGAE_LOG_INFO = 1  /* detail for a verbose mode (each plugin file examined) */
+} calgae_log_level;
+
+/* One line of text, no trailing newline; called on the thread that called the library. */
+typedef void (*calgae_log_callback)(void *user, int level, const char *line);
+
+/* ---- models ---- */
+
+typedef int32_t calgae_token;
+typedef struct calgae_model calgae_model;
+typedef struct calgae_vocab calgae_vocab;
+
+typedef struct calgae_model_params {
+    /* Which kernel plugin serves first: NULL or "auto" (by each plugin's priority among those
+     * whose CPU check passes), a plugin name ("avx2"), or a path to a plugin .so. A name or
+     * path that can't be used is an error (CALGAE_ERR_BACKEND), never a silent fallback. */
+    const char *backend;
+    /* Folders searched for calgae-*.so, in order; NULL: $CALGAE_PLUGIN_PATH, then the plugin
+     * folder installed beside the library (<libdir>/calgae/plugins). */
+    const char *const *plugin_dirs;
+    int n_plugin_dirs;
+    /* Plugin names ranked before all others, in this order (after `backend`). */
+    const char *const *prefer;
+    int n_prefer;
+    /* Plugin names never used (unless named by `backend`). */
+    const char *const *deny;
+    int n_deny;
+    /* Per kernel slot, a plugin to serve it first: pairs {"matvec_q4_0", "avx2"}; the slot
+     * names are those `calgae backends` lists. */
+    const char *const (*kernel_plugins)[2];
+    int n_kernel_plugins;
+    /* A vocabulary file (llama2.c tokenizer.bin or a GGUF with tokenizer.ggml.*); NULL: the
+     * model's own, else tokenizer.bin beside a llama2.c checkpoint. */
+    const char *tokenizer;
+    /* Threads used while loading (weight layout conversion); 0: the machine's physical cores. */
+    int n_threads;
+    /* Nonzero: keep the file's weight layout even where a plugin has a faster one of its own
+     * (saves load time and memory for short runs). */
+    int no_repack;
+    calgae_log_callback log; /* NULL: no messages */
+    void *log_user;
+} calgae_model_params;
+
+CALGAE_API calgae_model_params calgae_model_default_params(void);
+
+/* path: a GGUF file, a llama2.c .bin checkpoint, or a folder holding exactly one of them. The
+ * file stays mapped (read-only) until calgae_model_free. */
+CALGAE_API calgae_status calgae_model_load(const char *path, const calgae_model_params *params,
+                                           calgae_model **out, calgae_error *err);
+CALGAE_API void calgae_model_free(calgae_model *model);
+
+/* The model's vocabulary, valid while the model lives. */
+CALGAE_API const calgae_vocab *calgae_model_vocab(const calgae_model *model);
+
+typedef struct calgae_model_info {
+    int n_vocab, n_embd, n_ff, n_layer, n_head, n_head_kv, n_ctx_train;
+    uint64_t n_params;        /* parameters of all weight matrices, embeddings and norms */
+    uint64_t bytes_per_token; /* weight bytes a single-token forward pass reads */
+    char type_name[16];       /* the dominant matrix type: "q4_0", "f32", ... */
+    char backends[256];       /* plugins serving at least one kernel, in preference: "avx2+scalar" */
+} calgae_model_info;
+
+CALGAE_API void calgae_model_get_info(const calgae_model *model, calgae_model_info *out);
+
+/* A GGUF metadata string (e.g. "tokenizer.chat_template", "general.name"), valid while the
+ * model lives; NULL when the key is absent, not a string, or the model is not a GGUF file. */
+CALGAE_API const char *calgae_model_meta_string(const calgae_model *model, const char *key);
+
+/* ---- vocabulary ---- */
+
+CALGAE_API int calgae_vocab_size(const calgae_vocab *vocab);
+CALGAE_API calgae_token calgae_vocab_bos(const calgae_vocab *vocab);
+CALGAE_API calgae_token calgae_vocab_eos(const calgae_vocab *vocab);
+
+/* Text (any bytes; invalid UTF-8 becomes byte tokens) to token ids, SentencePiece style (a
+ * leading space is added to non-empty text). With add_bos, BOS comes first. Writes at most
+ * max_tokens ids; *n_tokens gets the full count, and CALGAE_ERR_SPACE is returned when it is
+ * larger than max_tokens (call again with room for *n_tokens). */
+CALGAE_API calgae_status calgae_tokenize(const calgae_vocab *vocab, const char *text,
+                                         size_t text_len, int add_bos, calgae_token *tokens,
+                                         int max_tokens, int *n_tokens, calgae_error *err);
+
+/* The raw bytes of a token's piece (no UTF-8 guarantee: a byte token is one byte), or NULL
+ * with *len 0 for an id outside the vocabulary. */
+CALGAE_API const char *calgae_token_piece(const calgae_vocab *vocab, calgae_token token,
+                                          size_t *len);
+
+/* ---- detokenizing, streamed ---- */
+
+typedef struct calgae_decoder calgae_decoder;
+
+/* A decoder turns a stream of token ids into text as llama2.c prints it (the leading space of
+ * the first piece after BOS dropped) and holds back an incomplete UTF-8 sequence until the
+ * token that completes it; invalid bytes and control characters other than whitespace are
+ * dropped. */
+CALGAE_API calgae_status calgae_decoder_create(const calgae_vocab *vocab, calgae_decoder **out,
+                                               calgae_error *err);
+CALGAE_API void calgae_decoder_free(calgae_decoder *dec);
+/* Forget the previous token (the next is decoded as if after BOS) and any held bytes. */
+CALGAE_API void calgae_decoder_reset(calgae_decoder *dec);
+/* Appends token's text to out (NUL-terminated; out_cap >= CALGAE_DECODE_MAX is always
+ * enough) and returns its length in bytes, 0 when nothing is printable yet. */
+#define CALGAE_DECODE_MAX 1100
+CALGAE_API size_t calgae_decoder_push(calgae_decoder *dec, calgae_token token, char *out,
+                                      size_t out_cap);
+
+/* ---- contexts ---- */
+
+typedef struct calgae_context calgae_context;
+
+typedef struct calgae_context_params {
+    int n_ctx;     /* KV cache capacity in tokens; 0: the model's training context */
+    int n_batch;   /* most tokens per forward pass; longer inputs are split (default 64) */
+    int n_threads; /* worker threads; 0: the machine's physical cores */
+} calgae_context_params;
+
+CALGAE_API calgae_context_params calgae_context_default_params(void);
+
+CALGAE_API calgae_status calgae_context_create(calgae_model *model,
+                                               const calgae_context_params *params,
+                                               calgae_context **out, calgae_error *err);
+CALGAE_API void calgae_context_free(calgae_context *ctx);
+
+CALGAE_API int calgae_context_size(const calgae_context *ctx);    /* n_ctx */
+CALGAE_API int calgae_context_pos(const calgae_context *ctx);     /* tokens in the KV cache */
+CALGAE_API int calgae_context_threads(const calgae_context *ctx);
+
+/* Evaluates tokens[0..n) at positions pos .. pos+n-1, where pos = calgae_context_pos(), and
+ * advances the position by n. Afterwards calgae_get_logits gives the last token's logits.
+ * CALGAE_ERR_CONTEXT when pos + n exceeds n_ctx (nothing is evaluated then), CALGAE_ERR_TOKEN
+ * for an id outside the vocabulary. */
+CALGAE_API calgae_status calgae_eval(calgae_context *ctx, const calgae_token *tokens, int n,
+                                     calgae_error *err);
+
+/* The last evaluated token's logits, [n_vocab] floats, valid until the next call that changes
+ * the context; NULL before any evaluation. */
+CALGAE_API const float *calgae_get_logits(const calgae_context *ctx);
+
+/* Forgets every position >= pos (0 <= pos <= current): the next eval continues at pos. The
+ * logits are no longer available until then. */
+CALGAE_API calgae_status calgae_context_truncate(calgae_context *ctx, int pos,
+                                                 calgae_error *err);
+
+/* ---- KV state ---- */
+
+/* A context's state: its positions, their keys and values, and the last logits, tied to the
+ * model's shape (a state is refused by a context of a different model shape or too small an
+ * n_ctx). The byte layout is private and versioned. */
+CALGAE_API size_t calgae_state_size(const calgae_context *ctx);
+/* Writes calgae_state_size(ctx) bytes into buf (CALGAE_ERR_SPACE when cap is smaller). */
+CALGAE_API calgae_status calgae_state_save(const calgae_context *ctx, void *buf, size_t cap,
+                                           size_t *written, calgae_error *err);
+CALGAE_API calgae_status calgae_state_load(calgae_context *ctx, const void *buf, size_t size,
+                                           calgae_error *err);
+/* The same through a file, written to a temporary file and renamed, so an existing file is
+ * replaced whole or not at all. */
+CALGAE_API calgae_status calgae_state_save_file(const calgae_context *ctx, const char *path,
+                                                calgae_error *err);
+CALGAE_API calgae_status calgae_state_load_file(calgae_context *ctx, const char *path,
+                                                calgae_error *err);
+
+/* ---- sampling ---- */
+
+typedef struct calgae_sampler calgae_sampler;
+
+/* The chain, in order: repetition penalty over the last tokens, then (at temperature > 0)
+ * temperature, top-k, top-p and min-p filtering, and a draw from a seeded xorshift generator
+ * (llama2.c's). Temperature 0 is greedy. The same seed gives the same draws. */
+typedef struct calgae_sampler_params {
+    float temperature;    /* 0: greedy (default 0.7) */
+    int top_k;            /* 0: off (default 50) */
+    float top_p;          /* 1: off (default 0.9) */
+    float min_p;          /* 0: off (default 0): drop tokens below min_p x the top probability */
+    float repeat_penalty; /* 1: off (default 1), llama.cpp's: positive logits / p, negative x p */
+    int repeat_last_n;    /* tokens the penalty looks back over (default 64) */
+    uint64_t seed;        /* the generator's seed (default 0: a fixed, documented seed) */
+} calgae_sampler_params;
+
+CALGAE_API calgae_sampler_params calgae_sampler_default_params(void);
+CALGAE_API calgae_status calgae_sampler_create(const calgae_vocab *vocab,
+                                               const calgae_sampler_params *params,
+                                               calgae_sampler **out, calgae_error *err);
+CALGAE_API void calgae_sampler_free(calgae_sampler *smp);
+/* Picks the next token from the context's last logits (the context is not changed) and
+ * records it for the repetition penalty. -1 when the context has no logits. */
+CALGAE_API calgae_token calgae_sampler_sample(calgae_sampler *smp, const calgae_context *ctx);
+/* Records a token that was not sampled (a prompt's) for the repetition penalty. */
+CALGAE_API void calgae_sampler_accept(calgae_sampler *smp, calgae_token token);
+/* Forgets the recorded tokens (the generator's state is kept). */
+CALGAE_API void calgae_sampler_reset(calgae_sampler *smp);
+
+/* ---- generation ---- */
+
+/* Called once per generated token with its text (possibly empty: part of a UTF-8 character
+ * held back for the next). Return nonzero to stop the generation after this token. */
+typedef int (*calgae_token_callback)(void *user, calgae_token token, const char *text,
+                                     size_t len);
+
+typedef struct calgae_generate_params {
+    int max_tokens;     /* tokens to generate at most (default 128) */
+    int stop_at_eos;    /* stop when EOS is sampled, not printing it (default 1) */
+    int stop_at_bos;    /* stop when BOS is sampled, llama2.c's rule (default 1) */
+    int add_bos;        /* calgae_generate only: BOS before the prompt (default 1) */
+} calgae_generate_params;
+
+typedef enum calgae_stop_reason {
+    CALGAE_STOP_LENGTH = 0,   /* max_tokens reached */
+    CALGAE_STOP_EOS = 1,      /* EOS (or BOS) sampled */
+    CALGAE_STOP_CALLBACK = 2, /* the callback asked */
+    CALGAE_STOP_CONTEXT = 3   /* the context is full */
+} calgae_stop_reason;
+
+typedef struct calgae_generate_result {
+    int n_prompt;       /* tokens evaluated before the first sample */
+    int n_generated;    /* tokens passed to the callback */
+    int stop_reason;    /* calgae_stop_reason */
+    double prompt_ms;   /* time evaluating the prompt */
+    double generate_ms; /* time from the first sample to the end */
+} calgae_generate_result;
+
+CALGAE_API calgae_generate_params calgae_generate_default_params(void);
+
+/* Evaluates prompt tokens[0..n) after what the context holds (n may be 0 when the context
+ * already has logits), then samples, reports and evaluates one token at a time. The last
+ * sampled token is evaluated too only when generation goes on, so the context ends holding
+ * the prompt and every generated token but the last. */
+CALGAE_API calgae_status calgae_generate_tokens(calgae_context *ctx, calgae_sampler *smp,
+                                                const calgae_token *prompt, int n,
+                                                const calgae_generate_params *params,
+                                                calgae_token_callback cb, void *user,
+                                                calgae_generate_result *result,
+                                                calgae_error *err);
+
+/* Tokenizes prompt (with BOS per add_bos) and calls calgae_generate_tokens on a context that
+ * it first empties (calgae_context_truncate(ctx, 0)). The callback's texts, concatenated, are
+ * exactly what `calgae run` prints after the prompt. */
+CALGAE_API calgae_status calgae_generate(calgae_context *ctx, calgae_sampler *smp,
+                                         const char *prompt,
+                                         const calgae_generate_params *params,
+                                         calgae_token_callback cb, void *user,
+                                         calgae_generate_result *result, calgae_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
