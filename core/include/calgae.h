@@ -323,6 +323,58 @@ CALGAE_API calgae_status calgae_generate(calgae_context *ctx, calgae_sampler *sm
                                          calgae_token_callback cb, void *user,
                                          calgae_generate_result *result, calgae_error *err);
 
+/* ---- chat templates ---- */
+
+/* The prompt formats of chat-tuned models, recognised from the Jinja text a GGUF file carries
+ * in `tokenizer.chat_template` by substring heuristics, as llama.cpp's llm_chat_detect_template
+ * does (no Jinja is evaluated), and written out by calgae_chat_format as llama.cpp's
+ * llm_chat_apply_template writes them. PLAIN is for base models (no template): the messages'
+ * texts one after another, a space between two that would otherwise touch. */
+typedef enum calgae_chat_template {
+    CALGAE_CHAT_UNKNOWN = -1,       /* a template this library cannot format */
+    CALGAE_CHAT_PLAIN = 0,          /* "plain" */
+    CALGAE_CHAT_LLAMA2 = 1,         /* "llama2": [INST] ... [/INST], system text unmarked */
+    CALGAE_CHAT_LLAMA2_SYS = 2,     /* "llama2-sys": the system text in <<SYS>> */
+    CALGAE_CHAT_LLAMA2_SYS_BOS = 3, /* "llama2-sys-bos": <s> before each later [INST] */
+    CALGAE_CHAT_LLAMA2_SYS_STRIP = 4, /* "llama2-sys-strip": texts trimmed */
+    CALGAE_CHAT_LLAMA3 = 5,         /* "llama3": <|start_header_id|>role<|end_header_id|> */
+    CALGAE_CHAT_CHATML = 6,         /* "chatml": <|im_start|>role ... <|im_end|> */
+    CALGAE_CHAT_ZEPHYR = 7,         /* "zephyr": <|role|> ... <|endoftext|> (StableLM) */
+    CALGAE_CHAT_TINYLLAMA = 8,      /* "tinyllama": <|role|> ... </s> (TinyLlama-Chat, Zephyr-7B) */
+    CALGAE_CHAT_PHI3 = 9,           /* "phi3": <|role|> ... <|end|> */
+    CALGAE_CHAT_GEMMA = 10          /* "gemma": <start_of_turn>user|model, system merged */
+} calgae_chat_template;
+
+/* One turn of a conversation. role: "system", "user" or "assistant". */
+typedef struct calgae_chat_message {
+    const char *role;
+    const char *content;
+} calgae_chat_message;
+
+/* The template a Jinja text stands for: PLAIN for NULL or "", a template's own name (as
+ * calgae_chat_template_name gives it) for that template, UNKNOWN when not recognised. */
+CALGAE_API calgae_chat_template calgae_chat_template_detect(const char *jinja);
+/* The template with this name ("chatml", ...), UNKNOWN for any other string. */
+CALGAE_API calgae_chat_template calgae_chat_template_from_name(const char *name);
+/* The short name of a template ("chatml"); "unknown" for a value out of range. */
+CALGAE_API const char *calgae_chat_template_name(calgae_chat_template tmpl);
+/* The names of every template, NULL-terminated, for help texts. */
+CALGAE_API const char *const *calgae_chat_template_names(void);
+/* The control strings a template writes ("<|im_start|>", "</s>", ...), NULL-terminated: a
+ * program that tokenizes the formatted text maps each to its token id where the vocabulary
+ * has the string as one piece, instead of spelling it out as text. */
+CALGAE_API const char *const *calgae_chat_template_markers(calgae_chat_template tmpl);
+
+/* Writes the conversation msgs[0..n) in the template's format into out (NUL-terminated), then,
+ * with add_assistant, the opening of the assistant's answer. *len gets the text's length
+ * without the NUL; CALGAE_ERR_SPACE when it does not fit in cap (call again with *len + 1).
+ * No BOS is written: a program adds it as a token. CALGAE_ERR_ARGUMENT for UNKNOWN, a NULL
+ * role or content, or a role other than system, user or assistant. */
+CALGAE_API calgae_status calgae_chat_format(calgae_chat_template tmpl,
+                                            const calgae_chat_message *msgs, int n,
+                                            int add_assistant, char *out, size_t cap,
+                                            size_t *len, calgae_error *err);
+
 #ifdef __cplusplus
 }
 #endif
