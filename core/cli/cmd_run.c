@@ -120,15 +120,15 @@ static int generate(calgae_session *s, const struct run_opts *o, char *err, size
     if (calgae_tokenizer_encode(tok, prompt, strlen(prompt), 1, &ids, &n_ids, err, err_len) != 0)
         return -1;
     calgae_sampler_state sm;
-    if (calgae_sampler_state_init(&sm, s->model.cfg.vocab_size, (float)o->temperature, (int)o->top_k,
+    if (calgae_sampler_state_init(&sm, s->model->cfg.vocab_size, (float)o->temperature, (int)o->top_k,
                             (float)o->top_p, o->seed, err, err_len) != 0) {
         free(ids);
         return -1;
     }
     int rc = -1;
-    if ((long)n_ids > s->st.ctx) {
+    if ((long)n_ids > s->st->ctx) {
         calgae_fail(err, err_len, "prompt of %zu tokens does not fit the context of %d (--ctx)",
-                    n_ids, s->st.ctx);
+                    n_ids, s->st->ctx);
         goto out;
     }
     calgae_utf8_stream us = {0};
@@ -144,7 +144,7 @@ static int generate(calgae_session *s, const struct run_opts *o, char *err, size
     int32_t token = ids[n_ids - 1];
     long generated = 0;
     while (generated < o->tokens) {
-        int32_t next = calgae_sample(&sm, s->st.logits);
+        int32_t next = calgae_sample(&sm, s->st->logits);
         if (next == tok->eos_id || next == tok->bos_id)
             break;
         emit(tok, &us, token, next);
@@ -153,11 +153,11 @@ static int generate(calgae_session *s, const struct run_opts *o, char *err, size
         token = next;
         if (generated == o->tokens)
             break;
-        if (pos >= s->st.ctx) {
-            fprintf(stderr, "\ncalgae: context of %d tokens is full\n", s->st.ctx);
+        if (pos >= s->st->ctx) {
+            fprintf(stderr, "\ncalgae: context of %d tokens is full\n", s->st->ctx);
             break;
         }
-        if (calgae_forward(&s->st, &token, 1, pos, 0, err, err_len) != 0)
+        if (calgae_forward(s->st, &token, 1, pos, 0, err, err_len) != 0)
             goto out;
         pos++;
     }
@@ -165,7 +165,7 @@ static int generate(calgae_session *s, const struct run_opts *o, char *err, size
     fputc('\n', stdout);
     fflush(stdout);
     char backends[256];
-    calgae_backends_describe(&s->be, backends, sizeof backends);
+    calgae_backends_describe(s->be, backends, sizeof backends);
     fprintf(stderr,
             "calgae: load %.1f ms, prompt %zu tokens at %.1f tok/s, generation %ld tokens at "
             "%.1f tok/s, backend %s, threads %d\n",
