@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api_internal.h"
 #include "gguf.h"
@@ -229,9 +230,11 @@ calgae_status calgae_model_load(const char *path, const calgae_model_params *par
     calgae_model *m = calloc(1, sizeof *m);
     if (!m)
         return calgae_api_fail(err, CALGAE_ERR_MEMORY, "%s: out of memory", path);
-    calgae_status st = CALGAE_ERR_FORMAT;
+    /* a file that can't be read is an I/O error; one that reads but isn't a model, a format one */
+    calgae_status st = access(path, R_OK) == 0 ? CALGAE_ERR_FORMAT : CALGAE_ERR_IO;
     if (calgae_transformer_load(&m->tr, path, msg, sizeof msg) != 0)
         goto fail;
+    st = CALGAE_ERR_FORMAT;
     m->have_tr = 1;
     if (open_vocab(m, p->tokenizer, msg, sizeof msg) != 0)
         goto fail;
