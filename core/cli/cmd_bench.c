@@ -206,13 +206,13 @@ static double run_once(calgae_session *s, int32_t *ids, long n_prompt, long n_ge
     const double t1 = calgae_now_ms();
     if (!gen)
         return (double)n_prompt * 1000.0 / (t1 - t0);
-    const int vocab = s->model.cfg.vocab_size;
+    const int vocab = s->model->cfg.vocab_size;
     for (long i = 0; i < n_gen; i++) {
-        const float *l = s->st.logits;
+        const float *l = s->st->logits;
         int32_t next = 0;
         for (int k = 1; k < vocab; k++)
             next = l[k] > l[next] ? k : next;
-        if (calgae_forward(&s->st, &next, 1, (int)(n_prompt + i), 0, err, err_len) != 0)
+        if (calgae_forward(s->st, &next, 1, (int)(n_prompt + i), 0, err, err_len) != 0)
             return -1.0;
     }
     return (double)n_gen * 1000.0 / (calgae_now_ms() - t1);
@@ -229,7 +229,7 @@ static int bench_one(const struct bench_opts *o, const char *backend, int thread
     calgae_session s;
     if (calgae_session_open(&s, &so, err, err_len) != 0)
         return -1;
-    const calgae_config *c = &s.model.cfg;
+    const calgae_config *c = &s.model->cfg;
     /* a prompt of at least one token: tg needs a position to start from */
     const long n_prompt = o->n_prompt > 0 ? o->n_prompt : 1;
     int rc = -1;
@@ -237,9 +237,9 @@ static int bench_one(const struct bench_opts *o, const char *backend, int thread
     double *runs = malloc((size_t)o->reps * 3 * sizeof *runs), *bws = runs + o->reps, *shares = bws + o->reps;
     calgae_bw_probe probe;
     const int have_probe = o->n_gen > 0 && calgae_bw_probe_open(&probe, BW_PROBE_BYTES) == 0;
-    if (!ids || !runs || n_prompt + o->n_gen > s.st.ctx) {
+    if (!ids || !runs || n_prompt + o->n_gen > s.st->ctx) {
         calgae_fail(err, err_len, "%ld + %ld tokens do not fit the context of %d", n_prompt,
-                    o->n_gen, s.st.ctx);
+                    o->n_gen, s.st->ctx);
         goto out;
     }
     uint64_t x = 42;
@@ -249,12 +249,12 @@ static int bench_one(const struct bench_opts *o, const char *backend, int thread
     }
     /* the ISA of the plugin that computes the model's matrix products, naming it when the
      * requested backend left them to another (blas on a quantized model, say) */
-    const int slot = calgae_product_slot(s.model.file_type, 0);
-    const char *owner = calgae_backends_slot_owner(&s.be, slot < 0 ? CALGAE_SLOT_MATVEC_F32 : slot);
-    const calgae_plugin *named = s.be.plugins[0].table, *served = named;
-    for (int i = 0; i < s.be.n_plugins; i++)
-        if (!strcmp(s.be.plugins[i].table->name, owner))
-            served = s.be.plugins[i].table;
+    const int slot = calgae_product_slot(s.model->file_type, 0);
+    const char *owner = calgae_backends_slot_owner(s.be, slot < 0 ? CALGAE_SLOT_MATVEC_F32 : slot);
+    const calgae_plugin *named = s.be->plugins[0].table, *served = named;
+    for (int i = 0; i < s.be->n_plugins; i++)
+        if (!strcmp(s.be->plugins[i].table->name, owner))
+            served = s.be->plugins[i].table;
     const char *isa = served->isa && *served->isa ? served->isa : "c";
     for (int gen = 0; gen < 2; gen++) {
         if ((gen == 0 && o->n_prompt == 0) || (gen == 1 && o->n_gen == 0))
@@ -266,7 +266,7 @@ static int bench_one(const struct bench_opts *o, const char *backend, int thread
             bws[r] = gen && have_probe ? calgae_bw_probe_measure(&probe, s.pool, 3) : bw;
             if ((runs[r] = run_once(&s, ids, n_prompt, o->n_gen, gen, err, err_len)) < 0)
                 goto out;
-            shares[r] = bws[r] > 0 ? (double)calgae_transformer_weight_bytes(&s.model) * runs[r] / (bws[r] * 1e9) : -1.0;
+            shares[r] = bws[r] > 0 ? (double)calgae_transformer_weight_bytes(s.model) * runs[r] / (bws[r] * 1e9) : -1.0;
         }
         struct result *R = &res[(*n_res)++];
         R->backend = backend;
@@ -379,8 +379,8 @@ static int list_all(struct bench_opts *o, char *err, size_t err_len)
     if (calgae_session_open(&s, &so, err, err_len) != 0)
         return -1;
     o->n_backends = 0;
-    for (int i = 0; i < s.be.n_plugins && o->n_backends < MAX_LIST; i++) {
-        snprintf(names[o->n_backends], sizeof names[0], "%s", s.be.plugins[i].table->name);
+    for (int i = 0; i < s.be->n_plugins && o->n_backends < MAX_LIST; i++) {
+        snprintf(names[o->n_backends], sizeof names[0], "%s", s.be->plugins[i].table->name);
         o->backends[o->n_backends] = names[o->n_backends];
         o->n_backends++;
     }

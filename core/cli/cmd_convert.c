@@ -76,7 +76,7 @@ int calgae_cmd_convert(int argc, char **argv)
         calgae_cli_error("%s", err);
         return 1;
     }
-    int rc = calgae_convert_to_gguf(&s.model, s.tok, type, out, err, sizeof err);
+    int rc = calgae_convert_to_gguf(s.model, s.tok, type, out, err, sizeof err);
     if (rc != 0)
         calgae_cli_error("%s", err);
     else

@@ -56,12 +56,12 @@ static int run(calgae_session *s, const int32_t *ids, size_t n, const char *out,
     FILE *f = fopen(out, "wb");
     if (!f)
         return calgae_fail(err, err_len, "%s: cannot create: %s", out, strerror(errno));
-    const size_t vocab = (size_t)s->model.cfg.vocab_size;
+    const size_t vocab = (size_t)s->model->cfg.vocab_size;
     int rc = 0;
     for (size_t done = 0; done < n && rc == 0;) {
-        int chunk = (int)(n - done < (size_t)s->st.max_batch ? n - done : (size_t)s->st.max_batch);
-        rc = calgae_forward(&s->st, ids + done, chunk, (int)done, 1, err, err_len);
-        if (rc == 0 && fwrite(s->st.logits, sizeof(float) * vocab, (size_t)chunk, f) != (size_t)chunk)
+        int chunk = (int)(n - done < (size_t)s->st->max_batch ? n - done : (size_t)s->st->max_batch);
+        rc = calgae_forward(s->st, ids + done, chunk, (int)done, 1, err, err_len);
+        if (rc == 0 && fwrite(s->st->logits, sizeof(float) * vocab, (size_t)chunk, f) != (size_t)chunk)
             rc = calgae_fail(err, err_len, "%s: write failed", out);
         done += (size_t)chunk;
     }
@@ -129,8 +129,8 @@ int calgae_cmd_logits(int argc, char **argv)
         if (rc == 0)
             putchar('\n');
     }
-    if (rc == 0 && n > (size_t)s.st.ctx)
-        rc = calgae_fail(err, sizeof err, "%zu tokens do not fit the context of %d", n, s.st.ctx);
+    if (rc == 0 && n > (size_t)s.st->ctx)
+        rc = calgae_fail(err, sizeof err, "%zu tokens do not fit the context of %d", n, s.st->ctx);
     if (rc == 0)
         rc = run(&s, ids, n, out, err, sizeof err);
     if (rc != 0)

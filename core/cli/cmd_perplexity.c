@@ -112,7 +112,7 @@ static int evaluate(const struct opts *o, calgae_session *m, calgae_session *b, 
     if (calgae_map_file(&map, file, err, err_len) != 0)
         return -1;
     const uint64_t hash = calgae_text_hash(map.data, map.size);
-    if (hash == calib_hash_of(&m->model) || (b && hash == calib_hash_of(&b->model)))
+    if (hash == calib_hash_of(m->model) || (b && hash == calib_hash_of(b->model)))
         fprintf(stderr, "calgae: warning: %s is the text this model was calibrated on; its "
                 "figures do not measure held-out quality\n", file);
     int32_t *ids = NULL;
@@ -123,12 +123,12 @@ static int evaluate(const struct opts *o, calgae_session *m, calgae_session *b, 
     calgae_unmap(&map);
     if (rc != 0)
         return -1;
-    calgae_ppl_opts po = {.ctx = m->st.ctx, .max_windows = (int)o->chunks, .bos = m->tok->bos_id,
+    calgae_ppl_opts po = {.ctx = m->st->ctx, .max_windows = (int)o->chunks, .bos = m->tok->bos_id,
                           .progress = calgae_progress_update, .progress_user = bar,
                           .stop = &stop_flag};
     calgae_ppl_result r;
     const double t0 = calgae_now_ms();
-    rc = calgae_perplexity(&m->st, b ? &b->st : NULL, ids, n, &po, &r, err, err_len);
+    rc = calgae_perplexity(m->st, b ? b->st : NULL, ids, n, &po, &r, err, err_len);
     calgae_progress_clear(bar);
     free(ids);
     if (rc != 0)
@@ -138,14 +138,14 @@ static int evaluate(const struct opts *o, calgae_session *m, calgae_session *b, 
             file, n, r.windows, ws, po.ctx, (long long)r.scored, (calgae_now_ms() - t0) / 1000.0);
     if (!r.have_base) {
         printf("PPL = %.4f +/- %.4f (%s, %d window%s of %d, %lld positions)\n", r.ppl, r.ppl_se,
-               m->model.path, r.windows, ws, po.ctx, (long long)r.scored);
+               m->model->path, r.windows, ws, po.ctx, (long long)r.scored);
         return 0;
     }
-    printf("base PPL = %.4f +/- %.4f (%s)\n", r.base_ppl, r.base_ppl_se, b->model.path);
+    printf("base PPL = %.4f +/- %.4f (%s)\n", r.base_ppl, r.base_ppl_se, b->model->path);
     printf("PPL = %.4f +/- %.4f, KLD = %.6f +/- %.6f (max %.4f), same top-1 = %.2f +/- %.2f %% "
            "(%s, %d window%s of %d, %lld positions)\n",
            r.ppl, r.ppl_se, r.kld, r.kld_se, r.kld_max, 100.0 * r.top1, 100.0 * r.top1_se,
-           m->model.path, r.windows, ws, po.ctx, (long long)r.scored);
+           m->model->path, r.windows, ws, po.ctx, (long long)r.scored);
     return 0;
 }
 
@@ -170,22 +170,22 @@ int calgae_cmd_perplexity(int argc, char **argv)
         calgae_cli_error("%s", err);
         return rc < -1 ? 2 : 1;
     }
-    if (o.ctx > m.st.ctx) {
-        calgae_cli_error("--ctx %ld is longer than the model's context (%d)", o.ctx, m.st.ctx);
+    if (o.ctx > m.st->ctx) {
+        calgae_cli_error("--ctx %ld is longer than the model's context (%d)", o.ctx, m.st->ctx);
         calgae_session_close(&m);
         return 2;
     }
     calgae_session_opts bo = o.so;
     bo.model = o.base;
-    bo.ctx = m.st.ctx;
+    bo.ctx = m.st->ctx;
     if (o.base && (rc = calgae_session_open(&b, &bo, err, sizeof err)) != 0) {
         calgae_cli_error("--kl-base: %s", err);
         calgae_session_close(&m);
         return rc < -1 ? 2 : 1;
     }
-    if (o.base && b.st.ctx < m.st.ctx) {
+    if (o.base && b.st->ctx < m.st->ctx) {
         calgae_cli_error("--kl-base: the base model's context (%d) is shorter than %d (lower --ctx)",
-                     b.st.ctx, m.st.ctx);
+                     b.st->ctx, m.st->ctx);
         rc = 1;
     }
     struct sigaction sa = {0}, old_int, old_term;

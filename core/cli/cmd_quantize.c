@@ -257,9 +257,9 @@ static int quantize(const struct opts *o, calgae_session *s, calgae_progress_bar
     calgae_qmeta meta = {o->awq ? "awq" : "rtn", 0, 0};
     calgae_qsizes qs = {0};
     if (!o->awq) {
-        if (calgae_quantize_write(&s->model, s->tok, &o->types, &meta, o->out, &qs, err, err_len))
+        if (calgae_quantize_write(s->model, s->tok, &o->types, &meta, o->out, &qs, err, err_len))
             return -1;
-        summary(o, &s->model, &qs, NULL, calgae_now_ms() - t0, 0.0);
+        summary(o, s->model, &qs, NULL, calgae_now_ms() - t0, 0.0);
         return 0;
     }
     char buf[1100];
@@ -277,13 +277,13 @@ static int quantize(const struct opts *o, calgae_session *s, calgae_progress_bar
     meta.calib_tokens = (int64_t)n;
     calgae_fmodel f;
     calgae_awq_report rep;
-    int rc = calgae_fmodel_init(&f, &s->model, err, err_len);
+    int rc = calgae_fmodel_init(&f, s->model, err, err_len);
     if (rc == 0) {
         calgae_awq_opts ao = {.types = o->types, .ids = ids, .n_ids = n, .clip = o->clip,
                               .progress = calgae_progress_update, .progress_user = bar,
                               .log = o->so.verbose ? log_line : NULL, .log_user = bar,
                               .stop = &stop_flag};
-        rc = calgae_awq_run(&f, &s->be, s->pool, &ao, &rep, err, err_len);
+        rc = calgae_awq_run(&f, s->be, s->pool, &ao, &rep, err, err_len);
         const double t_awq = calgae_now_ms() - t0;
         calgae_progress_clear(bar);
         if (rc == 0 && stop_flag)
@@ -292,7 +292,7 @@ static int quantize(const struct opts *o, calgae_session *s, calgae_progress_bar
             rc = calgae_quantize_write(&f.model, s->tok, &o->types, &meta, o->out, &qs, err,
                                        err_len);
         if (rc == 0)
-            summary(o, &s->model, &qs, &rep, calgae_now_ms() - t0, t_awq);
+            summary(o, s->model, &qs, &rep, calgae_now_ms() - t0, t_awq);
         calgae_fmodel_free(&f);
     }
     free(ids);

@@ -12,7 +12,6 @@
 
 #include "args.h"
 #include "config.h"
-#include "sampler.h"
 #include "session.h"
 #include "util.h"
 
@@ -99,83 +98,79 @@ static int parse(int argc, char **argv, struct run_opts *o)
     return -1; /* go on */
 }
 
-/* Prints the piece of `next` following `prev` through the UTF-8 guard. */
-static void emit(const calgae_tokenizer *tok, calgae_utf8_stream *us, int32_t prev, int32_t next)
+static int print_token(void *user, calgae_token token, const char *text, size_t len)
 {
-    const char *piece;
-    size_t n = calgae_tokenizer_decode(tok, prev, next, &piece);
-    char buf[1100];
-    if (n > sizeof buf - 4)
-        n = sizeof buf - 4;
-    size_t out = calgae_utf8_stream_push(us, piece, n, buf);
-    fwrite(buf, 1, out, stdout);
+    (void)user;
+    (void)token;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    return 0;
 }
 
+/* The prompt's echo, exactly as its tokens decode, then what the library generates. */
 static int generate(calgae_session *s, const struct run_opts *o, char *err, size_t err_len)
 {
-    const calgae_tokenizer *tok = s->tok;
+    const calgae_vocab *v = calgae_model_vocab(s->lm);
     const char *prompt = o->prompt ? o->prompt : "";
-    int32_t *ids = NULL;
-    size_t n_ids = 0;
-    if (calgae_tokenizer_encode(tok, prompt, strlen(prompt), 1, &ids, &n_ids, err, err_len) != 0)
-        return -1;
-    calgae_sampler_state sm;
-    if (calgae_sampler_state_init(&sm, s->model.cfg.vocab_size, (float)o->temperature, (int)o->top_k,
-                            (float)o->top_p, o->seed, err, err_len) != 0) {
+    calgae_sampler_params sp = calgae_sampler_default_params();
+    sp.temperature = (float)o->temperature;
+    sp.top_k = (int)o->top_k;
+    sp.top_p = (float)o->top_p;
+    sp.seed = o->seed;
+    calgae_sampler *smp = NULL;
+    calgae_decoder *echo = NULL;
+    calgae_error e;
+    calgae_token *ids = NULL;
+    int n = 0, rc = -1;
+    const size_t len = strlen(prompt);
+    if (calgae_sampler_create(v, &sp, &smp, &e) != CALGAE_OK ||
+        calgae_decoder_create(v, &echo, &e) != CALGAE_OK)
+        goto out;
+    ids = malloc((len + 2) * sizeof *ids);
+    if (!ids) {
+        calgae_fail(err, err_len, "out of memory");
+        goto out;
+    }
+    if (calgae_tokenize(v, prompt, len, 1, ids, (int)len + 2, &n, &e) != CALGAE_OK)
+        goto out;
+    if (n > calgae_context_size(s->cx)) {
+        calgae_fail(err, err_len, "prompt of %d tokens does not fit the context of %d (--ctx)",
+                    n, calgae_context_size(s->cx));
         free(ids);
+        calgae_decoder_free(echo);
+        calgae_sampler_free(smp);
         return -1;
     }
-    int rc = -1;
-    if ((long)n_ids > s->st.ctx) {
-        calgae_fail(err, err_len, "prompt of %zu tokens does not fit the context of %d (--ctx)",
-                    n_ids, s->st.ctx);
-        goto out;
+    char text[CALGAE_DECODE_MAX];
+    for (int i = 1; i < n; i++) { /* the prompt after BOS */
+        calgae_decoder_push(echo, ids[i], text, sizeof text);
+        fputs(text, stdout);
     }
-    calgae_utf8_stream us = {0};
-    for (size_t i = 1; i < n_ids; i++) /* the echo, exactly as the tokens decode */
-        emit(tok, &us, ids[i - 1], ids[i]);
     fflush(stdout);
-
-    const double t0 = calgae_now_ms();
-    if (calgae_session_prefill(s, ids, (int)n_ids, 0, err, err_len) != 0)
+    calgae_generate_params gp = calgae_generate_default_params();
+    gp.max_tokens = (int)o->tokens;
+    calgae_generate_result r;
+    if (calgae_generate_tokens(s->cx, smp, ids, n, &gp, print_token, NULL, &r, &e) != CALGAE_OK)
         goto out;
-    const double t1 = calgae_now_ms();
-    int pos = (int)n_ids;
-    int32_t token = ids[n_ids - 1];
-    long generated = 0;
-    while (generated < o->tokens) {
-        int32_t next = calgae_sample(&sm, s->st.logits);
-        if (next == tok->eos_id || next == tok->bos_id)
-            break;
-        emit(tok, &us, token, next);
-        fflush(stdout);
-        generated++;
-        token = next;
-        if (generated == o->tokens)
-            break;
-        if (pos >= s->st.ctx) {
-            fprintf(stderr, "\ncalgae: context of %d tokens is full\n", s->st.ctx);
-            break;
-        }
-        if (calgae_forward(&s->st, &token, 1, pos, 0, err, err_len) != 0)
-            goto out;
-        pos++;
-    }
-    const double t2 = calgae_now_ms();
+    if (r.stop_reason == CALGAE_STOP_CONTEXT)
+        fprintf(stderr, "\ncalgae: context of %d tokens is full\n", calgae_context_size(s->cx));
     fputc('\n', stdout);
     fflush(stdout);
-    char backends[256];
-    calgae_backends_describe(&s->be, backends, sizeof backends);
+    calgae_model_info info;
+    calgae_model_get_info(s->lm, &info);
     fprintf(stderr,
-            "calgae: load %.1f ms, prompt %zu tokens at %.1f tok/s, generation %ld tokens at "
+            "calgae: load %.1f ms, prompt %d tokens at %.1f tok/s, generation %d tokens at "
             "%.1f tok/s, backend %s, threads %d\n",
-            s->load_ms, n_ids, (double)n_ids * 1000.0 / (t1 - t0 > 1e-3 ? t1 - t0 : 1e-3),
-            generated, (double)generated * 1000.0 / (t2 - t1 > 1e-3 ? t2 - t1 : 1e-3), backends,
-            calgae_pool_threads(s->pool));
+            s->load_ms, r.n_prompt, r.n_prompt * 1000.0 / (r.prompt_ms > 1e-3 ? r.prompt_ms : 1e-3),
+            r.n_generated, r.n_generated * 1000.0 / (r.generate_ms > 1e-3 ? r.generate_ms : 1e-3),
+            info.backends, calgae_context_threads(s->cx));
     rc = 0;
 out:
-    calgae_sampler_state_free(&sm);
+    if (rc != 0 && e.status != CALGAE_OK)
+        snprintf(err, err_len, "%s", e.message);
     free(ids);
+    calgae_decoder_free(echo);
+    calgae_sampler_free(smp);
     return rc;
 }
 

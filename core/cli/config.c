@@ -568,18 +568,21 @@ int calgae_settings_load(calgae_settings *c, const char *flag_path, char *err, s
 void calgae_settings_backend_options(const calgae_settings *c, const char *cli_backend,
                                      calgae_backend_options *o)
 {
-    calgae_backend_options def;
-    memset(&def, 0, sizeof def);
-    calgae_default_plugin_dirs(&def);
+    /* the default folders' strings live in o->dir_storage, which the memset must not clear */
     memset(o, 0, sizeof *o);
+    calgae_default_plugin_dirs(o);
+    const char *def[CALGAE_MAX_PLUGIN_DIRS];
+    const int n_def = o->n_dirs;
+    memcpy(def, o->dirs, sizeof def);
+    o->n_dirs = 0;
     for (int i = 0; i < c->n_dirs; i++)
         o->dirs[o->n_dirs++] = c->dirs[i];
-    /* when $CALGAE_PLUGIN_PATH and the file name too many folders, the binary's own folder
-     * (the last default, where scalar lives) is the one kept */
+    /* when $CALGAE_PLUGIN_PATH and the file name too many folders, the installed folders (the
+     * last defaults, where scalar lives) are the ones kept */
     const int room = CALGAE_MAX_PLUGIN_DIRS - o->n_dirs;
-    for (int i = 0; i < def.n_dirs; i++)
-        if (i < room - 1 || i == def.n_dirs - 1)
-            o->dirs[o->n_dirs++] = def.dirs[i];
+    for (int i = 0; i < n_def; i++)
+        if (i < room - 2 || i >= n_def - 2)
+            o->dirs[o->n_dirs++] = def[i];
     o->forced = cli_backend && *cli_backend ? cli_backend : c->backend[0] ? c->backend : NULL;
     for (int i = 0; i < c->n_order; i++)
         o->order[o->n_order++] = c->order[i].name;

@@ -1,54 +1,22 @@
-/* session.c - see session.h. */
+/*
+ * session.c - see session.h. The model and context come from libcalgae (calgae.h); this file
+ * adds what only the program has: calgae.ini, and the diagnosis that blames a line of it.
+ */
 #include "session.h"
-#include "model_load.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "pool.h"
 #include "util.h"
-
-static void each_weight(calgae_session *s, int prepare);
-
-#define DEFAULT_MAX_BATCH 64
 
 static void log_stderr(void *user, int level, const char *line)
 {
     const int *verbose = user;
-    if (level == 0 || *verbose)
+    if (level == CALGAE_LOG_WARN || *verbose)
         fprintf(stderr, "%s\n", line);
-}
-
-static int open_tokenizer(calgae_session *s, const calgae_session_opts *o, char *err,
-                          size_t err_len)
-{
-    const int vocab = s->model.cfg.vocab_size;
-    char path[CALGAE_PATH_MAX + 16];
-    if (o->tokenizer) {
-        if (strlen(o->tokenizer) >= CALGAE_PATH_MAX)
-            return calgae_fail(err, err_len, "%.200s...: path longer than %d bytes", o->tokenizer,
-                               CALGAE_PATH_MAX - 1);
-        snprintf(path, sizeof path, "%s", o->tokenizer);
-    } else if (s->model.has_tokenizer) {
-        s->tok = &s->model.tokenizer;
-        return 0;
-    } else {
-        /* llama2.c's convention: tokenizer.bin beside the checkpoint */
-        const char *slash = strrchr(s->model.path, '/');
-        int dir_len = slash ? (int)(slash - s->model.path) : 1;
-        snprintf(path, sizeof path, "%.*s/tokenizer.bin", dir_len, slash ? s->model.path : ".");
-    }
-    if (calgae_tokenizer_load_file(&s->own_tok, path, vocab, err, err_len) != 0) {
-        if (!o->tokenizer) {
-            size_t n = strlen(err);
-            snprintf(err + n, err_len - n, " (pass the model's tokenizer with --tokenizer)");
-        }
-        return -1;
-    }
-    s->have_own_tok = 1;
-    s->tok = &s->own_tok;
-    return 0;
 }
 
 /* The loader's rule for --backend: a path has a '/' or ends in .so. */
@@ -141,135 +109,97 @@ int calgae_session_load_backends(const calgae_settings *c, const calgae_backend_
     return diagnose(c, o, err, err_len) != 0 ? CALGAE_SETTINGS_BAD : -1;
 }
 
+/* What the library needs from the resolved plugin options. Strings stay owned by c and o. */
+static void model_params(const calgae_backend_options *o, const calgae_session_opts *so,
+                         const char *(*pairs)[2], calgae_model_params *p)
+{
+    *p = calgae_model_default_params();
+    p->backend = o->forced;
+    p->plugin_dirs = o->dirs;
+    p->n_plugin_dirs = o->n_dirs;
+    p->prefer = o->order;
+    p->n_prefer = o->n_order;
+    p->deny = o->deny;
+    p->n_deny = o->n_deny;
+    int n = 0;
+    for (int s = 0; s < CALGAE_SLOT_COUNT; s++)
+        if (o->slot_plugin[s]) {
+            pairs[n][0] = calgae_slot_name(s);
+            pairs[n][1] = o->slot_plugin[s];
+            n++;
+        }
+    p->kernel_plugins = (const char *const (*)[2])pairs;
+    p->n_kernel_plugins = n;
+    p->tokenizer = so->tokenizer;
+    p->no_repack = so->no_repack || !so->need_state;
+    p->log = o->log;
+    p->log_user = o->log_user;
+}
+
 int calgae_session_open(calgae_session *s, const calgae_session_opts *o, char *err, size_t err_len)
 {
     memset(s, 0, sizeof *s);
-    const double t0 = calgae_now_ms();
     if (!o->model)
         return calgae_fail(err, err_len, "no model given (--model PATH)");
     /* before the model: a mistyped setting should not wait for a large file to map */
     calgae_settings cfg;
     if (calgae_settings_load(&cfg, o->config, err, err_len) != 0)
         return CALGAE_SETTINGS_BAD;
-    if (calgae_transformer_load(&s->model, o->model, err, err_len) != 0)
-        return -1;
-    s->have_model = 1;
-    if (open_tokenizer(s, o, err, err_len) != 0)
-        goto fail;
-
-    static int verbose;
-    verbose = o->verbose;
-    if (verbose && cfg.source != CALGAE_SETTINGS_NONE)
+    s->verbose = o->verbose;
+    if (s->verbose && cfg.source != CALGAE_SETTINGS_NONE)
         fprintf(stderr, "calgae: configuration %s (from %s)\n", cfg.path,
                 calgae_settings_source_name(cfg.source));
     calgae_backend_options bo;
     calgae_settings_backend_options(&cfg, o->backend, &bo);
     bo.log = log_stderr;
-    bo.log_user = &verbose;
-    int rc = calgae_session_load_backends(&cfg, &bo, &s->be, err, err_len);
-    if (rc != 0) {
+    bo.log_user = &s->verbose;
+    const int threads = o->threads > 0 ? o->threads : cfg.threads > 0 ? cfg.threads
+                                                                        : calgae_physical_cores();
+    const char *pairs[CALGAE_SLOT_COUNT][2];
+    calgae_model_params mp;
+    model_params(&bo, o, pairs, &mp);
+    mp.n_threads = threads;
+    calgae_error e;
+    calgae_status st = calgae_model_load(o->model, &mp, &s->lm, &e);
+    if (st != CALGAE_OK) {
+        snprintf(err, err_len, "%s", e.message);
+        /* a plugin problem may be the configuration's fault: then name its line */
+        if (st == CALGAE_ERR_BACKEND && cfg.source != CALGAE_SETTINGS_NONE &&
+            diagnose(&cfg, &bo, err, err_len) != 0)
+            return CALGAE_SETTINGS_BAD;
+        return -1;
+    }
+    s->model = &s->lm->tr;
+    s->tok = s->lm->vocab.tok;
+    s->be = &s->lm->be;
+    s->load_ms = s->lm->load_ms;
+    if (calgae_settings_check_names(&cfg, s->be, err, err_len) != 0) {
         calgae_session_close(s);
-        return rc == CALGAE_SETTINGS_BAD ? CALGAE_SETTINGS_BAD : -1;
+        return CALGAE_SETTINGS_BAD;
     }
-    s->have_be = 1;
-
-    int threads = o->threads > 0 ? o->threads : cfg.threads > 0 ? cfg.threads
-                                                                  : calgae_physical_cores();
-    if (calgae_pool_create(&s->pool, threads, err, err_len) != 0)
-        goto fail;
-    if (o->need_state) {
-        int ctx = s->model.cfg.ctx;
-        if (o->ctx < 0) {
-            calgae_fail(err, err_len, "--ctx %d must be positive", o->ctx);
-            goto fail;
-        }
-        if (o->ctx > 0 && o->ctx < ctx)
-            ctx = o->ctx;
-        int batch = o->max_batch > 0 ? o->max_batch : DEFAULT_MAX_BATCH;
-        if (calgae_state_init(&s->st, &s->model, &s->be, s->pool, ctx, batch, err, err_len) != 0)
-            goto fail;
-        s->have_state = 1;
-        /* a plugin that keeps its own weight layout converts it now, once (a failure keeps
-         * the stored layout, which every plugin reads) */
-        if (!o->no_repack)
-            each_weight(s, 1);
-        s->have_prepared = 1;
+    calgae_context_params cp = calgae_context_default_params();
+    cp.n_threads = threads;
+    if (o->ctx < 0) {
+        calgae_session_close(s);
+        return calgae_fail(err, err_len, "--ctx %d must be positive", o->ctx);
     }
-    s->load_ms = calgae_now_ms() - t0;
+    cp.n_ctx = o->need_state ? o->ctx : 1; /* without state: a token's worth, for the pool */
+    cp.n_batch = o->need_state && o->max_batch > 0 ? o->max_batch : o->need_state ? 64 : 1;
+    if (calgae_context_create(s->lm, &cp, &s->cx, &e) != CALGAE_OK) {
+        snprintf(err, err_len, "%s", e.message);
+        calgae_session_close(s);
+        return -1;
+    }
+    s->pool = s->cx->pool;
+    s->st = &s->cx->st;
+    s->load_ms = s->lm->load_ms;
     return 0;
-fail:
-    calgae_session_close(s);
-    return -1;
-}
-
-/* A matrix that the serving plugin copied into its own layout: the stored bytes are no longer
- * read, so their pages leave the resident set (peak memory stays about the file's size). An
- * output matrix tied to the embeddings keeps its pages: the embedding lookup reads them. */
-static void prepare_one(calgae_session *s, calgae_weight *w, int prepare)
-{
-    char err[CALGAE_ERR_LEN];
-    if (!prepare) {
-        calgae_backends_release(&s->be, w);
-        return;
-    }
-    calgae_backends_prepare(&s->be, w, err, sizeof err);
-    const calgae_transformer *m = &s->model;
-    const calgae_map *map = m->format == CALGAE_FORMAT_GGUF ? &m->gguf.map : &m->map;
-    const uint8_t *p = w->data;
-    const size_t n = (size_t)w->rows * w->row_bytes;
-    /* only pages of the file mapping: dropping anonymous ones would zero them */
-    const int in_file = p >= map->data && n <= map->size && (size_t)(p - map->data) <= map->size - n;
-    if (w->prepared && in_file && w->data != m->tok_embd.data)
-        calgae_drop_pages(w->data, n);
-}
-
-/* Matrix i of the products, i < 7 * n_layers + 1: the layers' seven, then the output. */
-static calgae_weight *weight_at(calgae_transformer *m, int64_t i)
-{
-    if (i == (int64_t)m->cfg.n_layers * 7)
-        return &m->output;
-    calgae_layer *L = &m->layers[i / 7];
-    calgae_weight *lw[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_down, &L->w_up};
-    return lw[i % 7];
-}
-
-static void prepare_task(void *ctx, int64_t begin, int64_t end, int thread)
-{
-    (void)thread;
-    calgae_session *s = ctx;
-    for (int64_t i = begin; i < end; i++)
-        prepare_one(s, weight_at(&s->model, i), 1);
-}
-
-/* Every matrix the products read, so the serving plugin can prepare its own layout: on the
- * pool's threads when every such plugin allows it, else one after the other. */
-static void each_weight(calgae_session *s, int prepare)
-{
-    const int64_t n = (int64_t)s->model.cfg.n_layers * 7 + 1;
-    int concurrent = prepare;
-    for (int64_t i = 0; i < n && concurrent; i++)
-        concurrent = calgae_backends_prepare_concurrent(&s->be, weight_at(&s->model, i));
-    if (concurrent) {
-        calgae_pool_for(s->pool, n, 1, prepare_task, s);
-        return;
-    }
-    for (int64_t i = 0; i < n; i++)
-        prepare_one(s, weight_at(&s->model, i), prepare);
 }
 
 void calgae_session_close(calgae_session *s)
 {
-    if (s->have_state)
-        calgae_state_free(&s->st);
-    calgae_pool_destroy(s->pool); /* workers stop before plugins are unloaded */
-    if (s->have_prepared)
-        each_weight(s, 0);
-    if (s->have_be)
-        calgae_backends_free(&s->be);
-    if (s->have_own_tok)
-        calgae_tokenizer_free(&s->own_tok);
-    if (s->have_model)
-        calgae_transformer_free(&s->model);
+    calgae_context_free(s->cx); /* workers stop before plugins are unloaded */
+    calgae_model_free(s->lm);
     memset(s, 0, sizeof *s);
 }
 
@@ -277,8 +207,8 @@ int calgae_session_prefill(calgae_session *s, const int32_t *ids, int n, int pos
                            size_t err_len)
 {
     for (int done = 0; done < n;) {
-        int chunk = n - done < s->st.max_batch ? n - done : s->st.max_batch;
-        if (calgae_forward(&s->st, ids + done, chunk, pos + done, 0, err, err_len) != 0)
+        int chunk = n - done < s->st->max_batch ? n - done : s->st->max_batch;
+        if (calgae_forward(s->st, ids + done, chunk, pos + done, 0, err, err_len) != 0)
             return -1;
         done += chunk;
     }

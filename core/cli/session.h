@@ -1,16 +1,13 @@
 /*
- * session.h - what every CLI command that runs a model sets up: the model, its tokenizer, the
- * plugins, the thread pool and the inference state, from the common flags.
+ * session.h - what every CLI command that runs a model sets up from the common flags and
+ * calgae.ini: a libcalgae model and context (calgae.h), with views of the engine's parts for the
+ * commands that reach past the public API (perplexity, quantize, bench, logits).
  */
 #ifndef CALGAE_SESSION_H
 #define CALGAE_SESSION_H
 
-#include "backend.h"
+#include "api_internal.h"
 #include "config.h"
-#include "forward.h"
-#include "model.h"
-#include "pool.h"
-#include "tokenizer.h"
 
 typedef struct calgae_session_opts {
     const char *model;
@@ -21,23 +18,26 @@ typedef struct calgae_session_opts {
     int ctx;               /* 0: the model's context length */
     int max_batch;         /* 0: a default */
     int verbose;
-    int need_state;        /* allocate the KV cache and activations */
+    int need_state;        /* a KV cache and activations of full size (else a token's worth) */
     int no_repack;         /* keep the stored layout even where a plugin has its own */
 } calgae_session_opts;
 
 typedef struct calgae_session {
-    calgae_transformer model;
-    calgae_tokenizer own_tok; /* when loaded from a separate file */
+    calgae_model *lm;         /* the library's handles, owned */
+    calgae_context *cx;
+    /* views into them */
+    calgae_transformer *model;
     const calgae_tokenizer *tok;
-    calgae_backends be;
+    calgae_backends *be;
     calgae_pool *pool;
-    calgae_state st;
-    int have_model, have_own_tok, have_be, have_state, have_prepared;
+    calgae_state *st;
+    int verbose;
     double load_ms;
 } calgae_session;
 
-/* Reads the configuration first (config.h), then the model, tokenizer and plugins. Returns 0;
- * CALGAE_SETTINGS_BAD (-2) when the configuration is at fault (the CLI exits 2); or -1. */
+/* Reads the configuration first (config.h), then loads the model with its tokenizer and
+ * plugins. Returns 0; CALGAE_SETTINGS_BAD (-2) when the configuration is at fault (the CLI
+ * exits 2); or -1. */
 int calgae_session_open(calgae_session *s, const calgae_session_opts *o, char *err, size_t err_len);
 void calgae_session_close(calgae_session *s);
 

@@ -85,29 +85,41 @@ static void logf_(const calgae_backend_options *o, int level, const char *fmt, .
 
 void calgae_default_plugin_dirs(calgae_backend_options *opts)
 {
-    static char env_copy[4096];
-    static char exe_dir[PATH_MAX + 64];
+    char *env_copy = opts->dir_storage[0];
+    const size_t cap = sizeof opts->dir_storage[0];
     opts->n_dirs = 0;
     const char *env = getenv("CALGAE_PLUGIN_PATH");
     if (env && *env) {
-        snprintf(env_copy, sizeof env_copy, "%s", env);
+        snprintf(env_copy, cap, "%s", env);
         char *save = NULL;
-        for (char *d = strtok_r(env_copy, ":", &save); d && opts->n_dirs < CALGAE_MAX_PLUGIN_DIRS - 1;
+        for (char *d = strtok_r(env_copy, ":", &save); d && opts->n_dirs < CALGAE_MAX_PLUGIN_DIRS - 2;
              d = strtok_r(NULL, ":", &save))
             opts->dirs[opts->n_dirs++] = d;
     }
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = '\0';
+            /* the binary sits in <prefix>/bin, the plugins in <prefix>/<libdir>/calgae/plugins */
+            snprintf(opts->dir_storage[1], cap, "%s/../%s", self, CALGAE_PLUGIN_RELDIR);
+            opts->dirs[opts->n_dirs++] = opts->dir_storage[1];
+        }
+    }
+    /* code in libcalgae.so: its plugins are installed beside it, whatever program loaded it */
+    Dl_info info;
+    char lib[PATH_MAX], exe[PATH_MAX];
+    if (!dladdr((void *)calgae_default_plugin_dirs, &info) || !info.dli_fname ||
+        !realpath(info.dli_fname, lib) || !realpath("/proc/self/exe", exe) || strcmp(lib, exe) == 0)
         return;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
+    char *slash = strrchr(lib, '/');
     if (!slash)
         return;
     *slash = '\0';
-    /* the binary sits in <prefix>/bin, the plugins in <prefix>/<libdir>/calgae/plugins */
-    snprintf(exe_dir, sizeof exe_dir, "%s/../%s", self, CALGAE_PLUGIN_RELDIR);
-    opts->dirs[opts->n_dirs++] = exe_dir;
+    snprintf(opts->dir_storage[2], cap, "%s/calgae/plugins", lib);
+    opts->dirs[opts->n_dirs++] = opts->dir_storage[2];
 }
 
 static int valid_name(const char *s)
@@ -339,21 +351,19 @@ static void scan_dir(calgae_backends *b, const calgae_backend_options *o, const 
     }
 }
 
-/* qsort has no context argument: the ranking reads the order list from here */
-static const calgae_backend_options *rank_opts;
-
-static int order_rank(const char *name)
+static int order_rank(const calgae_backend_options *o, const char *name)
 {
-    int i = name_in(name, rank_opts->order, rank_opts->n_order);
+    int i = name_in(name, o->order, o->n_order);
     return i >= 0 ? i : CALGAE_MAX_PLUGINS;
 }
 
-static int cmp_pref(const void *pa, const void *pb)
+/* qsort_r (glibc), not a file-scope pointer: two threads may load models at once */
+static int cmp_pref(const void *pa, const void *pb, void *opts)
 {
     const calgae_loaded_plugin *a = pa, *b = pb;
     if (a->forced != b->forced)
         return b->forced - a->forced;
-    int ra = order_rank(a->table->name), rb = order_rank(b->table->name);
+    int ra = order_rank(opts, a->table->name), rb = order_rank(opts, b->table->name);
     if (ra != rb)
         return ra - rb;
     if (a->table->priority != b->table->priority)
@@ -447,8 +457,7 @@ int calgae_backends_load(calgae_backends *b, const calgae_backend_options *o, ch
         scan_dir(b, o, o->dirs[i]);
     if (apply_forced(b, o, err, err_len) != 0)
         goto fail;
-    rank_opts = o;
-    qsort(b->plugins, (size_t)b->n_plugins, sizeof b->plugins[0], cmp_pref);
+    qsort_r(b->plugins, (size_t)b->n_plugins, sizeof b->plugins[0], cmp_pref, (void *)o);
 
     for (int s = 0; s < CALGAE_SLOT_COUNT; s++) {
         for (int i = 0; i < b->n_plugins; i++)

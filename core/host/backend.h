@@ -107,6 +107,8 @@ typedef struct calgae_backend_options {
     const char *slot_plugin[CALGAE_SLOT_COUNT]; /* per slot: a plugin name to serve it first */
     calgae_log_fn log;
     void *log_user;
+    /* where calgae_default_plugin_dirs keeps the strings dirs[] points to */
+    char dir_storage[3][4096 + 128];
 } calgae_backend_options;
 
 /* Opens one plugin file and runs every check (dlopen, entry symbol, handshake, ABI major,
@@ -122,8 +124,10 @@ int calgae_plugin_open_file(const char *path, calgae_loaded_plugin *out, calgae_
 int calgae_plugin_check_table(const calgae_plugin *t, calgae_candidate *c);
 
 /* Fills opts->dirs with the default search path: each folder of $CALGAE_PLUGIN_PATH
- * (colon-separated), then the plugin folder next to the running binary (same relative place in
- * the build tree and the install tree). Strings live in static storage. */
+ * (colon-separated), then the plugin folder installed beside the object holding this code:
+ * <libdir>/calgae/plugins beside libcalgae.so, or <bindir>/../<libdir>/calgae/plugins beside a
+ * program linked statically (the same relative places in the build tree and the install tree).
+ * Strings live in opts->dir_storage. */
 void calgae_default_plugin_dirs(calgae_backend_options *opts);
 
 /* Loads and checks plugins. Ranking: the forced plugin, then the names in order[], then by

@@ -1,0 +1,63 @@
+/*
+ * api_internal.h - what the opaque handles of calgae.h hold, for the library's own files and
+ * for the calgae program's tools (perplexity, quantize, bench) that reach past the public API
+ * to the engine's parts. Not installed; embedding programs use calgae.h alone.
+ */
+#ifndef CALGAE_API_INTERNAL_H
+#define CALGAE_API_INTERNAL_H
+
+#include "backend.h"
+#include "calgae.h"
+#include "forward.h"
+#include "model.h"
+#include "pool.h"
+#include "sampler.h"
+#include "tokenizer.h"
+#include "utf8.h"
+
+struct calgae_vocab {
+    const calgae_tokenizer *tok;
+};
+
+struct calgae_model {
+    calgae_transformer tr;
+    calgae_tokenizer own_tok; /* a vocabulary from a file of its own */
+    int have_tr, have_own_tok, have_be, prepared;
+    calgae_vocab vocab;
+    calgae_backends be;
+    char **meta;              /* NUL-terminated copies of the GGUF's string values, per key */
+    double load_ms;
+};
+
+struct calgae_context {
+    calgae_model *model;
+    calgae_pool *pool;
+    calgae_state st;
+    int pos;          /* positions held in the KV cache */
+    int have_logits;  /* st.logits holds the last evaluated token's row */
+    calgae_token last; /* the last evaluated token, -1 if none */
+};
+
+struct calgae_sampler {
+    calgae_sampler_state s;
+    float *scratch;             /* [n_vocab] logits copy the chain may overwrite */
+    calgae_token *recent;       /* ring of the last repeat_last_n tokens */
+    int n_recent, recent_head, recent_cap;
+    float repeat_penalty;
+};
+
+struct calgae_decoder {
+    const calgae_tokenizer *tok;
+    calgae_token prev;
+    calgae_utf8_stream us;
+};
+
+/* Fills err (when not NULL) and returns status; the message is formatted like calgae_fail's. */
+calgae_status calgae_api_fail(calgae_error *err, calgae_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* An internal function failed with its message in msg: copy it into err with status. */
+calgae_status calgae_api_status(calgae_error *err, calgae_status status, const char *msg);
+/* Clears err to CALGAE_OK. */
+calgae_status calgae_api_ok(calgae_error *err);
+
+#endif
