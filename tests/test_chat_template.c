@@ -163,6 +163,10 @@ static void test_plain(void **state)
                                      {"user", "The dog"},
                                      {"assistant", "\nran"}};
     expect_format(CALGAE_CHAT_PLAIN, m, 4, 1, "Once upon a time there was a dog. The dog\nran");
+    const calgae_chat_message touching[] = {{"user", "Once upon a time"},
+                                            {"assistant", ", a cat"},
+                                            {"user", "Then"}};
+    expect_format(CALGAE_CHAT_PLAIN, touching, 3, 1, "Once upon a time, a cat Then");
     expect_format(CALGAE_CHAT_PLAIN, m, 0, 1, "");
 }
 

@@ -166,6 +166,11 @@ static void put(struct sink *s, const char *t)
     put_n(s, t, strlen(t));
 }
 
+static int is_role(const calgae_chat_message *m, const char *role)
+{
+    return !strcmp(m->role, role);
+}
+
 /* The text without leading and trailing whitespace (llama.cpp's trim, byte-wise isspace). */
 static void put_trimmed(struct sink *s, const char *t)
 {
@@ -177,17 +182,15 @@ static void put_trimmed(struct sink *s, const char *t)
     put_n(s, t + a, b - a);
 }
 
-static int is_role(const calgae_chat_message *m, const char *role)
-{
-    return !strcmp(m->role, role);
-}
 
 static void fmt_plain(struct sink *s, const calgae_chat_message *m, int n)
 {
     for (int i = 0; i < n; i++) {
         const char *c = m[i].content;
-        /* a space where two texts would touch: "a time" + "She" reads "a time She" */
-        if (s->last >= 0 && *c && !isspace((unsigned char)*c) && !isspace(s->last))
+        /* a user's text gets a space where it would touch the text before ("a time" + "She"
+         * reads "a time She"); an answer is the model's own continuation, kept as it is */
+        if (is_role(&m[i], "user") && s->last >= 0 && *c && !isspace((unsigned char)*c) &&
+            !isspace(s->last))
             put(s, " ");
         put(s, c);
     }

@@ -17,5 +17,8 @@ int calgae_cmd_verify(int argc, char **argv);
 int calgae_cmd_bench(int argc, char **argv);
 int calgae_cmd_quantize(int argc, char **argv);
 int calgae_cmd_perplexity(int argc, char **argv);
+/* `calgae chat`; also `calgae run -i` / `--interactive`, which calgae_run_wants_chat spots. */
+int calgae_cmd_chat(int argc, char **argv);
+int calgae_run_wants_chat(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "args.h"
+#include "cli.h"
 #include "config.h"
 #include "session.h"
 #include "util.h"
@@ -179,6 +180,8 @@ int calgae_cmd_run(int argc, char **argv)
     struct run_opts o = {.tokens = 128, .temperature = 0.7, .top_k = 50, .top_p = 0.9};
     o.seed = (uint64_t)time(NULL);
     o.s.need_state = 1;
+    if (calgae_run_wants_chat(argc, argv)) /* -i: llama.cpp's spelling of chat */
+        return calgae_cmd_chat(argc, argv);
     int rc = parse(argc, argv, &o);
     if (rc >= 0)
         return rc;

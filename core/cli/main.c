@@ -13,6 +13,7 @@ static const char usage[] =
     "\n"
     "Commands:\n"
     "  run        generate text from a model (GGUF or llama2.c .bin)\n"
+    "  chat       talk with a model, line by line (also 'run -i')\n"
     "  tokenize   print the token ids of a text\n"
     "  convert    write a llama2.c checkpoint (or any model Calgae reads) as GGUF\n"
     "  logits     write the raw logits of a token sequence (for testing)\n"
@@ -40,6 +41,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "run"))
         return calgae_cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "chat"))
+        return calgae_cmd_chat(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize"))
         return calgae_cmd_tokenize(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert"))

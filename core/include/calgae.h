@@ -329,7 +329,8 @@ CALGAE_API calgae_status calgae_generate(calgae_context *ctx, calgae_sampler *sm
  * in `tokenizer.chat_template` by substring heuristics, as llama.cpp's llm_chat_detect_template
  * does (no Jinja is evaluated), and written out by calgae_chat_format as llama.cpp's
  * llm_chat_apply_template writes them. PLAIN is for base models (no template): the messages'
- * texts one after another, a space between two that would otherwise touch. */
+ * texts one after another, with a space before a user's text where it would touch the text
+ * before it (an answer is the model's own continuation and is kept as it is). */
 typedef enum calgae_chat_template {
     CALGAE_CHAT_UNKNOWN = -1,       /* a template this library cannot format */
     CALGAE_CHAT_PLAIN = 0,          /* "plain" */
