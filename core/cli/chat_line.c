@@ -5,9 +5,10 @@
  *
  * Ctrl-C: the handler only sets a flag (installed without SA_RESTART, so a read in progress
  * returns EINTR). libedit's own signal handling is left off (EL_SIGNAL 0): it would re-raise
- * the signal to the whole process group. Instead our read function sees EINTR at the prompt
- * and ends the line as cancelled, so Ctrl-C there just clears the line; during an answer the
- * token callback sees the flag and stops the answer.
+ * the signal to the whole process group. At the prompt Ctrl-C just clears the line: libedit's
+ * raw mode usually reads it as a key, bound here to end the line as cancelled, and where the
+ * terminal still makes it a signal, our read function sees EINTR and does the same. During an
+ * answer the token callback sees the flag and stops the answer.
  */
 #define _POSIX_C_SOURCE 200809L /* sigaction, getline, strdup */
 #include "chat_line.h"
@@ -102,6 +103,16 @@ static int read_wchar(EditLine *el, wchar_t *wc)
     }
 }
 
+/* Ctrl-C typed while libedit has the terminal in raw mode (no signal then): the same as the
+ * signal at the prompt, the line ends as cancelled. */
+static unsigned char cancel_line(EditLine *el, int ch)
+{
+    (void)el;
+    (void)ch;
+    line_cancelled = 1;
+    return CC_NEWLINE;
+}
+
 static char *prompt_text(EditLine *el)
 {
     (void)el;
@@ -154,6 +165,8 @@ static chat_line *open_editline(chat_line *l, const char *program)
     el_set(l->el, EL_PROMPT, prompt_text);
     el_set(l->el, EL_HIST, history, l->hist);
     el_set(l->el, EL_GETCFN, read_wchar);
+    el_set(l->el, EL_ADDFN, "calgae-cancel", "clear the line (Ctrl-C)", cancel_line);
+    el_set(l->el, EL_BIND, "^C", "calgae-cancel", NULL);
     el_source(l->el, NULL); /* the user's ~/.editrc, as other editline programs do */
     return l;
 }

@@ -299,8 +299,10 @@ static calgae_status make_plan(const chat_session *s, struct plan *p, calgae_err
     size_t same = 0;
     while (same < s->fed_len && same < p->full_len && s->fed[same] == p->full[same])
         same++;
+    /* the last checkpoint inside the common part that leaves at least one token to evaluate
+     * (the answer needs logits; repeated text can make a whole new prompt read as cached) */
     p->k = s->n_ck - 1;
-    while (p->k > 0 && s->ck[p->k].off > same)
+    while (p->k > 0 && (s->ck[p->k].off > same || s->ck[p->k].off >= p->full_len))
         p->k--;
     const struct chat_ckpt *c = &s->ck[p->k];
     if (c->pos == 0 && s->has_system) {
