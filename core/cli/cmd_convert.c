@@ -7,6 +7,7 @@
 #include "convert.h"
 #include "gguf.h"
 #include "session.h"
+#include "types.h"
 
 static const char usage[] =
     "Usage: calgae convert --model IN --out OUT.gguf [--type f32|f16|q8_0|q4_0|q4_1] [--tokenizer FILE]\n"
@@ -22,19 +23,15 @@ static const char usage[] =
     "      --tokenizer FILE   the vocabulary (default: the model's own, or tokenizer.bin beside it)\n"
     "  -h, --help             show this help\n";
 
+/* a type of the type table that floats can be quantized to and the plugins multiply */
 static int parse_type(const char *s, uint32_t *type)
 {
-    static const struct { const char *name; uint32_t type; } types[] = {
-        {"f32", CALGAE_TYPE_F32}, {"f16", CALGAE_TYPE_F16},
-        {"q8_0", CALGAE_TYPE_Q8_0}, {"q4_0", CALGAE_TYPE_Q4_0},
-        {"q4_1", CALGAE_TYPE_Q4_1}};
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-        if (!strcmp(s, types[i].name)) {
-            *type = types[i].type;
-            return 0;
-        }
-    }
-    return -1;
+    uint32_t t;
+    if (calgae_type_by_name(s, &t) != 0 || !calgae_type_traits(t)->from_float ||
+        !calgae_type_has_products(t))
+        return -1;
+    *type = t;
+    return 0;
 }
 
 int calgae_cmd_convert(int argc, char **argv)

@@ -18,6 +18,7 @@
 #include "quantize.h"
 #include "rtn.h"
 #include "session.h"
+#include "types.h"
 
 #define DEFAULT_CALIB_TOKENS 65536 /* the paper's 128 samples of 512 tokens */
 #define BYTES_PER_TOKEN_MAX 16     /* generous: only this much of a big text is tokenized */
@@ -62,14 +63,11 @@ static void on_signal(int sig)
 
 static int parse_type(const char *flag, const char *s, int allow_f32, uint32_t *type)
 {
-    static const struct { const char *name; uint32_t type; } types[] = {
-        {"q8_0", CALGAE_TYPE_Q8_0}, {"q4_0", CALGAE_TYPE_Q4_0}, {"q4_1", CALGAE_TYPE_Q4_1},
-        {"f32", CALGAE_TYPE_F32},   {"f16", CALGAE_TYPE_F16}};
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-        if (!strcmp(s, types[i].name) && (allow_f32 || calgae_rtn_is_block_type(types[i].type))) {
-            *type = types[i].type;
-            return 0;
-        }
+    uint32_t t; /* a type of the type table with a quantizer; a block type unless allow_f32 */
+    if (calgae_type_by_name(s, &t) == 0 && calgae_type_traits(t)->from_float &&
+        (allow_f32 || calgae_rtn_is_block_type(t))) {
+        *type = t;
+        return 0;
     }
     calgae_cli_error("%s: unknown type '%s' (%s)", flag, s,
                  allow_f32 ? "f32, f16, q8_0, q4_0 or q4_1" : "q8_0, q4_0 or q4_1");

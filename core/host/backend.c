@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "types.h"
 #include "util.h"
 
 typedef void (*generic_fn)(void);
@@ -503,20 +504,15 @@ void calgae_backends_free(calgae_backends *b)
 
 int calgae_product_slot(uint32_t type, int matmul)
 {
-    switch (type) {
-    case CALGAE_TYPE_F32:
-        return matmul ? CALGAE_SLOT_MATMUL_F32 : CALGAE_SLOT_MATVEC_F32;
-    case CALGAE_TYPE_F16:
-        return matmul ? CALGAE_SLOT_MATMUL_F16 : CALGAE_SLOT_MATVEC_F16;
-    case CALGAE_TYPE_Q8_0:
-        return matmul ? CALGAE_SLOT_MATMUL_Q8_0 : CALGAE_SLOT_MATVEC_Q8_0;
-    case CALGAE_TYPE_Q4_0:
-        return matmul ? CALGAE_SLOT_MATMUL_Q4_0 : CALGAE_SLOT_MATVEC_Q4_0;
-    case CALGAE_TYPE_Q4_1:
-        return matmul ? CALGAE_SLOT_MATMUL_Q4_1 : CALGAE_SLOT_MATVEC_Q4_1;
-    default:
+    /* the type table names the slot by its place in calgae_plugin; slots[] knows every place */
+    const calgae_type_info *t = calgae_type_traits(type);
+    const size_t offset = !t ? 0 : matmul ? t->matmul_slot : t->matvec_slot;
+    if (offset == 0)
         return -1;
-    }
+    for (int s = 0; s < CALGAE_SLOT_COUNT; s++)
+        if (slots[s].offset == offset)
+            return s;
+    return -1;
 }
 
 int calgae_backends_matvec(const calgae_backends *b, const calgae_weight *w, const void *x,

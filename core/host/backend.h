@@ -149,7 +149,8 @@ int calgae_backends_matmul(const calgae_backends *b, const calgae_weight *w, con
 
 /* Name of the plugin that serves a slot first ("none" if nobody). */
 const char *calgae_backends_slot_owner(const calgae_backends *b, int slot);
-/* The matvec (matmul = 0) or matmul slot of a weight type; -1 for a type no slot takes. */
+/* The matvec (matmul = 0) or matmul slot of a weight type, as the type table (types.h) names
+ * it; -1 for a type no slot takes. */
 int calgae_product_slot(uint32_t type, int matmul);
 /* "scalar" or "avx2+scalar": the plugins that serve at least one slot, in preference order. */
 void calgae_backends_describe(const calgae_backends *b, char *out, size_t out_len);
