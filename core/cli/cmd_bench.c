@@ -102,8 +102,8 @@ static int parse(int argc, char **argv, struct bench_opts *o)
         {"no-repack", no_argument, 0, 'R'},     {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
-    opterr = 0;
-    optind = 1;
+    if (calgae_args_check("bench", &argc, argv, ":m:p:n:r:t:o:h", longs) != 0)
+        return 2;
     while ((c = getopt_long(argc, argv, ":m:p:n:r:t:o:h", longs, NULL)) != -1) {
         switch (c) {
         case 'm': o->s.model = optarg; break;
@@ -134,8 +134,8 @@ static int parse(int argc, char **argv, struct bench_opts *o)
         case 'W': o->bandwidth_only = 1; break;
         case 'R': o->s.no_repack = 1; break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': calgae_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_error("unknown option %s (see 'calgae bench --help')", argv[optind - 1]); return 2;
+        case ':':
+        default: return calgae_option_error("bench", c, argv, longs);
         }
     }
     if (optind < argc) {

@@ -47,8 +47,8 @@ int calgae_cmd_convert(int argc, char **argv)
     const char *out = NULL;
     uint32_t type = CALGAE_TYPE_F32;
     int c;
-    opterr = 0;
-    optind = 1;
+    if (calgae_args_check("convert", &argc, argv, ":m:o:h", longs) != 0)
+        return 2;
     while ((c = getopt_long(argc, argv, ":m:o:h", longs, NULL)) != -1) {
         switch (c) {
         case 'm': so.model = optarg; break;
@@ -61,8 +61,8 @@ int calgae_cmd_convert(int argc, char **argv)
             }
             break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': calgae_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_error("unknown option %s (see 'calgae convert --help')", argv[optind - 1]); return 2;
+        case ':':
+        default: return calgae_option_error("convert", c, argv, longs);
         }
     }
     if (optind < argc || !so.model || !out) {

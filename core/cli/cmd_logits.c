@@ -85,8 +85,8 @@ int calgae_cmd_logits(int argc, char **argv)
     const char *prompt = NULL, *id_list = NULL, *out = NULL;
     long v;
     int c;
-    opterr = 0;
-    optind = 1;
+    if (calgae_args_check("logits", &argc, argv, ":m:p:o:t:h", longs) != 0)
+        return 2;
     while ((c = getopt_long(argc, argv, ":m:p:o:t:h", longs, NULL)) != -1) {
         switch (c) {
         case 'm': so.model = optarg; break;
@@ -100,8 +100,8 @@ int calgae_cmd_logits(int argc, char **argv)
         case 'C': if (calgae_parse_int("--ctx", optarg, 1, 1 << 24, &v)) return 2; so.ctx = (int)v; break;
         case 'b': if (calgae_parse_int("--batch", optarg, 1, 4096, &v)) return 2; so.max_batch = (int)v; break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': calgae_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_error("unknown option %s (see 'calgae logits --help')", argv[optind - 1]); return 2;
+        case ':':
+        default: return calgae_option_error("logits", c, argv, longs);
         }
     }
     if (optind < argc || !so.model || !out || !prompt == !id_list) {

@@ -63,8 +63,8 @@ static int parse(int argc, char **argv, struct opts *o)
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     long v;
     int c;
-    opterr = 0;
-    optind = 1;
+    if (calgae_args_check("perplexity", &argc, argv, ":m:f:c:t:h", longs) != 0)
+        return 2;
     while ((c = getopt_long(argc, argv, ":m:f:c:t:h", longs, NULL)) != -1) {
         switch (c) {
         case 'm': o->so.model = optarg; break;
@@ -79,8 +79,8 @@ static int parse(int argc, char **argv, struct opts *o)
             o->so.threads = (int)v;
             break;
         case 'h': fputs(usage, stdout); return -1;
-        case ':': calgae_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_error("unknown option %s (see 'calgae perplexity --help')", argv[optind - 1]); return 2;
+        case ':':
+        default: return calgae_option_error("perplexity", c, argv, longs);
         }
     }
     if (optind < argc || !o->so.model) {

@@ -65,8 +65,8 @@ static int parse(int argc, char **argv, struct run_opts *o)
         {0, 0, 0, 0}};
     long v;
     int c;
-    opterr = 0;
-    optind = 1;
+    if (calgae_args_check("run", &argc, argv, ":m:p:n:t:vh", longs) != 0)
+        return 2;
     while ((c = getopt_long(argc, argv, ":m:p:n:t:vh", longs, NULL)) != -1) {
         switch (c) {
         case 'm': o->s.model = optarg; break;
@@ -84,8 +84,8 @@ static int parse(int argc, char **argv, struct run_opts *o)
         case 'v': o->s.verbose = 1; break;
         case 'R': o->s.no_repack = 1; break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': calgae_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_error("unknown option %s (see 'calgae run --help')", argv[optind - 1]); return 2;
+        case ':':
+        default: return calgae_option_error("run", c, argv, longs);
         }
     }
     if (optind < argc) {

@@ -46,8 +46,8 @@ int calgae_cmd_tokenize(int argc, char **argv)
         {0, 0, 0, 0}};
     const char *model = NULL, *tokfile = NULL, *text = NULL;
     int ids_only = 0, bos = 1, c;
-    opterr = 0;
-    optind = 1;
+    if (calgae_args_check("tokenize", &argc, argv, ":m:h", longs) != 0)
+        return 2;
     while ((c = getopt_long(argc, argv, ":m:h", longs, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
@@ -56,8 +56,8 @@ int calgae_cmd_tokenize(int argc, char **argv)
         case 'i': ids_only = 1; break;
         case 'b': bos = 0; break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': calgae_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_error("unknown option %s (see 'calgae tokenize --help')", argv[optind - 1]); return 2;
+        case ':':
+        default: return calgae_option_error("tokenize", c, argv, longs);
         }
     }
     if (optind < argc || !text || (!model && !tokfile)) {

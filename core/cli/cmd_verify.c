@@ -78,15 +78,15 @@ int calgae_cmd_verify(int argc, char **argv)
     const char *ref_arg = NULL;
     uint64_t seed = 1;
     int c;
-    opterr = 0;
-    optind = 1;
+    if (calgae_args_check("backends verify", &argc, argv, ":h", longs) != 0)
+        return 2;
     while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
         switch (c) {
         case 'r': ref_arg = optarg; break;
         case 's': if (calgae_parse_u64("--seed", optarg, &seed)) return 2; break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': calgae_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_error("unknown option %s (see 'calgae backends verify --help')", argv[optind - 1]); return 2;
+        case ':':
+        default: return calgae_option_error("backends verify", c, argv, longs);
         }
     }
     if (optind != argc - 1) {

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# cli_newcomer_test.sh - the calgae command line as a newcomer meets it (issue 9, part 5): flags
+# named when they are wrong, with the nearest one suggested; llama.cpp's spellings understood;
+# `calgae help CMD`. Each check states what a user would type and what must come back; nothing
+# here compares with text the program printed before (no goldens of our own).
+#
+# Environment (set by ctest): CALGAE_BIN, CALGAE_MODELS, CALGAE_TEST_TMP.
+set -u
+: "${CALGAE_BIN:?}" "${CALGAE_MODELS:?}" "${CALGAE_TEST_TMP:?}"
+M="$CALGAE_MODELS"
+T="$CALGAE_TEST_TMP/cli_newcomer"
+rm -rf "$T"
+mkdir -p "$T"
+failures=0
+bad() {
+    echo "FAIL: $*" >&2
+    failures=$((failures + 1))
+}
+ok() { echo "ok   $*"; }
+
+# expect RC FRAGMENT... -- ARGS...: calgae ARGS exits RC with one stderr line holding every
+# FRAGMENT, and nothing on stdout.
+expect() {
+    local want=$1 frags=() rc
+    shift
+    while [ "$1" != "--" ]; do frags+=("$1"); shift; done
+    shift
+    timeout 30 "$CALGAE_BIN" "$@" >"$T/stdout" 2>"$T/stderr" </dev/null
+    rc=$?
+    local what="calgae $*" f
+    [ "$rc" -eq "$want" ] || { bad "$what: exit $rc, want $want ($(head -c 300 "$T/stderr"))"; return; }
+    [ -s "$T/stdout" ] && { bad "$what: wrote to stdout: $(head -c 200 "$T/stdout")"; return; }
+    [ "$(wc -l <"$T/stderr")" -eq 1 ] || { bad "$what: stderr is not one line: $(cat "$T/stderr")"; return; }
+    for f in "${frags[@]}"; do
+        grep -qF -- "$f" "$T/stderr" || { bad "$what: stderr lacks '$f': $(cat "$T/stderr")"; return; }
+    done
+    ok "$what"
+}
+
+RUN=(run --model "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --temperature 0)
+
+# ---- flags named, nearest suggested (args.c) ----
+expect 2 "unknown option --temprature" "did you mean --temperature?" -- run --temprature 1
+expect 2 "unknown option -x" -- run -x 0
+expect 2 "unknown option -x" -- logits -x 0
+expect 2 "unknown option -tokens" "did you mean --tokens?" -- run -tokens 5
+expect 2 "unknown option --outt" "did you mean --out?" -- convert --outt x
+expect 2 "unknown option --frobnicate" "calgae tokenize --help" -- tokenize --frobnicate
+expect 2 "unknown command 'rnu'" "did you mean 'run'?" -- rnu
+expect 2 "unknown command 'quantise'" "did you mean 'quantize'?" -- quantise
+expect 2 "-fa" "flash-attn" -- run -fa -m x
+expect 2 "--model needs a value" -- run --model
+# a value that starts with '-' is a value, not a flag
+expect 2 "--tokens: '-5'" -- run -m x --tokens -5
+
+# -ngl N is llama.cpp's GPU layer count: noted and ignored, never read as -n gl
+"$CALGAE_BIN" "${RUN[@]}" -ngl 99 --tokens 5 >"$T/out" 2>"$T/err"
+rc=$?
+if [ "$rc" -ne 0 ] || ! grep -q -- "-ngl 99 ignored" "$T/err" || grep -q "'gl'" "$T/err"; then
+    bad "run -ngl 99: exit $rc, $(cat "$T/err")"
+else
+    ok "run -ngl 99 (ignored with a note)"
+fi
+
+# ---- calgae help ----
+"$CALGAE_BIN" help run >"$T/out" 2>"$T/err"
+if [ $? -eq 0 ] && grep -q "^Usage: calgae run" "$T/out"; then ok "help run"; else bad "help run: $(head -3 "$T/out")"; fi
+"$CALGAE_BIN" help >"$T/out" 2>"$T/err"
+if [ $? -eq 0 ] && grep -q "^Usage: calgae <command>" "$T/out"; then ok "help"; else bad "help: $(head -3 "$T/out")"; fi
+
+if [ "$failures" -ne 0 ]; then
+    echo "cli_newcomer_test: $failures failure(s)"
+    exit 1
+fi
+echo "cli_newcomer_test: all passed"
