@@ -62,6 +62,38 @@ else
     ok "run -ngl 99 (ignored with a note)"
 fi
 
+# ---- logits --out: whole or not at all (outfile.c) ----
+TOK=(--model "$M/stories260K.bin" --tokenizer "$M/tok512.bin")
+echo "an earlier file" >"$T/keep.f32"
+expect 1 "99999" -- logits "${TOK[@]}" --ids 1,99999 --out "$T/keep.f32"
+if [ "$(cat "$T/keep.f32")" = "an earlier file" ] && [ -z "$(ls "$T" | grep -F '.tmp.')" ]; then
+    ok "logits with a bad token id keeps the existing --out"
+else
+    bad "logits with a bad token id: the existing --out was changed or a temporary file stays"
+fi
+# Ctrl-C at a spread of moments: the existing file is kept whole, or replaced by a complete one
+ids=1$(for i in $(seq 1 511); do printf ',%d' $((5 + i % 400)); done)
+full=$((512 * 512 * 4))
+interrupted=0
+for d in 0.01 0.02 0.03 0.04 0.05 0.06 0.08 0.1; do
+    echo "an earlier file" >"$T/int.f32"
+    timeout -s INT "$d" "$CALGAE_BIN" logits "${TOK[@]}" --ids "$ids" --batch 1 --threads 1 \
+        --out "$T/int.f32" >/dev/null 2>&1
+    rc=$?
+    size=$(stat -c %s "$T/int.f32")
+    if [ "$rc" -eq 0 ] && [ "$size" -eq "$full" ]; then
+        continue
+    fi
+    interrupted=$((interrupted + 1))
+    if [ "$rc" -eq 0 ] || [ "$(cat "$T/int.f32")" != "an earlier file" ]; then
+        bad "logits interrupted after ${d}s (exit $rc): --out has $size bytes, neither the old file nor $full"
+    fi
+done
+leftover=$(ls "$T" | grep -F '.tmp.')
+[ -z "$leftover" ] || bad "logits interrupted: temporary files left: $leftover"
+[ "$interrupted" -gt 0 ] || bad "logits: no run was interrupted; the check proved nothing"
+[ "$failures" -eq 0 ] && ok "logits interrupted $interrupted times: --out kept whole, nothing left behind"
+
 # ---- calgae help ----
 "$CALGAE_BIN" help run >"$T/out" 2>"$T/err"
 if [ $? -eq 0 ] && grep -q "^Usage: calgae run" "$T/out"; then ok "help run"; else bad "help run: $(head -3 "$T/out")"; fi
