@@ -94,6 +94,29 @@ leftover=$(ls "$T" | grep -F '.tmp.')
 [ "$interrupted" -gt 0 ] || bad "logits: no run was interrupted; the check proved nothing"
 [ "$failures" -eq 0 ] && ok "logits interrupted $interrupted times: --out kept whole, nothing left behind"
 
+# ---- convert / quantize --out the model itself: refused, source intact ----
+mkdir -p "$T/src"
+cp "$M/stories260K.bin" "$T/src/m.bin"
+cp "$M/tok512.bin" "$T/src/tokenizer.bin"
+cp "$M/stories260K.gguf" "$T/src/m.gguf"
+ln -s m.bin "$T/src/link.bin"
+ln -s m.gguf "$T/src/link.gguf"
+sum_before=$(cat "$T/src/m.bin" "$T/src/m.gguf" "$T/src/tokenizer.bin" | sha256sum)
+expect 2 "is the input file" -- convert --model "$T/src/m.bin" --out "$T/src/m.bin"
+expect 2 "is the input file" -- convert --model "$T/src/m.bin" --out "$T/src/../src/./m.bin"
+expect 2 "is the input file" -- convert --model "$T/src/link.bin" --out "$T/src/m.bin"
+expect 2 "is the input file" -- convert --model "$T/src/m.bin" --out "$T/src/link.bin"
+expect 2 "is the input file" -- convert --model "$T/src/m.gguf" --out "$T/src/link.gguf" --type q8_0
+expect 2 "is the input file" -- convert --model "$T/src/m.bin" --tokenizer "$T/src/tokenizer.bin" --out "$T/src/tokenizer.bin"
+expect 2 "is the input file" -- quantize --model "$T/src/m.gguf" --out "$T/src/m.gguf" --type q8_0
+expect 2 "is the input file" -- quantize --model "$T/src/link.gguf" --out "$T/src/./m.gguf" --type q4_0
+if [ "$(cat "$T/src/m.bin" "$T/src/m.gguf" "$T/src/tokenizer.bin" | sha256sum)" = "$sum_before" ] &&
+    [ -z "$(ls "$T/src" | grep -F '.tmp.')" ]; then
+    ok "convert/quantize onto the source: sources intact"
+else
+    bad "convert/quantize onto the source changed a source file or left a temporary file"
+fi
+
 # ---- calgae help ----
 "$CALGAE_BIN" help run >"$T/out" 2>"$T/err"
 if [ $? -eq 0 ] && grep -q "^Usage: calgae run" "$T/out"; then ok "help run"; else bad "help run: $(head -3 "$T/out")"; fi

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void calgae_error(const char *fmt, ...)
 {
@@ -312,5 +313,22 @@ int calgae_option_error(const char *cmd, int c, char **argv, const struct option
         calgae_error("%s: unknown option -%c (see 'calgae %s --help')", cmd, optopt, cmd);
     else
         calgae_error("%s: bad option %s (see 'calgae %s --help')", cmd, arg, cmd);
+    return 2;
+}
+
+int calgae_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+int calgae_check_out(const char *cmd, const char *out, const char *in1, const char *in2)
+{
+    const char *in = in1 && calgae_same_file(out, in1) ? in1
+                     : in2 && calgae_same_file(out, in2) ? in2 : NULL;
+    if (!in)
+        return 0;
+    calgae_error("%s: --out %s is the input file %s itself; write to another file", cmd, out, in);
     return 2;
 }

@@ -39,6 +39,14 @@ const char *calgae_nearest(const char *word, const char *const *names, int n);
 int calgae_args_check(const char *cmd, int *argc, char **argv, const char *shorts,
                       const struct option *longs);
 
+/* Whether paths a and b name the same existing file (device and inode: another spelling, a
+ * symbolic or hard link). */
+int calgae_same_file(const char *a, const char *b);
+
+/* For an output path: 0, or 2 with "CMD: --out X is the input file Y itself" printed when out
+ * is the same file as one of the inputs (the NULLs are skipped). */
+int calgae_check_out(const char *cmd, const char *out, const char *in1, const char *in2);
+
 /* For getopt_long's ':' and '?' returns: prints what is wrong with the flag, by name. Returns 2. */
 int calgae_option_error(const char *cmd, int c, char **argv, const struct option *longs);
 

@@ -76,6 +76,10 @@ int calgae_cmd_convert(int argc, char **argv)
         calgae_error("%s", err);
         return 1;
     }
+    if (calgae_check_out("convert", out, s.model.path, so.tokenizer) != 0) {
+        calgae_session_close(&s);
+        return 2;
+    }
     int rc = calgae_convert_to_gguf(&s.model, s.tok, type, out, err, sizeof err);
     if (rc != 0)
         calgae_error("%s", err);

@@ -316,6 +316,10 @@ int calgae_cmd_quantize(int argc, char **argv)
         calgae_error("%s", err);
         return src < -1 ? 2 : 1;
     }
+    if (calgae_check_out("quantize", o.out, s.model.path, o.so.tokenizer) != 0) {
+        calgae_session_close(&s);
+        return 2;
+    }
     /* Ctrl-C and kill stop the run between steps: the output is written whole or not at all */
     struct sigaction sa = {0}, old_int, old_term;
     sa.sa_handler = on_signal;
