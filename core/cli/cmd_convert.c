@@ -72,9 +72,10 @@ int calgae_cmd_convert(int argc, char **argv)
     char err[CALGAE_ERR_LEN];
     calgae_session s;
     so.threads = 1;
-    if (calgae_session_open(&s, &so, err, sizeof err) != 0) {
+    int src = calgae_session_open(&s, &so, err, sizeof err);
+    if (src != 0) {
         calgae_error("%s", err);
-        return 1;
+        return src == CALGAE_SETTINGS_BAD ? 2 : 1;
     }
     if (calgae_check_out("convert", out, s.model.path, so.tokenizer) != 0) {
         calgae_session_close(&s);
