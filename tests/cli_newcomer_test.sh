@@ -117,6 +117,67 @@ else
     bad "convert/quantize onto the source changed a source file or left a temporary file"
 fi
 
+# ---- run: llama.cpp's spellings ----
+GOLD="$M/expected_stories260K_t0_n200.txt" # llama2.c's text, greedy, 200 tokens
+# run_cmp WHAT ARGS...: calgae run ARGS prints llama2.c's golden text
+run_cmp() {
+    local what=$1
+    shift
+    if "$CALGAE_BIN" "$@" >"$T/out" 2>"$T/err" && cmp -s "$T/out" "$GOLD"; then
+        ok "$what"
+    else
+        bad "$what: not llama2.c's text ($(tail -1 "$T/err"))"
+    fi
+}
+run_cmp "run --temp 0 --n-predict 200 -c 256" run -m "$M/stories260K.bin" --tokenizer "$M/tok512.bin" \
+    --temp 0 --n-predict 200 -c 256
+run_cmp "run --ctx-size 256 -s 5 --temperature 0 -n 200" run -m "$M/stories260K.bin" \
+    --tokenizer "$M/tok512.bin" --ctx-size 256 -s 5 --temperature 0 -n 200
+# off settings of the new filters change nothing; min-p never changes a greedy choice
+run_cmp "run --min-p 0.05 --repeat-penalty 1 (greedy)" "${RUN[@]}" --tokens 200 --min-p 0.05 \
+    --repeat-penalty 1 --repeat-last-n 64
+# a strong repeat penalty must change greedy text that repeats itself (llama2.c's golden does)
+"$CALGAE_BIN" "${RUN[@]}" --tokens 200 --repeat-penalty 5 >"$T/out" 2>"$T/err"
+if [ $? -eq 0 ] && [ -s "$T/out" ] && ! cmp -s "$T/out" "$GOLD"; then ok "run --repeat-penalty 5 changes the text"
+else bad "run --repeat-penalty 5: exit or text unchanged ($(tail -1 "$T/err"))"; fi
+
+# the prompt from -p, -f FILE and -p - (stdin) is the same prompt
+prompt="One day, Lily met a Shoggoth"
+"$CALGAE_BIN" "${RUN[@]}" --tokens 40 -p "$prompt" >"$T/p.txt" 2>"$T/err" || bad "run -p: $(cat "$T/err")"
+printf '%s\n' "$prompt" >"$T/prompt.txt"
+"$CALGAE_BIN" "${RUN[@]}" --tokens 40 -f "$T/prompt.txt" >"$T/f.txt" 2>"$T/err" || bad "run -f: $(cat "$T/err")"
+"$CALGAE_BIN" "${RUN[@]}" --tokens 40 -p - <"$T/prompt.txt" >"$T/s.txt" 2>"$T/err" || bad "run -p -: $(cat "$T/err")"
+if [[ "$(cat "$T/p.txt")" == "$prompt"* ]] && cmp -s "$T/p.txt" "$T/f.txt" && cmp -s "$T/p.txt" "$T/s.txt"; then
+    ok "run -p TEXT, -f FILE and -p - give the same text"
+else
+    bad "run -p / -f / -p -: texts differ"
+fi
+"$CALGAE_BIN" "${RUN[@]}" --tokens 40 -p "$prompt" --no-display-prompt >"$T/nd.txt" 2>"$T/err"
+if [ "$prompt$(cat "$T/nd.txt")" = "$(cat "$T/p.txt")" ]; then ok "run --no-display-prompt"
+else bad "run --no-display-prompt: '$(head -c 80 "$T/nd.txt")' is not the text after the prompt"; fi
+expect 1 "$T/none.txt" -- run -m "$M/stories260K.bin" -f "$T/none.txt"
+expect 2 "once" -- run -m "$M/stories260K.bin" -f "$T/prompt.txt" -p x
+
+# without --seed (or with -1) the seed comes from the system's entropy: runs in one second differ
+for i in 1 2 3; do
+    "$CALGAE_BIN" run -m "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --temperature 1 \
+        --tokens 40 >"$T/r$i.txt" 2>/dev/null
+done
+"$CALGAE_BIN" run -m "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --temperature 1 \
+    --tokens 40 -s -1 --verbose >"$T/r4.txt" 2>"$T/err"
+if cmp -s "$T/r1.txt" "$T/r2.txt" && cmp -s "$T/r2.txt" "$T/r3.txt"; then
+    bad "run without --seed: three runs gave the same text"
+else
+    ok "run without --seed: three runs, different texts"
+fi
+grep -qE "^calgae: seed [0-9]+$" "$T/err" && ok "run --verbose prints the seed" ||
+    bad "run -s -1 --verbose: no 'calgae: seed N' line"
+seed=$(sed -n 's/^calgae: seed //p' "$T/err")
+"$CALGAE_BIN" run -m "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --temperature 1 \
+    --tokens 40 -s "$seed" >"$T/r5.txt" 2>/dev/null
+cmp -s "$T/r4.txt" "$T/r5.txt" && ok "run -s with the printed seed repeats the text" ||
+    bad "run -s $seed does not repeat the text of the run that printed it"
+
 # ---- calgae help ----
 "$CALGAE_BIN" help run >"$T/out" 2>"$T/err"
 if [ $? -eq 0 ] && grep -q "^Usage: calgae run" "$T/out"; then ok "help run"; else bad "help run: $(head -3 "$T/out")"; fi
