@@ -178,6 +178,32 @@ seed=$(sed -n 's/^calgae: seed //p' "$T/err")
 cmp -s "$T/r4.txt" "$T/r5.txt" && ok "run -s with the printed seed repeats the text" ||
     bad "run -s $seed does not repeat the text of the run that printed it"
 
+# ---- tokenize finds its vocabulary as run does; random bytes are named as no model ----
+text="Once upon a time, Lily"
+want=$("$CALGAE_BIN" tokenize --tokenizer "$M/tok512.bin" --text "$text" --ids 2>&1)
+got=$("$CALGAE_BIN" tokenize -m "$T/src/m.bin" --text "$text" --ids 2>&1)
+[ -n "$want" ] && [ "$got" = "$want" ] && ok "tokenize -m x.bin uses tokenizer.bin beside it" ||
+    bad "tokenize -m x.bin: '$got', want '$want' (tokenizer.bin beside it)"
+# a vocabulary-only GGUF, against llama.cpp's own expected ids (ggml-vocab-*.gguf.out, no BOS)
+V="$M/ggml-vocab-llama-spm.gguf"
+first_in=$(sed -n 1p "$V.inp")
+first_out="[$(sed -n 1p "$V.out" | sed 's/^ //; s/ /, /g')]"
+got=$("$CALGAE_BIN" tokenize -m "$V" --text "$first_in" --ids --no-bos 2>&1)
+[ "$got" = "$first_out" ] && ok "tokenize -m on a vocabulary-only GGUF: llama.cpp's ids" ||
+    bad "tokenize -m $V: '$got', want '$first_out'"
+head -c 4096 /dev/urandom >"$T/random.bin"
+expect 1 "$T/random.bin: not a GGUF file or llama2.c checkpoint" -- tokenize -m "$T/random.bin" --text hi
+expect 1 "$T/random.bin: not a GGUF file or llama2.c checkpoint" -- run -m "$T/random.bin"
+head -c 9 /dev/urandom >"$T/random9.bin"
+expect 1 "$T/random9.bin: not a GGUF file or llama2.c checkpoint" -- run -m "$T/random9.bin"
+
+# ---- backends verify NAME ----
+"$CALGAE_BIN" backends verify scalar >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" -eq 0 ] && grep -q "^scalar: [0-9]* passed, 0 failed" "$T/out" && ok "backends verify scalar (a name)" ||
+    bad "backends verify scalar: exit $rc, $(tail -1 "$T/out") $(cat "$T/err")"
+expect 1 "calgae-nosuch.so" -- backends verify nosuch
+
 # ---- calgae help ----
 "$CALGAE_BIN" help run >"$T/out" 2>"$T/err"
 if [ $? -eq 0 ] && grep -q "^Usage: calgae run" "$T/out"; then ok "help run"; else bad "help run: $(head -3 "$T/out")"; fi

@@ -20,7 +20,7 @@
 
 static const char usage[] =
     "Usage: calgae backends [--config FILE] [--verbose]\n"
-    "       calgae backends verify FILE.so [options]   (see 'calgae backends verify --help')\n"
+    "       calgae backends verify NAME|FILE.so [options]   (see 'calgae backends verify --help')\n"
     "\n"
     "List every kernel plugin file found, in the order the loader looked at them: its name,\n"
     "version, ABI, priority and instruction sets, whether this CPU can use it and why not,\n"
