@@ -332,3 +332,19 @@ int calgae_check_out(const char *cmd, const char *out, const char *in1, const ch
     calgae_error("%s: --out %s is the input file %s itself; write to another file", cmd, out, in);
     return 2;
 }
+
+void calgae_format_count(double n, char *out, size_t out_len)
+{
+    static const char units[] = " KMBT"; /* thousand, million, billion, trillion */
+    int u = 0;
+    while (n >= 999.5 && u < 4) {
+        n /= 1000.0;
+        u++;
+    }
+    if (u == 0) {
+        snprintf(out, out_len, "%.0f", n);
+        return;
+    }
+    const char *fmt = n >= 99.95 ? "%.0f%c" : n >= 9.995 ? "%.1f%c" : "%.2f%c";
+    snprintf(out, out_len, fmt, n, units[u]);
+}

@@ -39,6 +39,10 @@ const char *calgae_nearest(const char *word, const char *const *names, int n);
 int calgae_args_check(const char *cmd, int *argc, char **argv, const char *shorts,
                       const struct option *longs);
 
+/* A count that means something at every size, three significant digits: "512", "260K",
+ * "15.2M", "1.10B", "2.00T". */
+void calgae_format_count(double n, char *out, size_t out_len);
+
 /* Whether paths a and b name the same existing file (device and inode: another spelling, a
  * symbolic or hard link). */
 int calgae_same_file(const char *a, const char *b);

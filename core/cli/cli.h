@@ -17,5 +17,7 @@ int calgae_cmd_verify(int argc, char **argv);
 int calgae_cmd_bench(int argc, char **argv);
 int calgae_cmd_quantize(int argc, char **argv);
 int calgae_cmd_perplexity(int argc, char **argv);
+/* `calgae info --model M`: metadata, tensors, parameter count, bytes read per token. */
+int calgae_cmd_info(int argc, char **argv);
 
 #endif

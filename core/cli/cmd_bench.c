@@ -310,8 +310,10 @@ static void print_results(const struct bench_opts *o, const char *model, const c
                           const struct result *res, int n)
 {
     if (!strcmp(o->output, "md")) {
-        printf("model: %s (%s, %.1f MiB, %.2f B params)\ncpu: %s\nbandwidth:", model, type,
-               size_mib, params_b, cpu);
+        char params[32];
+        calgae_format_count(params_b * 1e9, params, sizeof params);
+        printf("model: %s (%s, %.1f MiB, %s params)\ncpu: %s\nbandwidth:", model, type,
+               size_mib, params, cpu);
         for (int i = 0; i < o->n_threads; i++)
             printf(" %d thread%s %.1f GB/s%s", o->threads[i], o->threads[i] > 1 ? "s" : "", bw[i],
                    i + 1 < o->n_threads ? "," : "\n");

@@ -20,6 +20,7 @@ static const char usage[] =
     "  perplexity perplexity on a text; KL divergence and top-1 agreement against a base model\n"
     "  bench      prompt and generation speed per backend and thread count\n"
     "  backends   list the kernel plugins found; 'backends verify NAME|FILE.so' checks one\n"
+    "  info       a model's metadata, tensors, parameter count and bytes read per token\n"
     "\n"
     "Run 'calgae help <command>' or 'calgae <command> --help' for a command's options.\n"
     "Exit status: 0 success; 1 a failure (bad file, bad model, write error); 2 a usage error:\n"
@@ -34,6 +35,7 @@ static const struct {
     {"convert", calgae_cmd_convert},   {"logits", calgae_cmd_logits},
     {"quantize", calgae_cmd_quantize}, {"perplexity", calgae_cmd_perplexity},
     {"bench", calgae_cmd_bench},       {"backends", calgae_cmd_backends},
+    {"info", calgae_cmd_info},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
