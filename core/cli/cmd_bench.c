@@ -17,6 +17,7 @@
 #include "bandwidth.h"
 #include "model_load.h"
 #include "args.h"
+#include "progress.h"
 #include "gguf.h"
 #include "session.h"
 #include "util.h"
@@ -412,9 +413,15 @@ int calgae_cmd_bench(int argc, char **argv)
     }
     struct result res[2 * MAX_LIST * MAX_LIST];
     int n = 0;
+    calgae_progress_bar bar; /* drawn on stderr only when it is a terminal */
+    calgae_progress_init(&bar);
+    const int64_t runs = (int64_t)o.n_backends * o.n_threads;
     for (int b = 0; b < o.n_backends; b++) {
         for (int t = 0; t < o.n_threads; t++) {
-            if (bench_one(&o, o.backends[b], o.threads[t], bw[t], res, &n, err, sizeof err) != 0) {
+            calgae_progress_update(&bar, "bench", (int64_t)b * o.n_threads + t, runs);
+            int brc = bench_one(&o, o.backends[b], o.threads[t], bw[t], res, &n, err, sizeof err);
+            calgae_progress_clear(&bar);
+            if (brc != 0) {
                 calgae_error("%s", err);
                 return 1;
             }
