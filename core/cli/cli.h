@@ -1,7 +1,8 @@
 /*
  * cli.h - the subcommands of the calgae program (main.c dispatches to them).
  * Each command returns the process exit status: 0 success, 1 runtime failure (bad file,
- * bad model), 2 usage error.
+ * bad model), 2 usage error (a bad flag, a bad configuration file, a backend asked for that
+ * can't be used, an --out that is the input itself).
  */
 #ifndef CALGAE_CLI_H
 #define CALGAE_CLI_H
