@@ -7,7 +7,6 @@
 #include "convert.h"
 #include "gguf.h"
 #include "session.h"
-#include "types.h"
 
 static const char usage[] =
     "Usage: calgae convert --model IN --out OUT.gguf [--type f32|f16|q8_0|q4_0|q4_1] [--tokenizer FILE]\n"
@@ -23,15 +22,19 @@ static const char usage[] =
     "      --tokenizer FILE   the vocabulary (default: the model's own, or tokenizer.bin beside it)\n"
     "  -h, --help             show this help\n";
 
-/* a type of the type table that floats can be quantized to and the plugins multiply */
 static int parse_type(const char *s, uint32_t *type)
 {
-    uint32_t t;
-    if (calgae_type_by_name(s, &t) != 0 || !calgae_type_traits(t)->from_float ||
-        !calgae_type_has_products(t))
-        return -1;
-    *type = t;
-    return 0;
+    static const struct { const char *name; uint32_t type; } types[] = {
+        {"f32", CALGAE_TYPE_F32}, {"f16", CALGAE_TYPE_F16},
+        {"q8_0", CALGAE_TYPE_Q8_0}, {"q4_0", CALGAE_TYPE_Q4_0},
+        {"q4_1", CALGAE_TYPE_Q4_1}};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        if (!strcmp(s, types[i].name)) {
+            *type = types[i].type;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 int calgae_cmd_convert(int argc, char **argv)
@@ -44,8 +47,8 @@ int calgae_cmd_convert(int argc, char **argv)
     const char *out = NULL;
     uint32_t type = CALGAE_TYPE_F32;
     int c;
-    opterr = 0;
-    optind = 1;
+    if (calgae_args_check("convert", &argc, argv, ":m:o:h", longs) != 0)
+        return 2;
     while ((c = getopt_long(argc, argv, ":m:o:h", longs, NULL)) != -1) {
         switch (c) {
         case 'm': so.model = optarg; break;
@@ -58,8 +61,8 @@ int calgae_cmd_convert(int argc, char **argv)
             }
             break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': calgae_cli_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_cli_error("unknown option %s (see 'calgae convert --help')", argv[optind - 1]); return 2;
+        case ':':
+        default: return calgae_option_error("convert", c, argv, longs);
         }
     }
     if (optind < argc || !so.model || !out) {
@@ -69,9 +72,14 @@ int calgae_cmd_convert(int argc, char **argv)
     char err[CALGAE_ERR_LEN];
     calgae_session s;
     so.threads = 1;
-    if (calgae_session_open(&s, &so, err, sizeof err) != 0) {
+    int src = calgae_session_open(&s, &so, err, sizeof err);
+    if (src != 0) {
         calgae_cli_error("%s", err);
-        return 1;
+        return src == CALGAE_SETTINGS_BAD ? 2 : 1;
+    }
+    if (calgae_check_out("convert", out, s.model->path, so.tokenizer) != 0) {
+        calgae_session_close(&s);
+        return 2;
     }
     int rc = calgae_convert_to_gguf(s.model, s.tok, type, out, err, sizeof err);
     if (rc != 0)
