@@ -37,6 +37,7 @@
 
 #include "calgae_plugin.h"
 #include "pool.h"
+#include "types.h"
 #include "util.h"
 
 #define ROW_GRAIN 32 /* core/engine/forward.c's */
@@ -108,13 +109,9 @@ static float rand_float(void) /* uniform in [-1, 1) */
 
 static size_t row_bytes(uint32_t type, int64_t cols)
 {
-    switch (type) {
-    case CALGAE_TYPE_F32: return (size_t)cols * 4;
-    case CALGAE_TYPE_F16: return (size_t)cols * 2;
-    case CALGAE_TYPE_Q8_0: return (size_t)(cols / CALGAE_QK) * sizeof(calgae_block_q8_0);
-    case CALGAE_TYPE_Q4_1: return (size_t)(cols / CALGAE_QK) * sizeof(calgae_block_q4_1);
-    default: return (size_t)(cols / CALGAE_QK) * sizeof(calgae_block_q4_0);
-    }
+    size_t bytes = 0;
+    calgae_type_row_bytes(type, cols, &bytes); /* every shape here is whole blocks */
+    return bytes;
 }
 
 /* One matrix's worth of random but valid weights (finite scales and values). */
@@ -130,10 +127,11 @@ static void fill_matrix(uint32_t type, void *dst, int64_t rows, int64_t cols)
             for (int64_t c = 0; c < cols; c++)
                 ((calgae_fp16 *)(void *)row)[c] = calgae_fp32_to_fp16(0.02f * rand_float());
         } else {
-            const size_t bs = row_bytes(type, CALGAE_QK);
+            const calgae_type_info *t = calgae_type_traits(type);
+            const size_t bs = t->type_size;
             /* random quants; the scales (and Q4_1's minimum) finite */
             const size_t scales = type == CALGAE_TYPE_Q4_1 ? 2 : 1;
-            for (int64_t b = 0; b < cols / CALGAE_QK; b++) {
+            for (int64_t b = 0; b < cols / t->blck_size; b++) {
                 uint8_t *blk = (uint8_t *)row + (size_t)b * bs;
                 for (size_t i = 2 * scales; i < bs; i++)
                     blk[i] = (uint8_t)next_u64();
@@ -157,25 +155,27 @@ struct job {
     float *y;
 };
 
-/* A plugin of ABI 1.0 has no Q4_1 slots: its table ends before them. */
-static int has_q4_1(const calgae_plugin *p)
+/* The product slots of a type, at the places the type table names; NULL where the plugin's
+ * table ends before them (ABI 1.0 has no Q4_1 slots) or leaves them out. */
+static void slot_at(const calgae_plugin *p, size_t offset, void *fn, size_t fn_size)
 {
-    return p->struct_size >= offsetof(calgae_plugin, matmul_q4_1) + sizeof p->matmul_q4_1 &&
-           p->matvec_q4_1 && p->matmul_q4_1;
+    memset(fn, 0, fn_size);
+    if (offset != 0 && p->struct_size >= offset + fn_size)
+        memcpy(fn, (const char *)p + offset, fn_size);
 }
 
 static calgae_matvec_fn matvec_of(const calgae_plugin *p, uint32_t t)
 {
-    return t == CALGAE_TYPE_F32 ? p->matvec_f32 : t == CALGAE_TYPE_F16 ? p->matvec_f16
-           : t == CALGAE_TYPE_Q8_0 ? p->matvec_q8_0 : t == CALGAE_TYPE_Q4_1 ? p->matvec_q4_1
-           : p->matvec_q4_0;
+    calgae_matvec_fn f;
+    slot_at(p, calgae_type_traits(t)->matvec_slot, &f, sizeof f);
+    return f;
 }
 
 static calgae_matmul_fn matmul_of(const calgae_plugin *p, uint32_t t)
 {
-    return t == CALGAE_TYPE_F32 ? p->matmul_f32 : t == CALGAE_TYPE_F16 ? p->matmul_f16
-           : t == CALGAE_TYPE_Q8_0 ? p->matmul_q8_0 : t == CALGAE_TYPE_Q4_1 ? p->matmul_q4_1
-           : p->matmul_q4_0;
+    calgae_matmul_fn f;
+    slot_at(p, calgae_type_traits(t)->matmul_slot, &f, sizeof f);
+    return f;
 }
 
 static void product_task(void *ctx, int64_t begin, int64_t end, int thread)
@@ -345,7 +345,8 @@ int main(int argc, char **argv)
     printf("%-12s %-11s %-5s %6s %8s %8s%s\n", "shape", "rows x cols", "type", "MiB", "GB/s", "(best)",
            do_bw ? "  % of bw (best)" : "");
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
-        if (!strstr(type_list, types[ti].name) || (types[ti].type == CALGAE_TYPE_Q4_1 && !has_q4_1(p)))
+        if (!strstr(type_list, types[ti].name) || !matvec_of(p, types[ti].type) ||
+            !matmul_of(p, types[ti].type))
             continue;
         const uint32_t type = types[ti].type;
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
@@ -358,9 +359,9 @@ int main(int argc, char **argv)
             const int nt = batch > 0 ? batch : 1;
             float *xf = malloc((size_t)(s->cols * nt) * sizeof *xf);
             float *y = malloc((size_t)(s->rows * nt) * sizeof *y);
-            const size_t xrow = type == CALGAE_TYPE_F32 || type == CALGAE_TYPE_F16
-                                    ? (size_t)s->cols * sizeof(float)
-                                    : (size_t)(s->cols / CALGAE_QK) * sizeof(calgae_block_q8_0);
+            /* the activations in the form the type's products take: floats or Q8_0 blocks */
+            const uint32_t act = calgae_type_traits(type)->vec_dot_type;
+            const size_t xrow = row_bytes(act, s->cols);
             char *xq = malloc(xrow * (size_t)nt);
             if (!data || !xf || !y || !xq) {
                 fprintf(stderr, "bench_kernels: out of memory\n");
@@ -371,9 +372,8 @@ int main(int argc, char **argv)
                 memcpy(data + c * mbytes, data, mbytes);
             for (int64_t i = 0; i < s->cols * nt; i++)
                 xf[i] = rand_float();
-            const int is_float = type == CALGAE_TYPE_F32 || type == CALGAE_TYPE_F16;
             for (int t = 0; t < nt; t++) {
-                if (is_float)
+                if (act == CALGAE_TYPE_F32)
                     memcpy(xq + (size_t)t * xrow, xf + (size_t)t * s->cols, xrow);
                 else
                     p->quantize_q8_0(xf + (size_t)t * s->cols, xq + (size_t)t * xrow, s->cols);

@@ -16,6 +16,7 @@
 #include "blocks.h"
 #include "convert.h"
 #include "session.h"
+#include "types.h"
 
 struct shape {
     const char *name;
@@ -104,13 +105,11 @@ int main(int argc, char **argv)
     for (size_t i = 0; shape_name && i < sizeof shapes / sizeof shapes[0]; i++)
         if (!strcmp(shapes[i].name, shape_name))
             sh = &shapes[i];
-    static const struct { const char *name; uint32_t type; } types[] = {
-        {"f32", CALGAE_TYPE_F32}, {"f16", CALGAE_TYPE_F16}, {"q8_0", CALGAE_TYPE_Q8_0}, {"q4_0", CALGAE_TYPE_Q4_0},
-        {"q4_1", CALGAE_TYPE_Q4_1}};
+    uint32_t t; /* any type of the type table that floats quantize to and plugins multiply */
     int type = -1;
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (!strcmp(types[i].name, type_name))
-            type = (int)types[i].type;
+    if (calgae_type_by_name(type_name, &t) == 0 && calgae_type_traits(t)->from_float &&
+        calgae_type_has_products(t))
+        type = (int)t;
     if (!sh || type < 0 || !vocab || !out) {
         fputs(usage, stderr);
         return 2;

@@ -7,7 +7,6 @@
 #include "blocks.h"
 
 #include <math.h>
-#include <string.h>
 
 /* ggml's MIN(15, (int8_t)v) for every v > -1 where that is defined, which covers the
  * (-1, 16.5] that blocks with a finite 1 / d give. Elsewhere it is 0 for NaN and v <= -1 and 15
@@ -124,57 +123,5 @@ void calgae_dequantize_row_q4_1(const calgae_block_q4_1 *x, float *y, int64_t n)
             yb[j] = (float)(x[i].qs[j] & 0x0f) * d + m;
             yb[j + CALGAE_QK / 2] = (float)(x[i].qs[j] >> 4) * d + m;
         }
-    }
-}
-
-int calgae_dequantize_row(uint32_t type, const void *x, float *y, int64_t n)
-{
-    switch (type) {
-    case CALGAE_TYPE_F32:
-        memcpy(y, x, (size_t)n * sizeof(float));
-        return 0;
-    case CALGAE_TYPE_F16: {
-        const calgae_fp16 *h = x;
-        for (int64_t i = 0; i < n; i++)
-            y[i] = calgae_fp16_to_fp32(h[i]);
-        return 0;
-    }
-    case CALGAE_TYPE_Q8_0:
-        calgae_dequantize_row_q8_0(x, y, n);
-        return 0;
-    case CALGAE_TYPE_Q4_0:
-        calgae_dequantize_row_q4_0(x, y, n);
-        return 0;
-    case CALGAE_TYPE_Q4_1:
-        calgae_dequantize_row_q4_1(x, y, n);
-        return 0;
-    default:
-        return -1;
-    }
-}
-
-int calgae_quantize_row(uint32_t type, const float *x, void *y, int64_t n)
-{
-    switch (type) {
-    case CALGAE_TYPE_F32:
-        memcpy(y, x, (size_t)n * sizeof(float));
-        return 0;
-    case CALGAE_TYPE_F16: {
-        calgae_fp16 *h = y;
-        for (int64_t i = 0; i < n; i++)
-            h[i] = calgae_fp32_to_fp16(x[i]);
-        return 0;
-    }
-    case CALGAE_TYPE_Q8_0:
-        calgae_quantize_row_q8_0(x, y, n);
-        return 0;
-    case CALGAE_TYPE_Q4_0:
-        calgae_quantize_row_q4_0(x, y, n);
-        return 0;
-    case CALGAE_TYPE_Q4_1:
-        calgae_quantize_row_q4_1(x, y, n);
-        return 0;
-    default:
-        return -1;
     }
 }

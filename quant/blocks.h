@@ -24,9 +24,7 @@ void calgae_dequantize_row_q4_0(const calgae_block_q4_0 *x, float *y, int64_t n)
 void calgae_quantize_row_q4_1(const float *x, calgae_block_q4_1 *y, int64_t n);
 void calgae_dequantize_row_q4_1(const calgae_block_q4_1 *x, float *y, int64_t n);
 
-/* Any supported type (F32, F16, Q8_0, Q4_0, Q4_1) to floats; returns -1 for other types. */
-int calgae_dequantize_row(uint32_t type, const void *x, float *y, int64_t n);
-/* Floats to F32, F16, Q8_0, Q4_0 or Q4_1; returns -1 for other types. */
-int calgae_quantize_row(uint32_t type, const float *x, void *y, int64_t n);
+/* Rows of any type, chosen by id: calgae_dequantize_row and calgae_quantize_row in types.h, which
+ * reach these functions through the type table. */
 
 #endif

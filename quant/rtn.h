@@ -14,14 +14,16 @@
 
 #include "calgae_plugin.h"
 
-/* 1 for Q8_0, Q4_0 and Q4_1 (32-value blocks), 0 for F32 and F16. */
+/* 1 for the block types of the type table (types.h) that have a quantizer (Q8_0, Q4_0, Q4_1),
+ * 0 for F32, F16 and unknown ids. */
 int calgae_rtn_is_block_type(uint32_t type);
 
 /* The type a row of cols values is actually stored in when `type` is asked for: a block type
- * needs whole 32-value blocks, otherwise the row stays F32 (llama.cpp's rule). */
+ * needs whole blocks (the type table's block size), otherwise the row stays F32 (llama.cpp's
+ * rule). */
 uint32_t calgae_rtn_storage_type(uint32_t type, int64_t cols);
 
-/* y = dequantize(quantize(x)) for n values (n a multiple of 32 for block types) through the
+/* y = dequantize(quantize(x)) for n values (whole blocks of the type) through the
  * reference quantizer of type; x and y may be the same array. Returns -1 for other types. */
 int calgae_rtn_roundtrip(uint32_t type, const float *x, float *y, int64_t n);
 

@@ -4,9 +4,10 @@
 #   avx512_refusal_test.sh              `calgae run --backend avx512`: on a CPU without AVX-512
 #                                       (per /proc/cpuinfo) the probe must refuse it with exactly
 #                                       one stderr line naming the .so and "cannot run it" (and
-#                                       what is missing), and the run falls back: exit 0 and
-#                                       llama2.c's golden text. On a CPU with AVX-512 the plugin
-#                                       must instead be accepted and serve the run, same text.
+#                                       what is missing), and the run stops there: exit 2 (a
+#                                       backend asked for that can't be used), nothing on stdout.
+#                                       On a CPU with AVX-512 the plugin must instead be accepted
+#                                       and serve the run with llama2.c's golden text.
 #                                       Either way, the code that runs before the probe's verdict
 #                                       (entry point, probe) must hold no AVX/AVX-512 instruction
 #                                       (objdump), so no CPU can SIGILL there.
@@ -161,9 +162,9 @@ else
     fi
     run avx512
     rc=$?
-    check_golden "--backend avx512" "$rc"
     n_refused=$(grep -c ' refused: ' "$tmp/err")
     if cpu_has avx512f && cpu_has avx512bw; then
+        check_golden "--backend avx512" "$rc"
         # a CPU that can run it: accepted, and serving the run
         if [ "$n_refused" -ne 0 ] || [ "$(stats_backend | cut -d+ -f1)" != avx512 ]; then
             fail "this CPU has avx512f and avx512bw, but the plugin was not the one used"
@@ -175,7 +176,11 @@ else
         lacks=avx512f
         cpu_has avx512f && lacks=avx512bw
         line=$(grep ' refused: ' "$tmp/err")
-        if [ "$n_refused" -ne 1 ]; then
+        # asked for by name and refused: an error (exit 2), never a run on other plugins
+        if [ "$rc" -ne 2 ] || [ -s "$tmp/out" ]; then
+            fail "--backend avx512 refused: exit status $rc (want 2), $(wc -c <"$tmp/out") bytes on stdout (want none)"
+            show_err
+        elif [ "$n_refused" -ne 1 ]; then
             fail "want exactly one refusal line on stderr, got $n_refused"
             show_err
         elif ! grep -q 'calgae-avx512\.so refused: .*cannot run it' <<<"$line" ||

@@ -3,7 +3,9 @@
 # `calgae backends` lists scalar as usable, a deny list that leaves a slot empty is a clear
 # error, --backend and --threads beat the file's [run] keys, [kernels] shows in the listing,
 # the file is found by --config > $CALGAE_CONFIG > ./calgae.ini > XDG (only one is read), a
-# missing named file and a bad file exit 2 with FILE:LINE, and greedy text through every usable
+# missing named file and a bad file exit 2 with FILE:LINE, a backend asked for that cannot be
+# used (missing, refused or unknown, in the file or on the command line) exits 2 too, and
+# greedy text through every usable
 # plugin is llama2.c's golden text byte for byte.
 #
 # Only the scalar plugin is certain to be built: the other plugin names come from the listing.
@@ -150,11 +152,21 @@ want_status "run --backend scalar, deny = $deny_all" $? 0 && golden "run --backe
 rm -f calgae.ini
 
 # ---- the command line beats [run] ----
+# a backend the file asks for that can't be used is an error (exit 2, as on the command line),
+# naming the file and line, never a quiet run on other plugins
 ini calgae.ini '[run]\nbackend = nowhere/calgae-x.so\nthreads = 3\n'
 run
-want_status "[run] backend = a missing .so" $? 0 && golden "[run] backend = a missing .so"
-want_err "[run] backend = a missing .so" "plugin ./nowhere/calgae-x.so refused"
-want_err "[run] threads = 3" "threads 3"
+want_status "[run] backend = a missing .so" $? 2 &&
+    want_err "[run] backend = a missing .so" "./calgae.ini:2: [run] backend: plugin ./nowhere/calgae-x.so refused"
+[ -s "$tmp/out" ] && fail "[run] backend = a missing .so: printed text"
+run --backend nowhere/calgae-y.so
+want_status "--backend a missing .so" $? 2 && want_err "--backend a missing .so" "calgae-y.so refused"
+run --backend nosuch
+want_status "--backend nosuch" $? 2 && want_err "--backend nosuch" "backend 'nosuch' not found"
+ini calgae.ini '[run]\nthreads = 3\n'
+run
+want_status "[run] threads = 3" $? 0 && want_err "[run] threads = 3" "threads 3"
+ini calgae.ini '[run]\nbackend = nowhere/calgae-x.so\nthreads = 3\n'
 run --backend scalar --threads 2
 want_status "--backend scalar over [run] backend" $? 0 && golden "--backend over [run] backend"
 if grep -qF "calgae-x.so" "$tmp/err"; then

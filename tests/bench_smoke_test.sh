@@ -23,5 +23,13 @@ assert all(float(r["avg_ts"]) > 0 for r in rows)
 ' || { echo "FAIL csv"; fail=1; }
 "$CALGAE_BIN" bench --bandwidth --threads 1 | grep -Eq '^memory read bandwidth, 1 thread: [0-9.]+ GB/s$' || { echo "FAIL bandwidth"; fail=1; }
 "$CALGAE_BIN" bench --model "$CALGAE_MODELS/stories260K.gguf" -o xml >/dev/null 2>&1 && { echo "FAIL bad format accepted"; fail=1; }
+# on a terminal (script gives one), a progress bar on stderr; in a pipe, none
+if command -v script >/dev/null; then
+    script -qec "'$CALGAE_BIN' bench --model '$CALGAE_MODELS/stories260K.gguf' --backend scalar -p 8 -n 4 -r 2 --threads 1,2" \
+        /dev/null 2>&1 | grep -q 'bench.*\[' || { echo "FAIL no progress bar on a terminal"; fail=1; }
+    "$CALGAE_BIN" "${args[@]}" 2>&1 >/dev/null | grep -q 'bench.*\[' && { echo "FAIL progress bar in a pipe"; fail=1; }
+else
+    echo "FAIL progress bar: 'script' not found (Debian package bsdutils)"; fail=1
+fi
 [ $fail -eq 0 ] && echo "bench smoke: 1 passed, 0 failed" || echo "bench smoke: 0 passed, 1 failed"
 exit $fail

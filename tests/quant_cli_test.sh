@@ -130,13 +130,13 @@ if "$CALGAE_BIN" perplexity --model "$T/awq_q4_0.gguf" --file "$D/calib.txt" --c
 else
     bad "perplexity on calib.txt: no warning"
 fi
-"$CALGAE_BIN" perplexity --model "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --ctx 4096 >/dev/null 2>"$T/err"
+"$CALGAE_BIN" perplexity --model "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --file "$D/eval.txt" --ctx 4096 >/dev/null 2>"$T/err"
 [ $? -eq 2 ] && grep -q "longer than the model's context" "$T/err" && ok "perplexity: --ctx beyond the model" || bad "perplexity --ctx 4096"
 # the progress bar needs a terminal: script (util-linux's bsdutils, essential in Debian) gives one;
 # without it the check cannot run, which is a failure, not a pass
 if ! command -v script >/dev/null; then
     bad "perplexity progress bar: 'script' not found (Debian package bsdutils)"
-elif script -qec "'$CALGAE_BIN' perplexity --model '$M/stories260K.gguf' --chunks 2 --threads 1" /dev/null >"$T/tty" 2>&1; then
+elif script -qec "'$CALGAE_BIN' perplexity --model '$M/stories260K.gguf' --file '$D/eval.txt' --chunks 2 --threads 1" /dev/null >"$T/tty" 2>&1; then
     grep -q 'evaluate.*\[#' "$T/tty" && ok "perplexity: progress bar on a terminal" || { bad "no progress bar"; cat "$T/tty"; }
 else
     bad "perplexity under script failed"
@@ -163,7 +163,14 @@ expect_error "unknown method" 2 "unknown method 'gptq'" "${Q[@]}" --out "$T/x.gg
 expect_error "missing --type" 2 "needs --model, --out and --type" "${Q[@]}" --out "$T/x.gguf"
 expect_error "bad --keep-embeddings" 2 "is not f32 or q8_0" "${Q[@]}" --out "$T/x.gguf" --type q4_0 --keep-embeddings q4_0
 expect_error "missing calibration file" 1 "$T/nope.txt: cannot open" "${Q[@]}" --out "$T/x.gguf" --type q4_0 --method awq --calib "$T/nope.txt"
-expect_error "no default calibration text" 1 "pass --calib FILE" env CALGAE_DATA="$T/none" "${Q[@]}" --out "$T/x.gguf" --type q4_0 --method awq
+# no calibration text unless named: the product never reaches for a folder of the repository
+expect_error "no --calib" 2 "needs --calib FILE" "${Q[@]}" --out "$T/x.gguf" --type q4_0 --method awq
+mkdir -p "$T/cwd/a" "$T/cwd/shared/data" && cp "$D/calib.txt" "$D/eval.txt" "$T/cwd/shared/data/"
+expect_error "no --calib, ../shared/data present" 2 "needs --calib FILE" \
+    sh -c 'cd "$1/cwd/a" && shift && exec "$@"' sh "$T" "${Q[@]}" --out "$T/x.gguf" --type q4_0 --method awq
+expect_error "perplexity: no --file" 2 "--file TEXT is required" "$CALGAE_BIN" perplexity --model "$M/stories260K.gguf"
+expect_error "perplexity: no --file, ../shared/data present" 2 "--file TEXT is required" \
+    sh -c 'cd "$1/cwd/a" && shift && exec "$@"' sh "$T" "$CALGAE_BIN" perplexity --model "$M/stories260K.gguf"
 : >"$T/empty.txt"
 expect_error "empty calibration file" 1 "no calibration text" "${Q[@]}" --out "$T/x.gguf" --type q4_0 --method awq --calib "$T/empty.txt"
 "$PY" - "$M/stories260K.gguf" "$T/bloom.gguf" <<'EOF'
@@ -179,7 +186,7 @@ expect_error "not a model at all" 1 "noise.bin" "$CALGAE_BIN" quantize --model "
 expect_error "wrong tokenizer" 1 "tokenizer has 32000 tokens but the model has 512" "$CALGAE_BIN" quantize --model "$M/stories260K.bin" --out "$T/x.gguf" --type q4_0
 expect_error "unwritable output" 1 "$T/no/x.gguf" "${Q[@]}" --out "$T/no/x.gguf" --type q4_0
 expect_error "perplexity: missing text" 1 "$T/nope.txt: cannot open" "$CALGAE_BIN" perplexity --model "$M/stories260K.gguf" --file "$T/nope.txt"
-expect_error "perplexity: missing base" 1 "--kl-base: $T/nope.gguf: cannot open" "$CALGAE_BIN" perplexity --model "$M/stories260K.gguf" --kl-base "$T/nope.gguf"
+expect_error "perplexity: missing base" 1 "--kl-base: $T/nope.gguf: cannot open" "$CALGAE_BIN" perplexity --model "$M/stories260K.gguf" --file "$D/eval.txt" --kl-base "$T/nope.gguf"
 ls "$T"/no 2>/dev/null | grep -q . && bad "a file appeared in a missing folder"
 
 # an interrupted run stops with 130, keeps an existing OUT as it was and leaves no temporary file

@@ -3,8 +3,10 @@
  * statistical test tests/sampler_stat_test.py, which judges the counts against its own
  * computation of the distribution:
  *
- *     sampler_draws LOGITS.f32 TEMPERATURE TOP_K TOP_P SEED DRAWS
+ *     sampler_draws LOGITS.f32 TEMPERATURE TOP_K TOP_P SEED DRAWS [MIN_P PENALTY LAST_N HISTORY]
  *
+ * With the last four: calgae_sampler_state_set_filters(MIN_P, PENALTY, LAST_N), then HISTORY (token
+ * ids, comma-separated, or "-" for none) accepted once, before the draws.
  * LOGITS.f32 holds one row of little-endian float32 logits (its length is the vocabulary).
  * Prints one line per token id, "id count", for every id (zeros included). Each draw gets a
  * fresh copy of the logits, since calgae_sample overwrites them. Exit 1 on any error.
@@ -17,8 +19,9 @@
 
 int main(int argc, char **argv)
 {
-    if (argc != 7) {
-        fprintf(stderr, "usage: %s LOGITS.f32 TEMPERATURE TOP_K TOP_P SEED DRAWS\n", argv[0]);
+    if (argc != 7 && argc != 11) {
+        fprintf(stderr, "usage: %s LOGITS.f32 TEMPERATURE TOP_K TOP_P SEED DRAWS "
+                "[MIN_P PENALTY LAST_N HISTORY]\n", argv[0]);
         return 1;
     }
     FILE *f = fopen(argv[1], "rb");
@@ -40,6 +43,23 @@ int main(int argc, char **argv)
                             strtoull(argv[5], NULL, 10), err, sizeof err) != 0) {
         fprintf(stderr, "sampler_draws: %s\n", err);
         return 1;
+    }
+    if (argc == 11) {
+        if (calgae_sampler_state_set_filters(&s, strtof(argv[7], NULL), strtof(argv[8], NULL),
+                                       atoi(argv[9]), err, sizeof err) != 0) {
+            fprintf(stderr, "sampler_draws: %s\n", err);
+            return 1;
+        }
+        for (char *p = argv[10]; *p && *p != '-';) {
+            char *end;
+            int32_t id = (int32_t)strtol(p, &end, 10);
+            if (end == p) {
+                fprintf(stderr, "sampler_draws: bad history '%s'\n", argv[10]);
+                return 1;
+            }
+            calgae_sampler_state_accept(&s, &id, 1);
+            p = *end == ',' ? end + 1 : end;
+        }
     }
     float *work = malloc(n * sizeof *work);
     long *count = calloc(n, sizeof *count);

@@ -18,9 +18,15 @@ A setting whose top-p cut is ambiguous (some prefix mass within 1e-5 of the thre
 sampler's float32 probabilities may decide either way) is a failure of the test's setup.
 Power, measured by breaking core/engine/sampler.c: a temperature 7% off fails every setting (p < 1e-25);
 top-p keeping one token too many draws outside the kept set; top-k keeping one too few gives
-p < 1e-130.
+p < 1e-130; the repeat penalty applied per occurrence instead of per distinct token, or a min-p
+floor 0.3 too high, gives p < 1e-75.
 
-min-p and the repeat penalty do not exist in the sampler yet; they get checked here when they do.
+min-p and the repeat penalty (llama.cpp's), computed here from their definitions: before the rest,
+each distinct token of the history (the last LAST_N accepted) gets its logit divided by the penalty
+when positive, multiplied when not; after top-p, min-p keeps the tokens whose logit is at least the
+largest logit + ln(min_p) (probability before temperature >= min_p times the largest). At
+temperature 0 the draw must always be the argmax of the penalized logits. A min-p cut within 1e-5
+of a logit is ambiguous like a top-p cut.
 Environment: CALGAE_SAMPLER_DRAWS (the helper), CALGAE_MODELS, CALGAE_TEST_TMP.
 """
 import math
@@ -35,9 +41,14 @@ import ref_llama as R  # noqa: E402
 
 ALPHA = 1e-6
 N = 40000
-# (temperature, top_k, top_p, seed)
+# (temperature, top_k, top_p, seed) and, for the filters, (min_p, penalty, last_n, history)
 SETTINGS = [(1.0, 0, 1.0, 11), (0.7, 0, 1.0, 12), (1.5, 0, 1.0, 13), (1.0, 10, 1.0, 14),
             (1.0, 0, 0.9, 15), (0.8, 40, 0.95, 16), (1.2, 100, 0.8, 17), (0.9, 3, 1.0, 18)]
+FILTERS = [(1.0, 0, 1.0, 21, (0.05, 1.0, 0, None)), (0.7, 0, 1.0, 22, (0.2, 1.0, 0, None)),
+           (1.3, 40, 0.95, 23, (0.01, 1.0, 0, None)),
+           (1.0, 0, 1.0, 24, (0.0, 1.3, 64, "top")), (0.8, 0, 0.9, 25, (0.0, 1.8, 8, "top")),
+           (1.0, 0, 1.0, 26, (0.05, 1.5, 64, "top")), (0.0, 0, 1.0, 27, (0.0, 5.0, 64, "top")),
+           (1.0, 0, 1.0, 28, (0.0, 0.7, 64, "neg"))]
 
 
 def q_gamma(a, x):
@@ -76,9 +87,22 @@ def q_gamma(a, x):
     return math.exp(-x + a * math.log(x) - lg) * h
 
 
-def expected(logits, temp, top_k, top_p):
+def penalized(logits, penalty, last_n, history):
+    """llama.cpp's repeat penalty, from its definition: once per distinct token of the last
+    last_n of history."""
+    x = logits.astype(np.float64).copy()
+    for t in set(history[-last_n:] if last_n else []):
+        x[t] = x[t] * penalty if x[t] <= 0 else x[t] / penalty
+    return x
+
+
+def expected(logits, temp, top_k, top_p, min_p=0.0):
     """The documented distribution (see the module comment); also the smallest distance of a
     prefix mass from the top-p threshold, to reject ambiguous settings."""
+    if temp == 0:
+        q = np.zeros(logits.size)
+        q[int(np.argmax(logits))] = 1.0
+        return q, math.inf
     z = logits.astype(np.float64) / temp
     p = np.exp(z - z.max())
     p /= p.sum()
@@ -91,6 +115,10 @@ def expected(logits, temp, top_k, top_p):
         cut = int(np.searchsorted(mass, need)) + 1  # smallest prefix with mass >= need
         margin = float(np.min(np.abs(mass - need)))
         kept = kept[:cut]
+    if min_p > 0:
+        floor = float(np.max(logits)) + math.log(min_p)
+        margin = min(margin, float(np.min(np.abs(logits[kept] - floor))))
+        kept = [i for i in kept if logits[i] >= floor]
     q = np.zeros_like(p)
     q[kept] = p[kept]
     return q / q.sum(), margin
@@ -130,15 +158,29 @@ def main():
     logits.tofile(path)
     failures = 0
     try:
-        for temp, top_k, top_p, seed in SETTINGS:
+        order = sorted(range(logits.size), key=lambda i: -logits[i])
+        histories = {"top": order[:6] + order[:3] + [order[40]],  # repeats count once
+                     "neg": order[-5:]}  # negative logits: multiplied
+        for temp, top_k, top_p, seed, *filt in SETTINGS + FILTERS:
             label = "T %.2f top-k %d top-p %.2f" % (temp, top_k, top_p)
-            q, margin = expected(logits, temp, top_k, top_p)
+            extra = []
+            x = logits.astype(np.float64)
+            min_p = 0.0
+            if filt:
+                min_p, penalty, last_n, hist = filt[0]
+                history = histories.get(hist, [])
+                x = penalized(logits, penalty, last_n, history)
+                label += " min-p %.2f penalty %.2f last-n %d history %s" % (min_p, penalty, last_n, hist)
+                extra = [repr(min_p), repr(penalty), str(last_n),
+                         ",".join(map(str, history)) if history else "-"]
+            q, margin = expected(x, temp, top_k, top_p, min_p)
             if margin < 1e-5:
                 print("FAIL %s: the top-p cut is ambiguous (a prefix mass within %.1e of it): pick "
                       "another setting" % (label, margin))
                 failures += 1
                 continue
-            out = subprocess.run([helper, path, repr(temp), str(top_k), repr(top_p), str(seed), str(N)],
+            out = subprocess.run([helper, path, repr(temp), str(top_k), repr(top_p), str(seed), str(N)]
+                                 + extra,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
             if out.returncode != 0:
                 print("FAIL %s: sampler_draws exited %d: %s" % (label, out.returncode, out.stderr.decode()))

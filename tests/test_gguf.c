@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "blocks.h"
+#include "types.h"
 #include "calgae_plugin.h"
 #include "gguf.h"
 #include "gguf_test_util.h"
@@ -164,7 +165,9 @@ static calgae_gguf_writer *roundtrip_writer(uint8_t *data[5], size_t nbytes[5])
     static const int64_t ne[5][3] = {{5, 3, 1}, {32, 2, 1}, {64, 3, 1}, {32, 2, 2}, {32, 1, 1}};
     for (int i = 0; i < 5; i++) {
         int64_t rows = ne[i][1] * ne[i][2];
-        nbytes[i] = calgae_type_row_bytes(types[i], ne[i][0]) * (size_t)rows;
+        size_t row = 0;
+        assert_int_equal(calgae_type_row_bytes(types[i], ne[i][0], &row), 0);
+        nbytes[i] = row * (size_t)rows;
         data[i] = malloc(nbytes[i]);
         assert_non_null(data[i]);
         float x[64];

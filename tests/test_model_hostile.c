@@ -414,8 +414,9 @@ static void make_gguf(char *out, const char *name, const change *c)
             continue;
         int rc;
         if (c->tensor && strcmp(t->name, c->tensor) == 0) {
-            size_t n = calgae_type_row_bytes(c->type, c->ne[0]) *
-                       (size_t)(c->n_dims > 1 ? c->ne[1] : 1);
+            size_t n = 0;
+            assert_int_equal(calgae_type_row_bytes(c->type, c->ne[0], &n), 0);
+            n *= (size_t)(c->n_dims > 1 ? c->ne[1] : 1);
             assert_true(n > 0);
             zeros = calloc(1, n);
             assert_non_null(zeros);

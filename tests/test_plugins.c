@@ -1,8 +1,8 @@
 /*
  * test_plugins.c - the plugin loader (core/host/backend.c) against real, deliberately broken .so
- * files built from tests/plugins/: each must be refused with exactly one log line naming its
- * path and the reason, and the host must fall back to the real plugins (the scalar one) and
- * still compute the right numbers. Also: a good plugin of an older ABI minor whose table is
+ * files built from tests/plugins/: each, forced, must fail the load with an error naming its
+ * path and the reason (a forced choice is never replaced by other plugins); found in a folder
+ * scan, each is refused with one log line and the host uses the real plugins. Also: a good plugin of an older ABI minor whose table is
  * followed by poisoned pointers, a plugin whose kernels always decline, a forced name that does
  * not exist, an empty search path, and a scan of the whole test plugin folder.
  *
@@ -351,15 +351,35 @@ static void test_refusal(void **state)
 
     const char *dirs[] = {real_dir()};
     calgae_backends b;
-    load_ok(&b, path, dirs, 1);
-    check_refusal_line(path, c->reason, 0); /* the user asked for it: always shown */
-    for (int i = 0; i < b.n_plugins; i++)
-        assert_string_not_equal(b.plugins[i].path, path);
+    char err[1400];
+    /* the user asked for it: the load fails with the refusal as its error, never falling back
+     * to the other plugins, and the refusal is not logged a second time */
+    assert_int_equal(load(&b, path, dirs, 1, err, sizeof err), CALGAE_BACKENDS_FORCED_FAILED);
+    char prefix[1200];
+    snprintf(prefix, sizeof prefix, "plugin %s refused: ", path);
+    if (strncmp(err, prefix, strlen(prefix)) != 0 || !strstr(err + strlen(prefix), c->reason))
+        fail_msg("error \"%s\" is not \"%s...%s\"", err, prefix, c->reason);
+    assert_int_equal(count_lines(" refused: "), 0);
+    assert_int_equal(b.n_plugins, 0); /* nothing left loaded behind a failure */
+
+    /* found in a folder (a link to it, alone there): refused with one line, and the real
+     * plugins serve every slot with the right numbers */
+    char dir[1024], link[1100];
+    const char *tmp = getenv("CALGAE_TEST_TMP");
+    snprintf(dir, sizeof dir, "%s/test_plugins_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    snprintf(link, sizeof link, "%s/calgae-refused.so", dir);
+    assert_int_equal(symlink(path, link), 0);
+    const char *both[] = {dir, real_dir()};
+    load_ok(&b, NULL, both, 2);
+    check_refusal_line(link, c->reason, strstr(c->reason, "this CPU cannot run it") ? 1 : 0);
     check_baseline_owners(&b);
     check_matvec(&b);
     check_matmul(&b);
     check_hot_path(&b);
     calgae_backends_free(&b);
+    unlink(link);
+    rmdir(dir);
 }
 
 /* ---- good plugins ----------------------------------------------------------------------- */
@@ -439,7 +459,7 @@ static void test_forced_name_missing(void **state)
     const char *dirs[] = {real_dir()};
     calgae_backends b;
     char err[512];
-    assert_int_not_equal(load(&b, "nosuch", dirs, 1, err, sizeof err), 0);
+    assert_int_equal(load(&b, "nosuch", dirs, 1, err, sizeof err), CALGAE_BACKENDS_FORCED_FAILED);
     if (!strstr(err, "nosuch"))
         fail_msg("error \"%s\" does not name the backend", err);
     assert_int_equal(b.n_plugins, 0); /* nothing left loaded behind a failure */

@@ -21,6 +21,7 @@
 #include "calib.h"
 #include "quant_test_util.h"
 #include "rtn.h"
+#include "types.h"
 
 /* ---- helpers -------------------------------------------------------------------------- */
 

@@ -39,11 +39,8 @@ struct calgae_context {
 };
 
 struct calgae_sampler {
-    calgae_sampler_state s;
-    float *scratch;             /* [n_vocab] logits copy the chain may overwrite */
-    calgae_token *recent;       /* ring of the last repeat_last_n tokens */
-    int n_recent, recent_head, recent_cap;
-    float repeat_penalty;
+    calgae_sampler_state s; /* the chain, with the repeat penalty's history */
+    float *scratch;         /* [n_vocab] logits copy the chain may overwrite */
 };
 
 struct calgae_decoder {

@@ -1,7 +1,7 @@
 /*
- * sampler_api.c - libcalgae's sampler chain and streaming decoder (calgae.h). The chain wraps the
- * engine's sampler (engine/sampler.c: temperature, top-k, top-p, min-p, llama2.c's xorshift
- * draw) and adds the history llama.cpp's repetition penalty looks back over.
+ * sampler_api.c - libcalgae's sampler chain, streaming decoder and vocabulary (calgae.h). The
+ * chain is the engine's sampler (engine/sampler.c: llama.cpp's repetition penalty and min-p,
+ * temperature, top-k, top-p, llama2.c's xorshift draw) over a copy of the context's logits.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,28 +24,20 @@ calgae_status calgae_sampler_create(const calgae_vocab *vocab, const calgae_samp
     if (!vocab || !out)
         return calgae_api_fail(err, CALGAE_ERR_ARGUMENT, "calgae_sampler_create: no vocabulary or no out");
     *out = NULL;
-    if (!(p->repeat_penalty > 0.0f && p->repeat_penalty <= 100.0f) || p->repeat_last_n < 0 ||
-        p->repeat_last_n > (1 << 20))
-        return calgae_api_fail(err, CALGAE_ERR_ARGUMENT,
-                               "repeat penalty %g (0..100] or last-n %d (0..2^20) out of range",
-                               (double)p->repeat_penalty, p->repeat_last_n);
-    if (p->min_p != 0.0f)
-        return calgae_api_fail(err, CALGAE_ERR_ARGUMENT, "min-p is not supported yet");
     calgae_sampler *s = calloc(1, sizeof *s);
     if (!s)
         return calgae_api_fail(err, CALGAE_ERR_MEMORY, "out of memory");
     const int n = vocab->tok->n_vocab;
     char msg[CALGAE_ERR_LEN];
     if (calgae_sampler_state_init(&s->s, n, p->temperature, p->top_k, p->top_p, p->seed, msg,
-                                  sizeof msg) != 0) {
-        free(s);
+                                  sizeof msg) != 0 ||
+        calgae_sampler_state_set_filters(&s->s, p->min_p, p->repeat_penalty, p->repeat_last_n,
+                                         msg, sizeof msg) != 0) {
+        calgae_sampler_free(s);
         return calgae_api_status(err, CALGAE_ERR_ARGUMENT, msg);
     }
     s->scratch = malloc((size_t)n * sizeof *s->scratch);
-    s->recent_cap = p->repeat_last_n;
-    s->recent = malloc((size_t)(s->recent_cap > 0 ? s->recent_cap : 1) * sizeof *s->recent);
-    s->repeat_penalty = p->repeat_penalty;
-    if (!s->scratch || !s->recent) {
+    if (!s->scratch) {
         calgae_sampler_free(s);
         return calgae_api_fail(err, CALGAE_ERR_MEMORY, "out of memory");
     }
@@ -59,41 +51,19 @@ void calgae_sampler_free(calgae_sampler *s)
         return;
     calgae_sampler_state_free(&s->s);
     free(s->scratch);
-    free(s->recent);
     free(s);
 }
 
 void calgae_sampler_accept(calgae_sampler *s, calgae_token t)
 {
-    if (!s || s->recent_cap == 0)
-        return;
-    s->recent[s->recent_head] = t;
-    s->recent_head = (s->recent_head + 1) % s->recent_cap;
-    if (s->n_recent < s->recent_cap)
-        s->n_recent++;
+    if (s)
+        calgae_sampler_state_accept(&s->s, &t, 1);
 }
 
 void calgae_sampler_reset(calgae_sampler *s)
 {
     if (s)
-        s->n_recent = s->recent_head = 0;
-}
-
-/* llama.cpp's penalty: each distinct recent token's logit divided by the penalty when positive,
- * multiplied when negative (applied once per token however often it recurs). */
-static void penalize(calgae_sampler *s, float *logits)
-{
-    if (s->repeat_penalty == 1.0f)
-        return;
-    for (int i = 0; i < s->n_recent; i++) {
-        calgae_token t = s->recent[i];
-        int seen = 0;
-        for (int j = 0; j < i && !seen; j++)
-            seen = s->recent[j] == t;
-        if (seen || t < 0 || t >= s->s.vocab_size)
-            continue;
-        logits[t] = logits[t] > 0 ? logits[t] / s->repeat_penalty : logits[t] * s->repeat_penalty;
-    }
+        s->s.n_history = s->s.history_pos = 0;
 }
 
 calgae_token calgae_sampler_sample(calgae_sampler *s, const calgae_context *ctx)
@@ -102,7 +72,6 @@ calgae_token calgae_sampler_sample(calgae_sampler *s, const calgae_context *ctx)
     if (!s || !logits)
         return -1;
     memcpy(s->scratch, logits, (size_t)s->s.vocab_size * sizeof *s->scratch);
-    penalize(s, s->scratch);
     calgae_token t = calgae_sample(&s->s, s->scratch);
     calgae_sampler_accept(s, t);
     return t;

@@ -1,7 +1,8 @@
 /*
  * cli.h - the subcommands of the calgae program (main.c dispatches to them).
  * Each command returns the process exit status: 0 success, 1 runtime failure (bad file,
- * bad model), 2 usage error.
+ * bad model), 2 usage error (a bad flag, a bad configuration file, a backend asked for that
+ * can't be used, an --out that is the input itself).
  */
 #ifndef CALGAE_CLI_H
 #define CALGAE_CLI_H
@@ -17,6 +18,8 @@ int calgae_cmd_verify(int argc, char **argv);
 int calgae_cmd_bench(int argc, char **argv);
 int calgae_cmd_quantize(int argc, char **argv);
 int calgae_cmd_perplexity(int argc, char **argv);
+/* `calgae info --model M`: metadata, tensors, parameter count, bytes read per token. */
+int calgae_cmd_info(int argc, char **argv);
 /* `calgae chat`; also `calgae run -i` / `--interactive`, which calgae_run_wants_chat spots. */
 int calgae_cmd_chat(int argc, char **argv);
 int calgae_run_wants_chat(int argc, char **argv);

@@ -20,7 +20,7 @@
 
 static const char usage[] =
     "Usage: calgae backends [--config FILE] [--verbose]\n"
-    "       calgae backends verify FILE.so [options]   (see 'calgae backends verify --help')\n"
+    "       calgae backends verify NAME|FILE.so [options]   (see 'calgae backends verify --help')\n"
     "\n"
     "List every kernel plugin file found, in the order the loader looked at them: its name,\n"
     "version, ABI, priority and instruction sets, whether this CPU can use it and why not,\n"
@@ -285,16 +285,16 @@ int calgae_cmd_backends(int argc, char **argv)
                                           {0, 0, 0, 0}};
     const char *config = NULL;
     int c;
-    opterr = 0;
-    optind = 1;
+    if (calgae_args_check("backends", &argc, argv, ":vh", longs) != 0)
+        return 2;
     verbose_flag = 0;
     while ((c = getopt_long(argc, argv, ":vh", longs, NULL)) != -1) {
         switch (c) {
         case 'F': config = optarg; break;
         case 'v': verbose_flag = 1; break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': calgae_cli_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_cli_error("unknown option %s (see 'calgae backends --help')", argv[optind - 1]); return 2;
+        case ':':
+        default: return calgae_option_error("backends", c, argv, longs);
         }
     }
     if (optind < argc) {

@@ -17,6 +17,7 @@
 #include "bandwidth.h"
 #include "model_load.h"
 #include "args.h"
+#include "progress.h"
 #include "gguf.h"
 #include "session.h"
 #include "util.h"
@@ -102,8 +103,8 @@ static int parse(int argc, char **argv, struct bench_opts *o)
         {"no-repack", no_argument, 0, 'R'},     {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
-    opterr = 0;
-    optind = 1;
+    if (calgae_args_check("bench", &argc, argv, ":m:p:n:r:t:o:h", longs) != 0)
+        return 2;
     while ((c = getopt_long(argc, argv, ":m:p:n:r:t:o:h", longs, NULL)) != -1) {
         switch (c) {
         case 'm': o->s.model = optarg; break;
@@ -134,8 +135,8 @@ static int parse(int argc, char **argv, struct bench_opts *o)
         case 'W': o->bandwidth_only = 1; break;
         case 'R': o->s.no_repack = 1; break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': calgae_cli_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_cli_error("unknown option %s (see 'calgae bench --help')", argv[optind - 1]); return 2;
+        case ':':
+        default: return calgae_option_error("bench", c, argv, longs);
         }
     }
     if (optind < argc) {
@@ -310,8 +311,10 @@ static void print_results(const struct bench_opts *o, const char *model, const c
                           const struct result *res, int n)
 {
     if (!strcmp(o->output, "md")) {
-        printf("model: %s (%s, %.1f MiB, %.2f B params)\ncpu: %s\nbandwidth:", model, type,
-               size_mib, params_b, cpu);
+        char params[32];
+        calgae_format_count(params_b * 1e9, params, sizeof params);
+        printf("model: %s (%s, %.1f MiB, %s params)\ncpu: %s\nbandwidth:", model, type,
+               size_mib, params, cpu);
         for (int i = 0; i < o->n_threads; i++)
             printf(" %d thread%s %.1f GB/s%s", o->threads[i], o->threads[i] > 1 ? "s" : "", bw[i],
                    i + 1 < o->n_threads ? "," : "\n");
@@ -410,9 +413,15 @@ int calgae_cmd_bench(int argc, char **argv)
     }
     struct result res[2 * MAX_LIST * MAX_LIST];
     int n = 0;
+    calgae_progress_bar bar; /* drawn on stderr only when it is a terminal */
+    calgae_progress_init(&bar);
+    const int64_t runs = (int64_t)o.n_backends * o.n_threads;
     for (int b = 0; b < o.n_backends; b++) {
         for (int t = 0; t < o.n_threads; t++) {
-            if (bench_one(&o, o.backends[b], o.threads[t], bw[t], res, &n, err, sizeof err) != 0) {
+            calgae_progress_update(&bar, "bench", (int64_t)b * o.n_threads + t, runs);
+            int brc = bench_one(&o, o.backends[b], o.threads[t], bw[t], res, &n, err, sizeof err);
+            calgae_progress_clear(&bar);
+            if (brc != 0) {
                 calgae_cli_error("%s", err);
                 return 1;
             }

@@ -47,8 +47,8 @@ int calgae_cmd_convert(int argc, char **argv)
     const char *out = NULL;
     uint32_t type = CALGAE_TYPE_F32;
     int c;
-    opterr = 0;
-    optind = 1;
+    if (calgae_args_check("convert", &argc, argv, ":m:o:h", longs) != 0)
+        return 2;
     while ((c = getopt_long(argc, argv, ":m:o:h", longs, NULL)) != -1) {
         switch (c) {
         case 'm': so.model = optarg; break;
@@ -61,8 +61,8 @@ int calgae_cmd_convert(int argc, char **argv)
             }
             break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': calgae_cli_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_cli_error("unknown option %s (see 'calgae convert --help')", argv[optind - 1]); return 2;
+        case ':':
+        default: return calgae_option_error("convert", c, argv, longs);
         }
     }
     if (optind < argc || !so.model || !out) {
@@ -72,9 +72,14 @@ int calgae_cmd_convert(int argc, char **argv)
     char err[CALGAE_ERR_LEN];
     calgae_session s;
     so.threads = 1;
-    if (calgae_session_open(&s, &so, err, sizeof err) != 0) {
+    int src = calgae_session_open(&s, &so, err, sizeof err);
+    if (src != 0) {
         calgae_cli_error("%s", err);
-        return 1;
+        return src == CALGAE_SETTINGS_BAD ? 2 : 1;
+    }
+    if (calgae_check_out("convert", out, s.model->path, so.tokenizer) != 0) {
+        calgae_session_close(&s);
+        return 2;
     }
     int rc = calgae_convert_to_gguf(s.model, s.tok, type, out, err, sizeof err);
     if (rc != 0)

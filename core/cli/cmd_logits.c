@@ -11,6 +11,7 @@
 
 #include "args.h"
 #include "config.h"
+#include "outfile.h"
 #include "session.h"
 
 static const char usage[] =
@@ -50,26 +51,28 @@ static int parse_ids(const char *s, int32_t **ids, size_t *n)
     return -1;
 }
 
+/* The rows go to a temporary file that replaces `out` only when all are written: a bad token
+ * id or Ctrl-C leaves an existing file as it was (outfile.h). */
 static int run(calgae_session *s, const int32_t *ids, size_t n, const char *out, char *err,
                size_t err_len)
 {
-    FILE *f = fopen(out, "wb");
-    if (!f)
-        return calgae_fail(err, err_len, "%s: cannot create: %s", out, strerror(errno));
+    calgae_outfile f;
+    if (calgae_outfile_open(&f, out, err, err_len) != 0)
+        return -1;
     const size_t vocab = (size_t)s->model->cfg.vocab_size;
     int rc = 0;
     for (size_t done = 0; done < n && rc == 0;) {
         int chunk = (int)(n - done < (size_t)s->st->max_batch ? n - done : (size_t)s->st->max_batch);
         rc = calgae_forward(s->st, ids + done, chunk, (int)done, 1, err, err_len);
-        if (rc == 0 && fwrite(s->st->logits, sizeof(float) * vocab, (size_t)chunk, f) != (size_t)chunk)
+        if (rc == 0 && fwrite(s->st->logits, sizeof(float) * vocab, (size_t)chunk, f.f) != (size_t)chunk)
             rc = calgae_fail(err, err_len, "%s: write failed", out);
         done += (size_t)chunk;
     }
-    if (fclose(f) != 0 && rc == 0)
-        rc = calgae_fail(err, err_len, "%s: write failed", out);
-    if (rc != 0)
-        remove(out);
-    return rc;
+    if (rc != 0) {
+        calgae_outfile_abort(&f);
+        return rc;
+    }
+    return calgae_outfile_commit(&f, err, err_len);
 }
 
 int calgae_cmd_logits(int argc, char **argv)
@@ -85,8 +88,8 @@ int calgae_cmd_logits(int argc, char **argv)
     const char *prompt = NULL, *id_list = NULL, *out = NULL;
     long v;
     int c;
-    opterr = 0;
-    optind = 1;
+    if (calgae_args_check("logits", &argc, argv, ":m:p:o:t:h", longs) != 0)
+        return 2;
     while ((c = getopt_long(argc, argv, ":m:p:o:t:h", longs, NULL)) != -1) {
         switch (c) {
         case 'm': so.model = optarg; break;
@@ -100,8 +103,8 @@ int calgae_cmd_logits(int argc, char **argv)
         case 'C': if (calgae_parse_int("--ctx", optarg, 1, 1 << 24, &v)) return 2; so.ctx = (int)v; break;
         case 'b': if (calgae_parse_int("--batch", optarg, 1, 4096, &v)) return 2; so.max_batch = (int)v; break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': calgae_cli_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_cli_error("unknown option %s (see 'calgae logits --help')", argv[optind - 1]); return 2;
+        case ':':
+        default: return calgae_option_error("logits", c, argv, longs);
         }
     }
     if (optind < argc || !so.model || !out || !prompt == !id_list) {

@@ -19,7 +19,7 @@
 #define DEFAULT_CTX 512 /* llama.cpp's customary perplexity context, and stories260K's trained one */
 
 static const char usage[] =
-    "Usage: calgae perplexity --model M [--file TEXT] [--ctx N] [--kl-base BASE] [options]\n"
+    "Usage: calgae perplexity --model M --file TEXT [--ctx N] [--kl-base BASE] [options]\n"
     "\n"
     "Perplexity of M on a text, in windows of --ctx tokens that start with BOS, scoring the\n"
     "second half of each window (llama.cpp's method). With --kl-base, also the mean KL\n"
@@ -28,8 +28,7 @@ static const char usage[] =
     "\n"
     "Options:\n"
     "  -m, --model M          the model to evaluate (required)\n"
-    "  -f, --file TEXT        the text (default: $CALGAE_DATA/eval.txt, else\n"
-    "                         ../shared/data/eval.txt); not the calibration text\n"
+    "  -f, --file TEXT        the text to score (required); not the calibration text\n"
     "  -c, --ctx N            window length (default: 512, or the model's context if smaller)\n"
     "      --kl-base BASE     the reference model (usually the F32 one); same vocabulary\n"
     "      --chunks N         evaluate at most N windows (default: all)\n"
@@ -63,8 +62,8 @@ static int parse(int argc, char **argv, struct opts *o)
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     long v;
     int c;
-    opterr = 0;
-    optind = 1;
+    if (calgae_args_check("perplexity", &argc, argv, ":m:f:c:t:h", longs) != 0)
+        return 2;
     while ((c = getopt_long(argc, argv, ":m:f:c:t:h", longs, NULL)) != -1) {
         switch (c) {
         case 'm': o->so.model = optarg; break;
@@ -79,8 +78,8 @@ static int parse(int argc, char **argv, struct opts *o)
             o->so.threads = (int)v;
             break;
         case 'h': fputs(usage, stdout); return -1;
-        case ':': calgae_cli_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_cli_error("unknown option %s (see 'calgae perplexity --help')", argv[optind - 1]); return 2;
+        case ':':
+        default: return calgae_option_error("perplexity", c, argv, longs);
         }
     }
     if (optind < argc || !o->so.model) {
@@ -155,12 +154,11 @@ int calgae_cmd_perplexity(int argc, char **argv)
     int prc = parse(argc, argv, &o);
     if (prc != 0)
         return prc < 0 ? 0 : prc;
-    char buf[1100];
     const char *file = o.file;
     if (!file) {
-        const char *dir = getenv("CALGAE_DATA");
-        snprintf(buf, sizeof buf, "%s/eval.txt", dir && *dir ? dir : "../shared/data");
-        file = buf;
+        calgae_cli_error("perplexity: --file TEXT is required: the text to score (held out from any "
+                     "calibration)");
+        return 2;
     }
     char err[CALGAE_ERR_LEN];
     calgae_session m, b;

@@ -39,8 +39,8 @@ static const char usage[] =
     "  -o, --out OUT.gguf         the file to write (required; written whole or not at all)\n"
     "      --type TYPE            q8_0, q4_0 or q4_1 for the layers' matrices (required)\n"
     "      --method rtn|awq       (default rtn)\n"
-    "      --calib FILE           calibration text for AWQ (default: $CALGAE_DATA/calib.txt,\n"
-    "                             else ../shared/data/calib.txt); never evaluate on it\n"
+    "      --calib FILE           calibration text for AWQ (required with --method awq); never\n"
+    "                             evaluate on it\n"
     "      --calib-tokens N       calibration tokens (default 65536)\n"
     "      --no-clip              AWQ without the clipping search\n"
     "      --keep-embeddings T    token embeddings in f32 or q8_0 (default f32)\n"
@@ -100,8 +100,8 @@ static int parse(int argc, char **argv, struct opts *o)
         {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
     long v;
     int c;
-    opterr = 0;
-    optind = 1;
+    if (calgae_args_check("quantize", &argc, argv, ":m:o:t:vh", longs) != 0)
+        return 2;
     while ((c = getopt_long(argc, argv, ":m:o:t:vh", longs, NULL)) != -1) {
         switch (c) {
         case 'm': o->so.model = optarg; break;
@@ -142,8 +142,8 @@ static int parse(int argc, char **argv, struct opts *o)
             break;
         case 'v': o->so.verbose = 1; break;
         case 'h': fputs(usage, stdout); return -1;
-        case ':': calgae_cli_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_cli_error("unknown option %s (see 'calgae quantize --help')", argv[optind - 1]); return 2;
+        case ':':
+        default: return calgae_option_error("quantize", c, argv, longs);
         }
     }
     if (optind < argc || !o->so.model || !o->out || !o->have_type) {
@@ -154,6 +154,10 @@ static int parse(int argc, char **argv, struct opts *o)
         o->types.output = o->types.matrix;
     if (!o->awq && (o->calib || o->calib_tokens)) {
         calgae_cli_error("--calib and --calib-tokens are for --method awq");
+        return 2;
+    }
+    if (o->awq && !o->calib) {
+        calgae_cli_error("quantize: --method awq needs --calib FILE: the calibration text");
         return 2;
     }
     return 0;
@@ -182,13 +186,6 @@ static int read_calib(const char *path, const calgae_tokenizer *t, long max, int
     if (rc == 0 && *n < 2)
         rc = calgae_fail(err, err_len, "%s: too little calibration text (%zu tokens)", path, *n);
     return rc;
-}
-
-static const char *default_text(const char *name, char *buf, size_t len)
-{
-    const char *dir = getenv("CALGAE_DATA");
-    snprintf(buf, len, "%s/%s", dir && *dir ? dir : "../shared/data", name);
-    return buf;
 }
 
 static uint64_t source_tensor_bytes(const calgae_transformer *m, uint64_t *params)
@@ -262,18 +259,11 @@ static int quantize(const struct opts *o, calgae_session *s, calgae_progress_bar
         summary(o, s->model, &qs, NULL, calgae_now_ms() - t0, 0.0);
         return 0;
     }
-    char buf[1100];
-    const char *calib = o->calib ? o->calib : default_text("calib.txt", buf, sizeof buf);
     int32_t *ids = NULL;
     size_t n = 0;
     const long max = o->calib_tokens ? o->calib_tokens : DEFAULT_CALIB_TOKENS;
-    if (read_calib(calib, s->tok, max, &ids, &n, &meta.calib_hash, err, err_len) != 0) {
-        if (!o->calib) {
-            size_t len = strlen(err);
-            snprintf(err + len, err_len - len, " (pass --calib FILE)");
-        }
+    if (read_calib(o->calib, s->tok, max, &ids, &n, &meta.calib_hash, err, err_len) != 0)
         return -1;
-    }
     meta.calib_tokens = (int64_t)n;
     calgae_fmodel f;
     calgae_awq_report rep;
@@ -315,6 +305,10 @@ int calgae_cmd_quantize(int argc, char **argv)
     if (src != 0) {
         calgae_cli_error("%s", err);
         return src < -1 ? 2 : 1;
+    }
+    if (calgae_check_out("quantize", o.out, s.model->path, o.so.tokenizer) != 0) {
+        calgae_session_close(&s);
+        return 2;
     }
     /* Ctrl-C and kill stop the run between steps: the output is written whole or not at all */
     struct sigaction sa = {0}, old_int, old_term;

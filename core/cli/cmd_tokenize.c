@@ -18,7 +18,8 @@ static const char usage[] =
     "Print the tokens of TEXT, BOS first.\n"
     "\n"
     "Options:\n"
-    "  -m, --model PATH       a GGUF model with its vocabulary\n"
+    "  -m, --model PATH       a model: a GGUF with its vocabulary (or a vocabulary-only GGUF),\n"
+    "                         or a llama2.c .bin with tokenizer.bin beside it\n"
     "      --tokenizer FILE   a llama2.c tokenizer.bin or a GGUF vocabulary\n"
     "      --text TEXT        the text to tokenize (required)\n"
     "      --ids              print only the ids, as [1, 2, 3]\n"
@@ -37,6 +38,57 @@ static void print_piece(const char *p)
     }
 }
 
+static int is_gguf(const char *path)
+{
+    unsigned char magic[4] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t n = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    return n == sizeof magic && memcmp(magic, "GGUF", 4) == 0;
+}
+
+/* The vocabulary to use, as `run` finds it: --tokenizer FILE; else the model's own; else, for
+ * a llama2.c checkpoint, tokenizer.bin beside it; a GGUF that holds a vocabulary and no model
+ * (llama.cpp's ggml-vocab-*.gguf) serves as its own vocabulary. */
+static int open_vocab(const char *model, const char *tokfile, calgae_transformer *m, int *have_model,
+                      calgae_tokenizer *own, const calgae_tokenizer **t, char *err, size_t err_len)
+{
+    *have_model = 0;
+    if (tokfile) {
+        if (calgae_tokenizer_load_file(own, tokfile, 0, err, err_len) != 0)
+            return -1;
+        *t = own;
+        return 0;
+    }
+    if (calgae_transformer_load(m, model, err, err_len) != 0) {
+        if (!is_gguf(model) || calgae_tokenizer_load_file(own, model, 0, NULL, 0) != 0)
+            return -1; /* the model's own error, not the vocabulary loader's */
+        *t = own;
+        return 0;
+    }
+    *have_model = 1;
+    if (m->has_tokenizer) {
+        *t = &m->tokenizer;
+        return 0;
+    }
+    /* llama2.c's convention, as `run` follows it */
+    char path[CALGAE_PATH_MAX + 16];
+    const char *slash = strrchr(m->path, '/');
+    snprintf(path, sizeof path, "%.*s/tokenizer.bin", slash ? (int)(slash - m->path) : 1,
+             slash ? m->path : ".");
+    if (calgae_tokenizer_load_file(own, path, m->cfg.vocab_size, err, err_len) != 0) {
+        size_t n = strlen(err);
+        snprintf(err + n, err_len - n, " (pass the model's tokenizer with --tokenizer)");
+        calgae_transformer_free(m);
+        *have_model = 0;
+        return -1;
+    }
+    *t = own;
+    return 0;
+}
+
 int calgae_cmd_tokenize(int argc, char **argv)
 {
     static const struct option longs[] = {
@@ -46,8 +98,8 @@ int calgae_cmd_tokenize(int argc, char **argv)
         {0, 0, 0, 0}};
     const char *model = NULL, *tokfile = NULL, *text = NULL;
     int ids_only = 0, bos = 1, c;
-    opterr = 0;
-    optind = 1;
+    if (calgae_args_check("tokenize", &argc, argv, ":m:h", longs) != 0)
+        return 2;
     while ((c = getopt_long(argc, argv, ":m:h", longs, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
@@ -56,8 +108,8 @@ int calgae_cmd_tokenize(int argc, char **argv)
         case 'i': ids_only = 1; break;
         case 'b': bos = 0; break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': calgae_cli_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_cli_error("unknown option %s (see 'calgae tokenize --help')", argv[optind - 1]); return 2;
+        case ':':
+        default: return calgae_option_error("tokenize", c, argv, longs);
         }
     }
     if (optind < argc || !text || (!model && !tokfile)) {
@@ -69,24 +121,9 @@ int calgae_cmd_tokenize(int argc, char **argv)
     calgae_tokenizer own;
     const calgae_tokenizer *t;
     int have_model = 0;
-    if (tokfile) {
-        if (calgae_tokenizer_load_file(&own, tokfile, 0, err, sizeof err) != 0) {
-            calgae_cli_error("%s", err);
-            return 1;
-        }
-        t = &own;
-    } else {
-        if (calgae_transformer_load(&m, model, err, sizeof err) != 0) {
-            calgae_cli_error("%s", err);
-            return 1;
-        }
-        have_model = 1;
-        if (!m.has_tokenizer) {
-            calgae_cli_error("%s: the model has no vocabulary of its own; pass --tokenizer", model);
-            calgae_transformer_free(&m);
-            return 1;
-        }
-        t = &m.tokenizer;
+    if (open_vocab(model, tokfile, &m, &have_model, &own, &t, err, sizeof err) != 0) {
+        calgae_cli_error("%s", err);
+        return 1;
     }
     int32_t *ids = NULL;
     size_t n = 0;
@@ -106,9 +143,9 @@ int calgae_cmd_tokenize(int argc, char **argv)
         }
     }
     free(ids);
+    if (t == &own)
+        calgae_tokenizer_free(&own);
     if (have_model)
         calgae_transformer_free(&m);
-    else
-        calgae_tokenizer_free(&own);
     return rc == 0 ? 0 : 1;
 }

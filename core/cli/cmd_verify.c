@@ -1,5 +1,5 @@
 /*
- * cmd_verify.c - `calgae backends verify FILE.so [--reference REF.so] [--seed N]`: open one
+ * cmd_verify.c - `calgae backends verify NAME|FILE.so [--reference REF.so] [--seed N]`: open one
  * plugin through the loader's checks, run the conformance suite (core/host/conformance/) on it
  * against the scalar reference, print a table, exit 0 only if no slot failed and it provides at
  * least one.
@@ -21,10 +21,12 @@
 #include "conformance.h"
 
 static const char usage[] =
-    "Usage: calgae backends verify FILE.so [options]\n"
+    "Usage: calgae backends verify NAME|FILE.so [options]\n"
     "\n"
     "Check a kernel plugin against the portable scalar plugin, slot by slot, on seeded random\n"
     "inputs, odd sizes, extreme scales, denormals and NaN/Inf. Exit status 0 if no slot fails.\n"
+    "NAME is found as calgae-NAME.so in the plugin folders ($CALGAE_PLUGIN_PATH, then beside\n"
+    "the binary); a FILE has a '/' or ends in .so.\n"
     "\n"
     "Options:\n"
     "      --reference REF.so  the plugin to compare with (default: calgae-scalar.so in the\n"
@@ -49,22 +51,29 @@ static int open_or_say(const char *path, calgae_loaded_plugin *lp)
     return -1;
 }
 
-/* The first calgae-scalar.so in the default plugin folders. */
-static int find_reference(char *out, size_t n)
+/* The first calgae-NAME.so in the default plugin folders; what says what it is for. */
+static int find_plugin(const char *name, const char *what, char *out, size_t n)
 {
     calgae_backend_options o = {0};
     calgae_default_plugin_dirs(&o);
     char searched[1024] = "";
     for (int i = 0; i < o.n_dirs; i++) {
-        snprintf(out, n, "%s/calgae-scalar.so", o.dirs[i]);
+        snprintf(out, n, "%s/calgae-%s.so", o.dirs[i], name);
         if (access(out, F_OK) == 0)
             return 0;
         size_t used = strlen(searched);
         snprintf(searched + used, sizeof searched - used, "%s%s", i ? ":" : "", o.dirs[i]);
     }
-    calgae_cli_error("backends verify: no calgae-scalar.so to compare with (searched %s); "
-                 "give one with --reference", searched[0] ? searched : "no folders");
+    calgae_cli_error("backends verify: no calgae-%s.so %s (searched %s)", name, what,
+                 searched[0] ? searched : "no folders");
     return -1;
+}
+
+/* The loader's rule: a path has a '/' or ends in .so; anything else is a plugin name. */
+static int is_path(const char *s)
+{
+    size_t n = strlen(s);
+    return strchr(s, '/') != NULL || (n > 3 && strcmp(s + n - 3, ".so") == 0);
 }
 
 static const char *or_q(const char *s) { return s ? s : "?"; }
@@ -78,26 +87,29 @@ int calgae_cmd_verify(int argc, char **argv)
     const char *ref_arg = NULL;
     uint64_t seed = 1;
     int c;
-    opterr = 0;
-    optind = 1;
+    if (calgae_args_check("backends verify", &argc, argv, ":h", longs) != 0)
+        return 2;
     while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
         switch (c) {
         case 'r': ref_arg = optarg; break;
         case 's': if (calgae_parse_u64("--seed", optarg, &seed)) return 2; break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': calgae_cli_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_cli_error("unknown option %s (see 'calgae backends verify --help')", argv[optind - 1]); return 2;
+        case ':':
+        default: return calgae_option_error("backends verify", c, argv, longs);
         }
     }
     if (optind != argc - 1) {
-        calgae_cli_error("backends verify: give exactly one plugin file (see 'calgae backends verify --help')");
+        calgae_cli_error("backends verify: give exactly one plugin, by name or file (see 'calgae backends verify --help')");
         return 2;
     }
-    const char *path = argv[optind];
-    char ref_path[PATH_MAX + 64];
+    char path[PATH_MAX + 64], ref_path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s", argv[optind]);
+    if (!is_path(path) && find_plugin(argv[optind], "of that name", path, sizeof path) != 0)
+        return 1;
     if (ref_arg)
         snprintf(ref_path, sizeof ref_path, "%s", ref_arg);
-    else if (find_reference(ref_path, sizeof ref_path) != 0)
+    else if (find_plugin("scalar", "to compare with; give one with --reference", ref_path,
+                         sizeof ref_path) != 0)
         return 1;
 
     calgae_loaded_plugin lp, lr;

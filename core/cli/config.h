@@ -29,8 +29,9 @@
  *
  * Errors name the file and the line ("calgae.ini:3: unknown key 'thread' in [run]"); the first
  * error in the file is the one reported. A plugin name that no plugin file found has is an
- * error too, checked once the plugins are loaded (calgae_session_load_backends). The CLI exits
- * with status 2 for every configuration error, as for a bad flag.
+ * error too, checked once the plugins are loaded (calgae_session_load_backends), and so is a
+ * [run] backend that can't be used (a missing or refused file). The CLI exits with status 2 for
+ * every configuration error, as for a bad flag or a --backend that can't be used.
  */
 #ifndef CALGAE_SETTINGS_H
 #define CALGAE_SETTINGS_H

@@ -20,9 +20,60 @@ static const char usage[] =
     "  quantize   write a model as Q8_0/Q4_0/Q4_1 GGUF, by round-to-nearest or AWQ\n"
     "  perplexity perplexity on a text; KL divergence and top-1 agreement against a base model\n"
     "  bench      prompt and generation speed per backend and thread count\n"
-    "  backends   list the kernel plugins found; 'backends verify FILE.so' checks one\n"
+    "  backends   list the kernel plugins found; 'backends verify NAME|FILE.so' checks one\n"
+    "  info       a model's metadata, tensors, parameter count and bytes read per token\n"
     "\n"
-    "Run 'calgae <command> --help' for a command's options.\n";
+    "Run 'calgae help <command>' or 'calgae <command> --help' for a command's options.\n"
+    "Exit status: 0 success; 1 a failure (bad file, bad model, write error); 2 a usage error:\n"
+    "a bad flag, a bad configuration file, or a backend asked for (--backend, [run] backend)\n"
+    "that cannot be used.\n";
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+} commands[] = {
+    {"run", calgae_cmd_run},           {"tokenize", calgae_cmd_tokenize},
+    {"convert", calgae_cmd_convert},   {"logits", calgae_cmd_logits},
+    {"quantize", calgae_cmd_quantize}, {"perplexity", calgae_cmd_perplexity},
+    {"bench", calgae_cmd_bench},       {"backends", calgae_cmd_backends},
+    {"info", calgae_cmd_info},         {"chat", calgae_cmd_chat},
+};
+#define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
+static int find_command(const char *name)
+{
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(commands[i].name, name))
+            return i;
+    return -1;
+}
+
+static int unknown_command(const char *cmd)
+{
+    const char *names[N_COMMANDS];
+    for (int i = 0; i < N_COMMANDS; i++)
+        names[i] = commands[i].name;
+    const char *near = calgae_nearest(cmd, names, N_COMMANDS);
+    if (near)
+        calgae_cli_error("unknown command '%s' (did you mean '%s'?)", cmd, near);
+    else
+        calgae_cli_error("unknown command '%s' (try 'calgae --help')", cmd);
+    return 2;
+}
+
+/* `calgae help` is the usage; `calgae help CMD` is `calgae CMD --help`. */
+static int help(int argc, char **argv)
+{
+    if (argc < 3) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    int i = find_command(argv[2]);
+    if (i < 0)
+        return unknown_command(argv[2]);
+    char *args[] = {argv[2], "--help", NULL};
+    return commands[i].fn(2, args);
+}
 
 int main(int argc, char **argv)
 {
@@ -31,32 +82,14 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
-        fputs(usage, stdout);
-        return 0;
-    }
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help"))
+        return help(argc, argv);
     if (!strcmp(cmd, "--version")) {
         puts("calgae 0.1.0");
         return 0;
     }
-    if (!strcmp(cmd, "run"))
-        return calgae_cmd_run(argc - 1, argv + 1);
-    if (!strcmp(cmd, "chat"))
-        return calgae_cmd_chat(argc - 1, argv + 1);
-    if (!strcmp(cmd, "tokenize"))
-        return calgae_cmd_tokenize(argc - 1, argv + 1);
-    if (!strcmp(cmd, "convert"))
-        return calgae_cmd_convert(argc - 1, argv + 1);
-    if (!strcmp(cmd, "bench"))
-        return calgae_cmd_bench(argc - 1, argv + 1);
-    if (!strcmp(cmd, "backends"))
-        return calgae_cmd_backends(argc - 1, argv + 1);
-    if (!strcmp(cmd, "logits"))
-        return calgae_cmd_logits(argc - 1, argv + 1);
-    if (!strcmp(cmd, "quantize"))
-        return calgae_cmd_quantize(argc - 1, argv + 1);
-    if (!strcmp(cmd, "perplexity"))
-        return calgae_cmd_perplexity(argc - 1, argv + 1);
-    calgae_cli_error("unknown command '%s' (try 'calgae --help')", cmd);
-    return 2;
+    int i = find_command(cmd);
+    if (i < 0)
+        return unknown_command(cmd);
+    return commands[i].fn(argc - 1, argv + 1);
 }

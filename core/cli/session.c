@@ -95,10 +95,28 @@ static int diagnose(const calgae_settings *c, const calgae_backend_options *o, c
     return rc;
 }
 
+/* The forced plugin could not be used: a settings error (exit 2) wherever it was asked for.
+ * When the file's [run] backend asked, the message names the file and line. */
+static int forced_failed(const calgae_settings *c, const calgae_backend_options *o, char *err,
+                         size_t err_len)
+{
+    if (c->source == CALGAE_SETTINGS_NONE || o->forced != c->backend)
+        return CALGAE_SETTINGS_BAD; /* --backend on the command line */
+    if (!is_path(c->backend) && diagnose(c, o, err, err_len) != 0)
+        return CALGAE_SETTINGS_BAD; /* "FILE:LINE: unknown backend 'x' (plugins found: ...)" */
+    char why[CALGAE_ERR_LEN];
+    snprintf(why, sizeof why, "%s", err);
+    calgae_fail(err, err_len, "%s:%d: [run] backend: %s", c->path, c->backend_line, why);
+    return CALGAE_SETTINGS_BAD;
+}
+
 int calgae_session_load_backends(const calgae_settings *c, const calgae_backend_options *o,
                                  calgae_backends *b, char *err, size_t err_len)
 {
-    if (calgae_backends_load(b, o, err, err_len) == 0) {
+    int rc = calgae_backends_load(b, o, err, err_len);
+    if (rc == CALGAE_BACKENDS_FORCED_FAILED)
+        return forced_failed(c, o, err, err_len);
+    if (rc == 0) {
         if (calgae_settings_check_names(c, b, err, err_len) == 0)
             return 0;
         calgae_backends_free(b);
@@ -163,7 +181,10 @@ int calgae_session_open(calgae_session *s, const calgae_session_opts *o, char *e
     calgae_status st = calgae_model_load(o->model, &mp, &s->lm, &e);
     if (st != CALGAE_OK) {
         snprintf(err, err_len, "%s", e.message);
-        /* a plugin problem may be the configuration's fault: then name its line */
+        /* a forced plugin that can't be used is a settings error, wherever it was asked for */
+        if (st == CALGAE_ERR_BACKEND && bo.forced && strcmp(bo.forced, "auto") != 0)
+            return forced_failed(&cfg, &bo, err, err_len);
+        /* another plugin problem may be the configuration's fault: then name its line */
         if (st == CALGAE_ERR_BACKEND && cfg.source != CALGAE_SETTINGS_NONE &&
             diagnose(&cfg, &bo, err, err_len) != 0)
             return CALGAE_SETTINGS_BAD;

@@ -23,7 +23,7 @@ typedef struct calgae_session_opts {
 } calgae_session_opts;
 
 typedef struct calgae_session {
-    calgae_model *lm;         /* the library's handles, owned */
+    calgae_model *lm;              /* the library's handles, owned */
     calgae_context *cx;
     /* views into them */
     calgae_transformer *model;
@@ -44,7 +44,9 @@ void calgae_session_close(calgae_session *s);
 /* The plugins under a configuration: calgae_backends_load(o), o as calgae_settings_backend_options
  * made it, then calgae_settings_check_names. Returns 0; CALGAE_SETTINGS_BAD when the file is at
  * fault, with "FILE:LINE: ..." (a name no plugin file has, a [kernels] plugin that lacks its
- * slot, a deny list that leaves a slot with no plugin); or -1 with the loader's error. */
+ * slot, a deny list that leaves a slot with no plugin), or when the forced backend (--backend,
+ * else [run] backend) can't be used (missing, refused, unknown: the CLI exits 2 for all of
+ * them, wherever the choice was made); or -1 with the loader's error. */
 int calgae_session_load_backends(const calgae_settings *c, const calgae_backend_options *o,
                                  calgae_backends *b, char *err, size_t err_len);
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blocks.h"
+#include "types.h"
 
 #define ROW_GRAIN 32
 /* Below this many multiply-adds a fork/join costs more than it saves: run on the caller. */
@@ -47,7 +47,9 @@ int calgae_state_init(calgae_state *s, const calgae_transformer *m, const calgae
     s->hb2 = calloc(B * hid, sizeof(float));
     s->att = calloc((size_t)calgae_pool_threads(pool) * (size_t)ctx, sizeof(float));
     s->cs = calloc(B * (size_t)c->n_rot, sizeof(float));
-    s->xq = calloc(B * ((widest + CALGAE_QK - 1) / CALGAE_QK), sizeof(calgae_block_q8_0));
+    const calgae_type_info *q8 = calgae_type_traits(CALGAE_TYPE_Q8_0); /* the activation blocks */
+    const size_t q8_blocks = (widest + (size_t)q8->blck_size - 1) / (size_t)q8->blck_size;
+    s->xq = calloc(B * q8_blocks, q8->type_size);
     s->key_cache = calloc(kv, sizeof(float));
     s->value_cache = calloc(kv, sizeof(float));
     s->logits = calloc(B * (size_t)c->vocab_size, sizeof(float));
@@ -116,9 +118,14 @@ static void product_task(void *ctx, int64_t begin, int64_t end, int thread)
     }
 }
 
-static int is_block_type(uint32_t t)
+/* Whether w's products take Q8_0 activations (form 1) or floats (form 0), as the type table says;
+ * -1 for a type whose activations no slot here makes. */
+static int activation_form(const calgae_weight *w)
 {
-    return t == CALGAE_TYPE_Q8_0 || t == CALGAE_TYPE_Q4_0 || t == CALGAE_TYPE_Q4_1;
+    const calgae_type_info *t = calgae_type_traits(w->type);
+    if (!t)
+        return -1;
+    return t->vec_dot_type == CALGAE_TYPE_Q8_0 ? 1 : t->vec_dot_type == CALGAE_TYPE_F32 ? 0 : -1;
 }
 
 /* y_i[t][r] = W_i[r] . x[t] for each weight of the group; x is n_tok rows of cols floats. */
@@ -126,10 +133,13 @@ static int products(calgae_state *s, const float *x, int n_tok, int64_t cols, in
                     const calgae_weight *const *w, float *const *y, const int64_t *y_stride)
 {
     /* float-input and block-input weights need different activation forms: one job each */
+    for (int i = 0; i < n_w; i++)
+        if (activation_form(w[i]) < 0)
+            return -1;
     for (int form = 0; form < 2; form++) {
         struct product_job j = {.be = s->be, .n_tok = n_tok};
         for (int i = 0; i < n_w; i++) {
-            if (is_block_type(w[i]->type) != form)
+            if (activation_form(w[i]) != form)
                 continue;
             j.w[j.n_w] = w[i];
             j.y[j.n_w] = y[i];
@@ -140,7 +150,9 @@ static int products(calgae_state *s, const float *x, int n_tok, int64_t cols, in
         if (j.n_w == 0)
             continue;
         if (form == 1) {
-            const size_t row = (size_t)(cols / CALGAE_QK) * sizeof(calgae_block_q8_0);
+            size_t row;
+            if (calgae_type_row_bytes(CALGAE_TYPE_Q8_0, cols, &row) != 0)
+                return -1;
             for (int t = 0; t < n_tok; t++)
                 s->be->quantize_q8_0(x + (size_t)t * (size_t)cols, (char *)s->xq + t * row, cols);
             j.x = s->xq;

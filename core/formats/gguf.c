@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "calgae_plugin.h"
+#include "types.h"
 #include "utf8.h"
 
 #define GGUF_MAGIC "GGUF"
@@ -36,47 +37,6 @@
  * name length u64 + 1 name byte + n_dims u32 + one ne u64 + type u32 + offset u64. */
 #define GGUF_MIN_KV_BYTES 14u
 #define GGUF_MIN_TENSOR_INFO_BYTES 33u
-
-/* ---- Tensor types ----------------------------------------------------------------------- */
-
-static const struct type_info {
-    uint32_t type;
-    const char *name;
-    size_t block;       /* elements per block */
-    size_t block_bytes; /* bytes per block */
-} type_table[] = {
-    {CALGAE_TYPE_F32, "F32", 1, 4},
-    {CALGAE_TYPE_F16, "F16", 1, 2},
-    {CALGAE_TYPE_Q4_0, "Q4_0", CALGAE_QK, sizeof(calgae_block_q4_0)},
-    {CALGAE_TYPE_Q4_1, "Q4_1", CALGAE_QK, sizeof(calgae_block_q4_1)},
-    {CALGAE_TYPE_Q8_0, "Q8_0", CALGAE_QK, sizeof(calgae_block_q8_0)},
-};
-
-static const struct type_info *type_lookup(uint32_t type)
-{
-    for (size_t i = 0; i < sizeof type_table / sizeof type_table[0]; i++)
-        if (type_table[i].type == type)
-            return &type_table[i];
-    return NULL;
-}
-
-size_t calgae_type_row_bytes(uint32_t type, int64_t n)
-{
-    const struct type_info *t = type_lookup(type);
-    if (!t || n <= 0 || (uint64_t)n % t->block != 0)
-        return 0;
-    size_t bytes;
-    /* 0 on overflow too: no row that large can be in a file anyway */
-    if (calgae_mul_size((size_t)((uint64_t)n / t->block), t->block_bytes, &bytes) != 0)
-        return 0;
-    return bytes;
-}
-
-const char *calgae_type_name(uint32_t type)
-{
-    const struct type_info *t = type_lookup(type);
-    return t ? t->name : "unknown";
-}
 
 /* ---- Value types ------------------------------------------------------------------------ */
 
@@ -394,14 +354,15 @@ static int read_tensor_info(reader *r, calgae_gguf_tensor *t, uint64_t index)
 
     if (read_u32(r, &t->type, "tensor type") != 0)
         return -1;
-    const struct type_info *ti = type_lookup(t->type);
+    const calgae_type_info *ti = calgae_type_traits(t->type);
     if (!ti)
         return fail(r, "unknown tensor type %" PRIu32, t->type);
-    if ((uint64_t)t->ne[0] % ti->block != 0)
-        return fail(r, "ne[0] = %" PRId64 " is not a multiple of %zu, the block size of %s",
-                    t->ne[0], ti->block, ti->name);
-    size_t row = calgae_type_row_bytes(t->type, t->ne[0]);
-    if (row == 0 || calgae_mul_size(row, (size_t)(count / t->ne[0]), &t->nbytes) != 0)
+    if (t->ne[0] % ti->blck_size != 0)
+        return fail(r, "ne[0] = %" PRId64 " is not a multiple of %" PRId64 ", the block size of %s",
+                    t->ne[0], ti->blck_size, ti->name);
+    size_t row;
+    if (calgae_type_row_bytes(t->type, t->ne[0], &row) != 0 ||
+        calgae_mul_size(row, (size_t)(count / t->ne[0]), &t->nbytes) != 0)
         return fail(r, "tensor size in bytes overflows");
     return read_uint(r, 8, &t->offset, "tensor offset");
 }

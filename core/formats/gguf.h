@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "types.h" /* tensor types: the type table's ids, names and sizes */
 #include "util.h"
 
 enum calgae_gguf_vtype {
@@ -76,11 +77,6 @@ typedef struct calgae_gguf {
     size_t alignment;   /* general.alignment or 32 */
     size_t data_offset; /* where the data section starts in the file */
 } calgae_gguf;
-
-/* Bytes of a row of n elements of a tensor type, or 0 if the type is unknown or n does not
- * fit its block size. */
-size_t calgae_type_row_bytes(uint32_t type, int64_t n);
-const char *calgae_type_name(uint32_t type);
 
 int calgae_gguf_open(calgae_gguf *g, const char *path, char *err, size_t err_len);
 void calgae_gguf_close(calgae_gguf *g);

@@ -286,9 +286,9 @@ int calgae_gguf_add_tensor(calgae_gguf_writer *w, const char *name, uint32_t typ
         if (j > 0)
             rows *= t.ne[j];
     }
-    size_t row = calgae_type_row_bytes(type, t.ne[0]);
-    size_t want;
-    if (row == 0 || calgae_mul_size(row, (size_t)rows, &want) != 0)
+    size_t row, want;
+    if (calgae_type_row_bytes(type, t.ne[0], &row) != 0 ||
+        calgae_mul_size(row, (size_t)rows, &want) != 0)
         return refuse(w, "tensor '%s': type %u cannot hold rows of %lld elements", name,
                       (unsigned)type, (long long)t.ne[0]);
     if (want != nbytes || (nbytes > 0 && !data))

@@ -9,6 +9,7 @@
  * shared. RMSNorm epsilon 1e-5 and RoPE base 10000 are fixed by the format.
  */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,19 @@ static calgae_weight f32_weight(const float *data, int64_t rows, int64_t cols)
     return w;
 }
 
+/* No GGUF magic and a header no checkpoint has: whatever the file is, it is not a model. The
+ * header check's reason ("PATH: bad dimensions ...") stays, after the verdict. */
+static int not_a_checkpoint(const char *path, char *err, size_t err_len)
+{
+    if (!err || err_len == 0)
+        return -1;
+    char why[512];
+    size_t n = strlen(path);
+    const char *reason = strncmp(err, path, n) == 0 && err[n] == ':' ? err + n + 2 : err;
+    snprintf(why, sizeof why, "%s", reason);
+    return calgae_fail(err, err_len, "%s: not a GGUF file or llama2.c checkpoint: %s", path, why);
+}
+
 int calgae_transformer_load_bin(calgae_transformer *m, const char *path, char *err, size_t err_len)
 {
     m->format = CALGAE_FORMAT_BIN;
@@ -32,8 +46,8 @@ int calgae_transformer_load_bin(calgae_transformer *m, const char *path, char *e
         return -1;
     int32_t h[7];
     if (m->map.size < sizeof h)
-        return calgae_fail(err, err_len, "%s: too short for a llama2.c checkpoint header (%zu bytes)",
-                           path, m->map.size);
+        return calgae_fail(err, err_len, "%s: not a GGUF file or llama2.c checkpoint: too short "
+                           "for a llama2.c checkpoint header (%zu bytes)", path, m->map.size);
     memcpy(h, m->map.data, sizeof h);
     calgae_config *c = &m->cfg;
     c->dim = h[0];
@@ -42,7 +56,8 @@ int calgae_transformer_load_bin(calgae_transformer *m, const char *path, char *e
     c->n_heads = h[3];
     c->n_kv_heads = h[4];
     if (h[5] == INT_MIN)
-        return calgae_fail(err, err_len, "%s: bad vocabulary size", path);
+        return calgae_fail(err, err_len, "%s: not a GGUF file or llama2.c checkpoint: bad "
+                           "vocabulary size", path);
     c->vocab_size = abs(h[5]);
     m->tied = h[5] > 0;
     c->ctx = h[6];
@@ -51,7 +66,7 @@ int calgae_transformer_load_bin(calgae_transformer *m, const char *path, char *e
     c->head_size = c->n_heads > 0 ? c->dim / c->n_heads : 0;
     c->n_rot = c->head_size;
     if (calgae_config_check(c, path, err, err_len) != 0)
-        return -1;
+        return not_a_checkpoint(path, err, err_len);
 
     /* the limits in calgae_config_check keep these products far below 2^63 */
     const size_t dim = (size_t)c->dim, hid = (size_t)c->hidden_dim, L = (size_t)c->n_layers;

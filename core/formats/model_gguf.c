@@ -11,12 +11,6 @@
 
 #include "model.h"
 
-static int is_matrix_type(uint32_t t)
-{
-    return t == CALGAE_TYPE_F32 || t == CALGAE_TYPE_F16 || t == CALGAE_TYPE_Q8_0 ||
-           t == CALGAE_TYPE_Q4_0 || t == CALGAE_TYPE_Q4_1;
-}
-
 static const calgae_gguf_tensor *need_tensor(const calgae_gguf *g, const char *name,
                                              const char *path, char *err, size_t err_len)
 {
@@ -37,17 +31,20 @@ static int get_matrix(const calgae_gguf *g, const char *name, int64_t rows, int6
                            "%s: tensor %s has shape [%lld, %lld] (%u dims), expected [%lld, %lld]",
                            path, name, (long long)t->ne[0], (long long)t->ne[1], t->n_dims,
                            (long long)cols, (long long)rows);
-    if (!is_matrix_type(t->type))
+    /* a matrix type is one the plugins multiply: the type table gives it product slots */
+    const calgae_type_info *ti = calgae_type_traits(t->type);
+    size_t row_bytes;
+    if (!calgae_type_has_products(t->type) ||
+        calgae_type_row_bytes(t->type, cols, &row_bytes) != 0)
         return calgae_fail(err, err_len, "%s: tensor %s has type %s, which is not supported",
                            path, name, calgae_type_name(t->type));
-    size_t align = t->type == CALGAE_TYPE_F32 ? 4 : 2;
-    if ((uintptr_t)t->data % align != 0)
+    if ((uintptr_t)t->data % ti->align != 0)
         return calgae_fail(err, err_len, "%s: tensor %s is misaligned", path, name);
     memset(w, 0, sizeof *w);
     w->type = t->type;
     w->rows = rows;
     w->cols = cols;
-    w->row_bytes = calgae_type_row_bytes(t->type, cols);
+    w->row_bytes = row_bytes;
     w->data = t->data;
     return 0;
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "types.h"
 #include "util.h"
 
 typedef void (*generic_fn)(void);
@@ -285,8 +286,9 @@ static void try_add(calgae_backends *b, const calgae_backend_options *o, const c
         c->status = CALGAE_CAND_REFUSED;
         /* a probe refusal of an auto-discovered plugin is expected (an AVX-512 build on an
          * AVX2 machine): only worth a line with --verbose */
-        int expected = !forced && strstr(c->reason, "this CPU cannot run it") == c->reason;
-        logf_(o, expected ? 1 : 0, "calgae: plugin %s refused: %s", path, c->reason);
+        int expected = strstr(c->reason, "this CPU cannot run it") == c->reason;
+        if (!forced) /* a forced one's refusal is the loader's error instead */
+            logf_(o, expected ? 1 : 0, "calgae: plugin %s refused: %s", path, c->reason);
         return;
     }
     int dup = find_by_name(b, lp.table->name);
@@ -385,27 +387,49 @@ static const calgae_candidate *find_candidate(const calgae_backends *b, const ch
     return NULL;
 }
 
-/* Marks the forced plugin, or explains why it can't be. */
+/* "a, b, c": the names of every plugin file found, usable or not. */
+static void found_names(const calgae_backends *b, char *out, size_t out_len)
+{
+    out[0] = '\0';
+    for (int i = 0; i < b->n_candidates; i++) {
+        const calgae_candidate *k = &b->candidates[i];
+        if (!k->have_table || !k->name[0] || find_candidate(b, k->name) != k)
+            continue; /* a duplicate name is listed once */
+        size_t used = strlen(out);
+        snprintf(out + used, out_len - used, "%s%s", used ? ", " : "", k->name);
+    }
+}
+
+/* Marks the forced plugin, or says why it can't be: a forced choice that can't be honoured is
+ * an error (CALGAE_BACKENDS_FORCED_FAILED), never a quiet fallback to other plugins. */
 static int apply_forced(calgae_backends *b, const calgae_backend_options *o, char *err,
                         size_t err_len)
 {
     const char *forced = o->forced && *o->forced ? o->forced : NULL;
     if (!forced || strcmp(forced, "auto") == 0)
         return 0;
-    if (is_path(forced))
-        return 0; /* a refusal was already reported, naming the file */
-    int i = find_by_name(b, forced);
-    if (i >= 0) {
-        b->plugins[i].forced = 1;
-        return 0;
+    const calgae_candidate *c = NULL;
+    if (is_path(forced)) {
+        c = b->n_candidates > 0 ? &b->candidates[0] : NULL; /* tried first */
+        if (c && c->status == CALGAE_CAND_LOADED)
+            return 0;
+    } else {
+        int i = find_by_name(b, forced);
+        if (i >= 0) {
+            b->plugins[i].forced = 1;
+            return 0;
+        }
+        c = find_candidate(b, forced);
     }
-    const calgae_candidate *c = find_candidate(b, forced);
-    if (!c)
-        return calgae_fail(err, err_len, "backend '%s' not found (see `calgae backends`)", forced);
-    /* only a probe refusal was logged quietly during the scan; others are on screen already */
-    if (strstr(c->reason, "this CPU cannot run it") == c->reason)
-        logf_(o, 0, "calgae: plugin %s refused: %s", c->path, c->reason);
-    return 0;
+    if (!c) {
+        char names[400];
+        found_names(b, names, sizeof names);
+        calgae_fail(err, err_len, "backend '%s' not found (plugins found: %s)", forced,
+                    names[0] ? names : "none");
+        return CALGAE_BACKENDS_FORCED_FAILED;
+    }
+    calgae_fail(err, err_len, "plugin %s refused: %s", c->path, c->reason);
+    return CALGAE_BACKENDS_FORCED_FAILED;
 }
 
 static int apply_slot_plugins(calgae_backends *b, const calgae_backend_options *o, char *err,
@@ -455,8 +479,11 @@ int calgae_backends_load(calgae_backends *b, const calgae_backend_options *o, ch
     }
     for (int i = 0; i < o->n_dirs; i++)
         scan_dir(b, o, o->dirs[i]);
-    if (apply_forced(b, o, err, err_len) != 0)
-        goto fail;
+    int rc = apply_forced(b, o, err, err_len);
+    if (rc != 0) {
+        calgae_backends_free(b);
+        return rc;
+    }
     qsort_r(b->plugins, (size_t)b->n_plugins, sizeof b->plugins[0], cmp_pref, (void *)o);
 
     for (int s = 0; s < CALGAE_SLOT_COUNT; s++) {
@@ -503,20 +530,15 @@ void calgae_backends_free(calgae_backends *b)
 
 int calgae_product_slot(uint32_t type, int matmul)
 {
-    switch (type) {
-    case CALGAE_TYPE_F32:
-        return matmul ? CALGAE_SLOT_MATMUL_F32 : CALGAE_SLOT_MATVEC_F32;
-    case CALGAE_TYPE_F16:
-        return matmul ? CALGAE_SLOT_MATMUL_F16 : CALGAE_SLOT_MATVEC_F16;
-    case CALGAE_TYPE_Q8_0:
-        return matmul ? CALGAE_SLOT_MATMUL_Q8_0 : CALGAE_SLOT_MATVEC_Q8_0;
-    case CALGAE_TYPE_Q4_0:
-        return matmul ? CALGAE_SLOT_MATMUL_Q4_0 : CALGAE_SLOT_MATVEC_Q4_0;
-    case CALGAE_TYPE_Q4_1:
-        return matmul ? CALGAE_SLOT_MATMUL_Q4_1 : CALGAE_SLOT_MATVEC_Q4_1;
-    default:
+    /* the type table names the slot by its place in calgae_plugin; slots[] knows every place */
+    const calgae_type_info *t = calgae_type_traits(type);
+    const size_t offset = !t ? 0 : matmul ? t->matmul_slot : t->matvec_slot;
+    if (offset == 0)
         return -1;
-    }
+    for (int s = 0; s < CALGAE_SLOT_COUNT; s++)
+        if (slots[s].offset == offset)
+            return s;
+    return -1;
 }
 
 int calgae_backends_matvec(const calgae_backends *b, const calgae_weight *w, const void *x,

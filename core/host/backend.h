@@ -4,8 +4,8 @@
  *
  * Checks, in order, each failure refusing the file with a one-line reason: dlopen (missing,
  * not a shared object, wrong architecture), the entry symbol, the entry's answer, the table's
- * ABI major and size, a name, and the CPU probe. Preference: a forced plugin (--backend)
- * first, then by priority, highest first. Per slot, the first plugin in that order that
+ * ABI major and size, a name, and the CPU probe. Preference: a forced plugin (--backend),
+ * which must load (else the load fails), first, then by priority, highest first. Per slot, the first plugin in that order that
  * provides it serves it; later ones are the fallback when a kernel declines a shape.
  * Libraries are never unloaded while the registry lives (kernels may still run on workers).
  */
@@ -132,9 +132,13 @@ void calgae_default_plugin_dirs(calgae_backend_options *opts);
 
 /* Loads and checks plugins. Ranking: the forced plugin, then the names in order[], then by
  * priority (highest first), then by name. Fails if some slot ends up with no provider
- * (normally the scalar plugin is missing), a forced name or a slot_plugin name matches no plugin
- * found at all, or a slot_plugin does not provide its slot. A forced plugin that was found but
- * refused is reported and the rest are used. */
+ * (normally the scalar plugin is missing), a slot_plugin name matches no plugin found at all, or
+ * a slot_plugin does not provide its slot (-1); or when the forced plugin can't be used: a name
+ * no plugin file has, a file that is missing or refused, a named plugin refused (then
+ * CALGAE_BACKENDS_FORCED_FAILED, with "plugin FILE refused: REASON" or "backend 'x' not found
+ * (plugins found: ...)"; the forced file's refusal is not logged besides). A forced choice is
+ * never replaced by another plugin. */
+#define CALGAE_BACKENDS_FORCED_FAILED (-3)
 int calgae_backends_load(calgae_backends *b, const calgae_backend_options *opts, char *err,
                          size_t err_len);
 void calgae_backends_free(calgae_backends *b);
@@ -149,7 +153,8 @@ int calgae_backends_matmul(const calgae_backends *b, const calgae_weight *w, con
 
 /* Name of the plugin that serves a slot first ("none" if nobody). */
 const char *calgae_backends_slot_owner(const calgae_backends *b, int slot);
-/* The matvec (matmul = 0) or matmul slot of a weight type; -1 for a type no slot takes. */
+/* The matvec (matmul = 0) or matmul slot of a weight type, as the type table (types.h) names
+ * it; -1 for a type no slot takes. */
 int calgae_product_slot(uint32_t type, int matmul);
 /* "scalar" or "avx2+scalar": the plugins that serve at least one slot, in preference order. */
 void calgae_backends_describe(const calgae_backends *b, char *out, size_t out_len);

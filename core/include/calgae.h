@@ -246,17 +246,19 @@ CALGAE_API calgae_status calgae_state_load_file(calgae_context *ctx, const char 
 
 typedef struct calgae_sampler calgae_sampler;
 
-/* The chain, in order: repetition penalty over the last tokens, then (at temperature > 0)
- * temperature, top-k, top-p and min-p filtering, and a draw from a seeded xorshift generator
- * (llama2.c's). Temperature 0 is greedy. The same seed gives the same draws. */
+/* The chain, in order: llama.cpp's repetition penalty over the last tokens (at every
+ * temperature), then at temperature > 0: temperature, top-k, top-p, min-p (judged on the
+ * probabilities before temperature, as llama.cpp does) and a draw from a seeded xorshift
+ * generator (llama2.c's). Temperature 0 is greedy. The same seed gives the same draws. */
 typedef struct calgae_sampler_params {
     float temperature;    /* 0: greedy (default 0.7) */
     int top_k;            /* 0: off (default 50) */
     float top_p;          /* 1: off (default 0.9) */
     float min_p;          /* 0: off (default 0): drop tokens below min_p x the top probability */
-    float repeat_penalty; /* 1: off (default 1), llama.cpp's: positive logits / p, negative x p */
-    int repeat_last_n;    /* tokens the penalty looks back over (default 64) */
-    uint64_t seed;        /* the generator's seed (default 0: a fixed, documented seed) */
+    float repeat_penalty; /* 1: off (default 1): positive logits / p, negative ones x p */
+    int repeat_last_n;    /* tokens the penalty looks back over, prompt included (default 64) */
+    uint64_t seed;        /* the generator's seed (default 0; a program wanting varied text
+                           * passes a random one) */
 } calgae_sampler_params;
 
 CALGAE_API calgae_sampler_params calgae_sampler_default_params(void);

@@ -5,20 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blocks.h"
 #include "gguf.h"
-
-/* llama.cpp's llama_ftype values for general.file_type */
-static uint32_t file_type_of(uint32_t type)
-{
-    switch (type) {
-    case CALGAE_TYPE_F16: return 1;
-    case CALGAE_TYPE_Q4_0: return 2;
-    case CALGAE_TYPE_Q4_1: return 3;
-    case CALGAE_TYPE_Q8_0: return 7;
-    default: return 0;
-    }
-}
+#include "types.h"
 
 struct conv {
     calgae_gguf_writer *w;
@@ -41,9 +29,12 @@ static int keep(struct conv *cv, void *p)
 
 static int add_matrix(struct conv *cv, const char *name, const calgae_weight *src, uint32_t type)
 {
-    if (calgae_type_row_bytes(type, src->cols) == 0)
-        type = CALGAE_TYPE_F32;
-    const size_t row_bytes = calgae_type_row_bytes(type, src->cols);
+    size_t row_bytes;
+    if (calgae_type_row_bytes(type, src->cols, &row_bytes) != 0) {
+        type = CALGAE_TYPE_F32; /* rows that are not whole blocks stay F32, as llama.cpp does */
+        if (calgae_type_row_bytes(type, src->cols, &row_bytes) != 0)
+            return -1;
+    }
     const size_t total = row_bytes * (size_t)src->rows;
     uint8_t *dst = malloc(total);
     if (!dst || keep(cv, dst) != 0)
@@ -68,9 +59,10 @@ int calgae_convert_add_hparams(calgae_gguf_writer *w, const calgae_transformer *
 {
     const calgae_config *c = &m->cfg;
     const char *base = strrchr(m->path, '/');
+    const calgae_type_info *ti = calgae_type_traits(type); /* llama.cpp's ftype for the type */
     return calgae_gguf_add_str(w, "general.architecture", "llama") ||
            calgae_gguf_add_str(w, "general.name", base ? base + 1 : m->path) ||
-           calgae_gguf_add_u32(w, "general.file_type", file_type_of(type)) ||
+           calgae_gguf_add_u32(w, "general.file_type", ti ? ti->file_type : 0) ||
            (quantization_version != 0 &&
             calgae_gguf_add_u32(w, "general.quantization_version", quantization_version)) ||
            calgae_gguf_add_u32(w, "llama.context_length", (uint32_t)c->ctx) ||
@@ -181,8 +173,8 @@ static int add_tensors(struct conv *cv, const calgae_transformer *m, uint32_t ty
 int calgae_convert_to_gguf(const calgae_transformer *m, const calgae_tokenizer *t, uint32_t type,
                            const char *out_path, char *err, size_t err_len)
 {
-    if (type != CALGAE_TYPE_F32 && type != CALGAE_TYPE_F16 && type != CALGAE_TYPE_Q8_0 &&
-        type != CALGAE_TYPE_Q4_0 && type != CALGAE_TYPE_Q4_1)
+    const calgae_type_info *ti = calgae_type_traits(type);
+    if (!ti || !ti->from_float || !calgae_type_has_products(type))
         return calgae_fail(err, err_len, "cannot convert to type %s", calgae_type_name(type));
     if (t->n_vocab != m->cfg.vocab_size)
         return calgae_fail(err, err_len, "%s: vocabulary of %d tokens for a model of %d", m->path,

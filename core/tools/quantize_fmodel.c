@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blocks.h"
 #include "quantize.h"
+#include "types.h"
 
 static calgae_weight f32_view(float *data, int64_t rows, int64_t cols)
 {

@@ -11,11 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "blocks.h"
 #include "convert.h"
 #include "gguf.h"
 #include "quantize.h"
 #include "rtn.h"
+#include "types.h"
 
 struct writer {
     calgae_gguf_writer *w;
@@ -40,7 +40,9 @@ static int keep(struct writer *wr, void *p)
 static int add_matrix(struct writer *wr, const char *name, const calgae_weight *src, uint32_t type)
 {
     type = calgae_rtn_storage_type(type, src->cols);
-    const size_t row_bytes = calgae_type_row_bytes(type, src->cols);
+    size_t row_bytes;
+    if (calgae_type_row_bytes(type, src->cols, &row_bytes) != 0)
+        return -1;
     const size_t total = row_bytes * (size_t)src->rows;
     uint8_t *dst = malloc(total);
     if (!dst || keep(wr, dst) != 0)

@@ -78,7 +78,10 @@ static void add_tensor(calgae_gguf_writer *w, const char *name, uint32_t type, i
                        int64_t rows, void **keep, int *n_keep)
 {
     int64_t ne[2] = {cols, rows};
-    size_t n = calgae_type_row_bytes(type, cols) * (size_t)rows;
+    size_t n = 0;
+    if (calgae_type_row_bytes(type, cols, &n) != 0)
+        die("a seed tensor's rows are not whole blocks of its type");
+    n *= (size_t)rows;
     void *data = malloc(n);
     if (!data)
         die("out of memory");

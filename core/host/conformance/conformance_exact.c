@@ -22,6 +22,7 @@
 #include <math.h>
 
 #include "conformance_internal.h"
+#include "types.h"
 
 typedef struct {
     calgae_weight w;
@@ -32,13 +33,6 @@ typedef struct {
     double *exact; /* per (t, r) */
     double *budget; /* per (t, r): the sum of |terms| in units of u0 */
 } exact_t;
-
-static size_t bbytes(uint32_t type)
-{
-    return type == CALGAE_TYPE_Q8_0   ? sizeof(calgae_block_q8_0)
-         : type == CALGAE_TYPE_Q4_0 ? sizeof(calgae_block_q4_0)
-                                    : sizeof(calgae_block_q4_1);
-}
 
 /* +-2^e as fp16, e in [lo, hi] (fp16's exponent bias is 15). */
 static calgae_fp16 pow2_fp16(rng_t *g, int lo, int hi, int sign)
@@ -54,7 +48,7 @@ static void make_exact(exact_t *c, rng_t *g, uint32_t type, int64_t rows, int64_
                        int64_t n_tok)
 {
     const int64_t cols = nb * CALGAE_QK;
-    const size_t bb = bbytes(type);
+    const size_t bb = calgae_type_traits(type)->type_size;
     c->n_tok = n_tok;
     c->nb = nb;
     c->w = (calgae_weight){.type = type, .rows = rows, .cols = cols, .row_bytes = (size_t)nb * bb};

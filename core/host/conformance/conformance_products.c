@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "conformance_internal.h"
+#include "types.h"
 
 enum { K_RANDOM, K_ZERO, K_LARGE, K_TINY, K_DENORM, K_NAN, K_INF, K_COUNT };
 static const char *const kind_names[K_COUNT] = {"random", "zero x", "large", "tiny",
@@ -25,25 +26,23 @@ typedef struct {
     double rel, abs;        /* the tolerance: rel * scale + abs */
 } prod_t;
 
+/* Sizes and activation forms from the type table: the block types are those whose products take
+ * Q8_0 activations. */
 static int is_block(uint32_t type)
 {
-    return type == CALGAE_TYPE_Q8_0 || type == CALGAE_TYPE_Q4_0 || type == CALGAE_TYPE_Q4_1;
+    return calgae_type_traits(type)->vec_dot_type == CALGAE_TYPE_Q8_0;
 }
 
 static size_t block_bytes(uint32_t type)
 {
-    return type == CALGAE_TYPE_Q8_0   ? sizeof(calgae_block_q8_0)
-         : type == CALGAE_TYPE_Q4_0 ? sizeof(calgae_block_q4_0)
-                                    : sizeof(calgae_block_q4_1);
+    return calgae_type_traits(type)->type_size;
 }
-
-static size_t elem_bytes(uint32_t type) { return type == CALGAE_TYPE_F16 ? 2 : 4; }
 
 static size_t row_min_bytes(uint32_t type, int64_t cols)
 {
-    if (is_block(type))
-        return (size_t)(cols / CALGAE_QK) * block_bytes(type);
-    return (size_t)cols * elem_bytes(type);
+    size_t bytes = 0;
+    calgae_type_row_bytes(type, cols, &bytes); /* the shapes below are whole blocks */
+    return bytes;
 }
 
 /* A weight element for the float types, by kind. */

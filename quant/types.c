@@ -1,0 +1,138 @@
+/*
+ * types.c - the type table (see types.h). Rows are indexed by ggml's type id, so a lookup is one
+ * bounds check; ids the table lacks are rows without a name. Sizes come from the block structs
+ * of calgae_plugin.h (sizeof, _Alignof), which static assertions there pin to ggml's layouts,
+ * so no byte count is written twice.
+ */
+#include "types.h"
+
+#include <stdalign.h>
+#include <string.h>
+#include <strings.h>
+
+#include "blocks.h"
+
+/* ---- Row conversions -------------------------------------------------------------------- */
+
+/* The plain float types convert here; the block types go to blocks.c, whose typed functions
+ * are the ones proofs/ reads, wrapped so that every row has the same signature. */
+
+static void f32_to_float(const void *x, float *y, int64_t n)
+{
+    memcpy(y, x, (size_t)n * sizeof(float));
+}
+
+static void f32_from_float(const float *x, void *y, int64_t n)
+{
+    memcpy(y, x, (size_t)n * sizeof(float));
+}
+
+static void f16_to_float(const void *x, float *y, int64_t n)
+{
+    const calgae_fp16 *h = x;
+    for (int64_t i = 0; i < n; i++)
+        y[i] = calgae_fp16_to_fp32(h[i]);
+}
+
+static void f16_from_float(const float *x, void *y, int64_t n)
+{
+    calgae_fp16 *h = y;
+    for (int64_t i = 0; i < n; i++)
+        h[i] = calgae_fp32_to_fp16(x[i]);
+}
+
+#define BLOCK_ROWS(t)                                                                        \
+    static void t##_to_float(const void *x, float *y, int64_t n)                              \
+    {                                                                                          \
+        calgae_dequantize_row_##t(x, y, n);                                                    \
+    }                                                                                          \
+    static void t##_from_float(const float *x, void *y, int64_t n)                            \
+    {                                                                                          \
+        calgae_quantize_row_##t(x, y, n);                                                      \
+    }
+BLOCK_ROWS(q8_0)
+BLOCK_ROWS(q4_0)
+BLOCK_ROWS(q4_1)
+
+/* ---- The table -------------------------------------------------------------------------- */
+
+#define SLOT(field) offsetof(calgae_plugin, field)
+
+/* One more than the largest id in the table (ggml's ids are small and dense). */
+#define TYPE_IDS 40
+
+static const calgae_type_info table[TYPE_IDS] = {
+    [CALGAE_TYPE_F32] = {CALGAE_TYPE_F32, "F32", 1, sizeof(float), alignof(float),
+                         f32_to_float, f32_from_float, CALGAE_TYPE_F32,
+                         SLOT(matvec_f32), SLOT(matmul_f32), 0},
+    [CALGAE_TYPE_F16] = {CALGAE_TYPE_F16, "F16", 1, sizeof(calgae_fp16), alignof(calgae_fp16),
+                         f16_to_float, f16_from_float, CALGAE_TYPE_F32,
+                         SLOT(matvec_f16), SLOT(matmul_f16), 1},
+    [CALGAE_TYPE_Q4_0] = {CALGAE_TYPE_Q4_0, "Q4_0", CALGAE_QK, sizeof(calgae_block_q4_0),
+                          alignof(calgae_block_q4_0), q4_0_to_float, q4_0_from_float,
+                          CALGAE_TYPE_Q8_0, SLOT(matvec_q4_0), SLOT(matmul_q4_0), 2},
+    [CALGAE_TYPE_Q4_1] = {CALGAE_TYPE_Q4_1, "Q4_1", CALGAE_QK, sizeof(calgae_block_q4_1),
+                          alignof(calgae_block_q4_1), q4_1_to_float, q4_1_from_float,
+                          CALGAE_TYPE_Q8_0, SLOT(matvec_q4_1), SLOT(matmul_q4_1), 3},
+    [CALGAE_TYPE_Q8_0] = {CALGAE_TYPE_Q8_0, "Q8_0", CALGAE_QK, sizeof(calgae_block_q8_0),
+                          alignof(calgae_block_q8_0), q8_0_to_float, q8_0_from_float,
+                          CALGAE_TYPE_Q8_0, SLOT(matvec_q8_0), SLOT(matmul_q8_0), 7},
+};
+
+const calgae_type_info *calgae_type_traits(uint32_t type)
+{
+    return type < TYPE_IDS && table[type].name ? &table[type] : NULL;
+}
+
+const char *calgae_type_name(uint32_t type)
+{
+    const calgae_type_info *t = calgae_type_traits(type);
+    return t ? t->name : "unknown";
+}
+
+int calgae_type_by_name(const char *name, uint32_t *type)
+{
+    for (uint32_t i = 0; i < TYPE_IDS; i++) {
+        if (table[i].name && strcasecmp(table[i].name, name) == 0) {
+            *type = i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int calgae_type_row_bytes(uint32_t type, int64_t n, size_t *out)
+{
+    const calgae_type_info *t = calgae_type_traits(type);
+    if (!t || n <= 0 || n % t->blck_size != 0)
+        return -1;
+    const uint64_t blocks = (uint64_t)(n / t->blck_size);
+    if (blocks > SIZE_MAX / t->type_size)
+        return -1;
+    *out = (size_t)blocks * t->type_size;
+    return 0;
+}
+
+int calgae_type_has_products(uint32_t type)
+{
+    const calgae_type_info *t = calgae_type_traits(type);
+    return t && t->matvec_slot != 0 && t->matmul_slot != 0;
+}
+
+int calgae_dequantize_row(uint32_t type, const void *x, float *y, int64_t n)
+{
+    const calgae_type_info *t = calgae_type_traits(type);
+    if (!t || !t->to_float || n < 0 || n % t->blck_size != 0)
+        return -1;
+    t->to_float(x, y, n);
+    return 0;
+}
+
+int calgae_quantize_row(uint32_t type, const float *x, void *y, int64_t n)
+{
+    const calgae_type_info *t = calgae_type_traits(type);
+    if (!t || !t->from_float || n < 0 || n % t->blck_size != 0)
+        return -1;
+    t->from_float(x, y, n);
+    return 0;
+}
