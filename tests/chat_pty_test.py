@@ -72,13 +72,23 @@ class Chat:
             except EOFError as e:
                 raise AssertionError("waiting for %r: %s" % (rx.pattern, e))
 
+    def prompt(self, timeout=30):
+        """Waits for the prompt, and for libedit's raw mode: a key sent while the terminal is
+        still in cooked mode would be echoed, or (Ctrl-D) taken by the kernel's line editing."""
+        self.expect(b"> ", timeout)
+        end = time.time() + timeout
+        while termios.tcgetattr(self.fd)[3] & termios.ICANON:
+            if time.time() > end:
+                raise AssertionError("the terminal never left cooked mode")
+            time.sleep(0.01)
+
     def send(self, data):
         os.write(self.fd, data)
 
     def line(self, text):
         """Types a line at the prompt and returns the turn's stats (prefilled, conversation,
         generated) and the answer's text."""
-        self.expect(b"> ")
+        self.prompt()
         self.send(text.encode() + b"\r")
         start = self.mark
         m = self.expect(STATS)
@@ -126,25 +136,25 @@ def test_reuse_history_exit():
     print("prefill per turn with reuse: %d tokens; without: %d (the whole conversation)"
           % (p2, n2))
     # the up arrow recalls "The dog"; Enter sends it again
-    c.expect(b"> ")
+    c.prompt()
     c.send(UP)
     c.expect(b"The dog")
     c.send(b"\r")
     m = c.expect(STATS)
     assert int(m.group(1)) <= 4, "the recalled line's turn prefilled %s tokens" % m.group(1)
     # Ctrl-C at the prompt clears the line: "abc" must not reach the conversation
-    c.expect(b"> ")
+    c.prompt()
     c.send(b"abc")
     c.expect(b"abc")
     c.send(b"\x03")
     saved = os.path.join(home, "after_ctrl_c.chat")
-    c.expect(b"> ")
+    c.prompt()
     c.send(b"/save " + saved.encode() + b"\r")
     c.expect(b"saved 6 messages")
     with open(saved, "rb") as f:
         assert b"abc" not in f.read(), "Ctrl-C at the prompt did not clear the line"
     # Ctrl-D at an empty prompt quits
-    c.expect(b"> ")
+    c.prompt()
     c.send(b"\x04")
     assert c.wait() == 0, "exit status after Ctrl-D"
     with open(os.path.join(home, "calgae", "history"), "rb") as f:
@@ -152,7 +162,7 @@ def test_reuse_history_exit():
     assert b"The\\040dog" in hist or b"The dog" in hist, "history file: %r" % hist
     # a new session recalls the last session's line; `exit` quits
     c = Chat(greedy(), home)
-    c.expect(b"> ")
+    c.prompt()
     c.send(UP)
     c.expect(re.compile(rb"/save \S*after_ctrl_c"))
     c.send(b"\x01\x0b")  # Ctrl-A, Ctrl-K: clear it
@@ -171,7 +181,7 @@ def test_ctrl_c_keeps_session():
                     os.path.join(os.environ["CALGAE_MODELS"], "tok512.bin"), "--out", slow],
                    check=True, stdout=subprocess.DEVNULL)
     c = Chat(["-m", slow, "--temperature", "0", "-t", "1", "-v", "-n", "1000"], home)
-    c.expect(b"> ")
+    c.prompt()
     c.send(b"Once upon a time\r")
     time.sleep(0.5)
     c.send(b"\x03")
@@ -181,7 +191,7 @@ def test_ctrl_c_keeps_session():
     # the session goes on: another turn reuses the cache
     (p, n, g), _ = c.line("Tom")
     assert p <= 3 and n > int(m.group(3)), "turn after Ctrl-C prefilled %d of %d" % (p, n)
-    c.expect(b"> ")
+    c.prompt()
     c.send(b"exit\r")
     assert c.wait() == 0
 
@@ -196,19 +206,19 @@ def test_overflow():
         dropped += b"context full: dropped" in answer
     assert dropped > 0, "eight turns in 64 tokens never dropped a turn"
     saved = os.path.join(home, "o.chat")
-    c.expect(b"> ")
+    c.prompt()
     c.send(b"/save " + saved.encode() + b"\r")
     c.expect(b"saved")
     with open(saved, "rb") as f:
         body = f.read()
     assert b"system 12\nLily and Tom\n" in body, "the system prompt was not kept"
     # a message that can never fit is refused, and the session goes on
-    c.expect(b"> ")
+    c.prompt()
     c.send(b"a very long message " * 20 + b"\r")
     c.expect(b"more than the context of 64 holds")
     (p, n, g), _ = c.line("Tom")
     assert n <= 64
-    c.expect(b"> ")
+    c.prompt()
     c.send(b"\x04")
     assert c.wait() == 0
 
@@ -219,23 +229,23 @@ def test_save_load():
     a = Chat(greedy(["-n", "40"]), home)
     a.line("Once upon a time")
     a.line("The dog")
-    a.expect(b"> ")
+    a.prompt()
     a.send(b"/save " + saved.encode() + b"\r")
     a.expect(b"saved 4 messages")
     (_, n_a, _), answer_a = a.line("She")
-    a.expect(b"> ")
+    a.prompt()
     a.send(b"exit\r")
     assert a.wait() == 0
     b = Chat(greedy(["-n", "40"]), home)
-    b.expect(b"> ")
+    b.prompt()
     b.send(b"/load " + os.path.join(home, "nosuch").encode() + b"\r")
     b.expect(b"cannot read")
     with open(os.path.join(home, "bad.chat"), "wb") as f:
         f.write(open(saved, "rb").read()[:-10])
-    b.expect(b"> ")
+    b.prompt()
     b.send(b"/load " + os.path.join(home, "bad.chat").encode() + b"\r")
     b.expect(b"damaged")
-    b.expect(b"> ")
+    b.prompt()
     b.send(b"/load " + saved.encode() + b"\r")
     b.expect(b"loaded 4 messages")
     (p_b, n_b, _), answer_b = b.line("She")
@@ -244,12 +254,12 @@ def test_save_load():
         p_b, n_b, n_a)
     strip = lambda s: s.rsplit(b"She\r\n", 1)[-1]  # the echoed line (maybe twice)
     assert strip(answer_a) == strip(answer_b), "answers differ:\n%r\n%r" % (answer_a, answer_b)
-    b.expect(b"> ")
+    b.prompt()
     b.send(b"/reset\r")
     b.expect(b"conversation cleared")
     (p, n, _), _ = b.line("Once upon a time")
     assert (p, n) == (5, 5), "after /reset the cache starts over: %d of %d" % (p, n)
-    b.expect(b"> ")
+    b.prompt()
     b.send(b"\x04")
     assert b.wait() == 0
 
@@ -260,7 +270,7 @@ def test_run_interactive():
     c.expect(b"chat template plain")
     (p, n, g), _ = c.line("Once upon a time")
     assert (p, n) == (5, 5)
-    c.expect(b"> ")
+    c.prompt()
     c.send(b"exit\r")
     assert c.wait() == 0
 

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -36,7 +36,10 @@ static const char usage[] =
     "  -n, --tokens N            tokens per answer at most (default 256)\n"
     "      --temperature T       0 is greedy (default 0.7; also --temp)\n"
     "      --top-k K, --top-p P  sampling filters (defaults 50 and 0.9)\n"
-    "  -s, --seed N              random seed (default: from the clock)\n"
+    "      --min-p P             drop tokens below P x the top probability (default 0: off)\n"
+    "      --repeat-penalty R    llama.cpp's repetition penalty (default 1: off), over the\n"
+    "      --repeat-last-n N     last N tokens (default 64)\n"
+    "  -s, --seed N              random seed; -1 = random (default: random)\n"
     "  -t, --threads N           worker threads (default: physical cores)\n"
     "  -c, --ctx N               context length in tokens (default: the model's)\n"
     "      --backend NAME        a plugin name, a path to a plugin .so, or auto\n"
@@ -53,9 +56,10 @@ static const char usage[] =
 struct chat_opts {
     const char *model, *tokenizer, *backend, *system, *tmpl, *prompt;
     long tokens, top_k, threads, ctx;
-    double temperature, top_p;
+    long repeat_last_n;
+    double temperature, top_p, min_p, repeat_penalty;
     uint64_t seed;
-    int verbose, no_repack;
+    int seed_set, verbose, no_repack;
 };
 
 /* Flags that take a value (for calgae_run_wants_chat to step over). */
@@ -70,6 +74,8 @@ static const struct option longs[] = {
     {"system", required_argument, 0, 'S'},      {"chat-template", required_argument, 0, 'C'},
     {"verbose", no_argument, 0, 'v'},           {"help", no_argument, 0, 'h'},
     {"no-repack", no_argument, 0, 'R'},         {"interactive", no_argument, 0, 'i'},
+    {"min-p", required_argument, 0, 'M'},       {"repeat-penalty", required_argument, 0, 'Q'},
+    {"repeat-last-n", required_argument, 0, 'L'},
     {0, 0, 0, 0}};
 static const char shorts[] = ":m:p:n:s:t:c:vhi";
 
@@ -99,7 +105,12 @@ static int parse_number(int c, const char *v, struct chat_opts *o)
     case 'T': return calgae_parse_float("--temperature", v, 0, 100, &o->temperature);
     case 'K': return calgae_parse_int("--top-k", v, 0, 1 << 24, &o->top_k);
     case 'P': return calgae_parse_float("--top-p", v, 1e-6, 1, &o->top_p);
-    case 's': return calgae_parse_u64("--seed", v, &o->seed);
+    case 'M': return calgae_parse_float("--min-p", v, 0, 0.999999, &o->min_p);
+    case 'Q': return calgae_parse_float("--repeat-penalty", v, 1e-3, 100, &o->repeat_penalty);
+    case 'L': return calgae_parse_int("--repeat-last-n", v, 0, 1 << 20, &o->repeat_last_n);
+    case 's':
+        o->seed_set = strcmp(v, "-1") != 0;
+        return o->seed_set ? calgae_parse_u64("--seed", v, &o->seed) : 0;
     case 't': return calgae_parse_int("--threads", v, 1, 1024, &o->threads);
     default: return calgae_parse_int("--ctx", v, 1, 1 << 24, &o->ctx);
     }
@@ -108,8 +119,8 @@ static int parse_number(int c, const char *v, struct chat_opts *o)
 static int parse(int argc, char **argv, struct chat_opts *o)
 {
     int c;
-    opterr = 0;
-    optind = 1;
+    if (calgae_args_check("chat", &argc, argv, shorts, longs))
+        return 2;
     while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
         switch (c) {
         case 'm': o->model = optarg; break;
@@ -122,12 +133,13 @@ static int parse(int argc, char **argv, struct chat_opts *o)
         case 'R': o->no_repack = 1; break;
         case 'i': break; /* `run -i` lands here */
         case 'h': fputs(usage, stdout); return 0;
-        case 'n': case 'T': case 'K': case 'P': case 's': case 't': case 'c':
+        case 'n': case 'T': case 'K': case 'P': case 's': case 't': case 'c': case 'M':
+        case 'Q': case 'L':
             if (parse_number(c, optarg, o))
                 return 2;
             break;
-        case ':': calgae_cli_error("option %s needs a value", argv[optind - 1]); return 2;
-        default: calgae_cli_error("unknown option %s (see 'calgae chat --help')", argv[optind - 1]); return 2;
+        case ':':
+        default: return calgae_option_error("chat", c, argv, longs);
         }
     }
     if (optind < argc) {
@@ -174,6 +186,9 @@ static calgae_status open_engine(const struct chat_opts *o, struct engine *e, ca
     sp.temperature = (float)o->temperature;
     sp.top_k = (int)o->top_k;
     sp.top_p = (float)o->top_p;
+    sp.min_p = (float)o->min_p;
+    sp.repeat_penalty = (float)o->repeat_penalty;
+    sp.repeat_last_n = (int)o->repeat_last_n;
     sp.seed = o->seed;
     return calgae_sampler_create(calgae_model_vocab(e->model), &sp, &e->smp, err);
 }
@@ -298,11 +313,18 @@ static void loop(chat_session *s, chat_line *in, const struct chat_opts *o)
 
 int calgae_cmd_chat(int argc, char **argv)
 {
-    struct chat_opts o = {.tokens = 256, .temperature = 0.7, .top_k = 50, .top_p = 0.9};
-    o.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    struct chat_opts o = {.tokens = 256, .temperature = 0.7, .top_k = 50, .top_p = 0.9,
+                          .repeat_penalty = 1.0, .repeat_last_n = 64};
     int rc = parse(argc, argv, &o);
     if (rc >= 0)
         return rc;
+    /* a seed from the kernel's entropy source, as run takes it */
+    if (!o.seed_set && getrandom(&o.seed, sizeof o.seed, 0) != (ssize_t)sizeof o.seed) {
+        calgae_cli_error("cannot get a random seed from getrandom(2) (pass --seed N)");
+        return 1;
+    }
+    if (o.verbose)
+        calgae_cli_error("seed %llu", (unsigned long long)o.seed);
     setlocale(LC_CTYPE, ""); /* libedit reads characters in the terminal's encoding */
     struct engine e = {0};
     calgae_error err;
