@@ -153,11 +153,11 @@ static void prepare_one(calgae_model *m, calgae_weight *w)
     char err[CALGAE_ERR_LEN];
     calgae_backends_prepare(&m->be, w, err, sizeof err); /* a failure keeps the stored layout */
     const calgae_transformer *t = &m->tr;
-    const calgae_map *map = t->format == CALGAE_FORMAT_GGUF ? &t->gguf.map : &t->map;
+    const calgae_map *map = calgae_transformer_file(t);
     const uint8_t *p = w->data;
     const size_t n = (size_t)w->rows * w->row_bytes;
     /* only pages of the file mapping: dropping anonymous ones would zero them */
-    const int in_file = p >= map->data && n <= map->size && (size_t)(p - map->data) <= map->size - n;
+    const int in_file = map && p >= map->data && n <= map->size && (size_t)(p - map->data) <= map->size - n;
     if (w->prepared && in_file && w->data != t->tok_embd.data)
         calgae_drop_pages(w->data, n);
 }
@@ -192,9 +192,9 @@ static void prepare_all(calgae_model *m, int threads)
 
 static int copy_meta(calgae_model *m)
 {
-    if (m->tr.format != CALGAE_FORMAT_GGUF)
+    const calgae_gguf *g = calgae_transformer_meta(&m->tr);
+    if (!g)
         return 0;
-    const calgae_gguf *g = &m->tr.gguf;
     m->meta = calloc(g->n_kv ? g->n_kv : 1, sizeof *m->meta);
     if (!m->meta)
         return -1;
@@ -268,7 +268,7 @@ void calgae_model_free(calgae_model *m)
     if (m->have_be)
         calgae_backends_free(&m->be);
     if (m->meta)
-        for (uint64_t i = 0; i < m->tr.gguf.n_kv; i++)
+        for (uint64_t i = 0; i < calgae_transformer_meta(&m->tr)->n_kv; i++)
             free(m->meta[i]);
     free(m->meta);
     if (m->have_own_tok)
@@ -287,7 +287,7 @@ const char *calgae_model_meta_string(const calgae_model *m, const char *key)
 {
     if (!m || !key || !m->meta)
         return NULL;
-    const calgae_gguf *g = &m->tr.gguf;
+    const calgae_gguf *g = calgae_transformer_meta(&m->tr);
     for (uint64_t i = 0; i < g->n_kv; i++)
         if (m->meta[i] && g->kv[i].key.len == strlen(key) &&
             memcmp(g->kv[i].key.ptr, key, g->kv[i].key.len) == 0)

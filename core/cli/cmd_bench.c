@@ -435,7 +435,7 @@ int calgae_cmd_bench(int argc, char **argv)
     }
     char cpu[256];
     cpu_name(cpu, sizeof cpu);
-    const double size_mib = (double)(m.format == CALGAE_FORMAT_GGUF ? m.gguf.map.size : m.map.size) / (1 << 20);
+    const double size_mib = (double)(calgae_transformer_file(&m) ? calgae_transformer_file(&m)->size : 0) / (1 << 20);
     const calgae_config *c = &m.cfg;
     const int kv_dim = c->head_size * c->n_kv_heads;
     const double params = (double)c->vocab_size * c->dim * (m.tied ? 1 : 2) + (double)c->dim +

@@ -204,13 +204,13 @@ int calgae_cmd_info(int argc, char **argv)
     calgae_transformer m;
     int loaded = calgae_transformer_load(&m, path, err, sizeof err) == 0;
     calgae_gguf g;
-    int is_gguf = loaded ? m.format == CALGAE_FORMAT_GGUF
+    int is_gguf = loaded ? calgae_transformer_meta(&m) != NULL
                          : calgae_gguf_open(&g, path, NULL, 0) == 0;
     if (!loaded && !is_gguf) {
         calgae_cli_error("%s", err); /* neither a model nor a GGUF: the loader says why */
         return 1;
     }
-    const calgae_gguf *gg = loaded ? &m.gguf : &g;
+    const calgae_gguf *gg = loaded ? calgae_transformer_meta(&m) : &g;
     printf("%s\n", loaded ? m.path : path);
     uint64_t params;
     if (is_gguf) {

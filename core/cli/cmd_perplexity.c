@@ -92,11 +92,12 @@ static int parse(int argc, char **argv, struct opts *o)
 /* A model's calgae.quantize.calib_hash (written by `calgae quantize --method awq`), or 0. */
 static uint64_t calib_hash_of(const calgae_transformer *m)
 {
-    if (m->format != CALGAE_FORMAT_GGUF)
+    const calgae_gguf *meta = calgae_transformer_meta(m);
+    if (!meta)
         return 0;
     calgae_gguf_str s;
     char buf[24];
-    if (calgae_gguf_get_str(&m->gguf, "calgae.quantize.calib_hash", &s, m->path, NULL, 0) != 0 ||
+    if (calgae_gguf_get_str(meta, "calgae.quantize.calib_hash", &s, m->path, NULL, 0) != 0 ||
         s.len >= sizeof buf)
         return 0;
     memcpy(buf, s.ptr, s.len);

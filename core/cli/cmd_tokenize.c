@@ -40,13 +40,7 @@ static void print_piece(const char *p)
 
 static int is_gguf(const char *path)
 {
-    unsigned char magic[4] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    size_t n = fread(magic, 1, sizeof magic, f);
-    fclose(f);
-    return n == sizeof magic && memcmp(magic, "GGUF", 4) == 0;
+    return calgae_gguf_probe(path, NULL, 0) == 1;
 }
 
 /* The vocabulary to use, as `run` finds it: --tokenizer FILE; else the model's own; else, for

@@ -20,6 +20,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -587,4 +588,15 @@ int32_t calgae_gguf_arr_i32(const calgae_gguf_kv *kv, uint64_t i)
     case CALGAE_GGUF_INT16: return (int16_t)raw;
     default: return (int32_t)raw; /* the 32- and 64-bit types keep their low 32 bits */
     }
+}
+
+int calgae_gguf_probe(const char *path, char *err, size_t err_len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return calgae_fail(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char magic[4];
+    size_t n = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    return n == sizeof magic && memcmp(magic, GGUF_MAGIC, 4) == 0;
 }

@@ -81,6 +81,10 @@ typedef struct calgae_gguf {
 int calgae_gguf_open(calgae_gguf *g, const char *path, char *err, size_t err_len);
 void calgae_gguf_close(calgae_gguf *g);
 
+/* Whether a file starts with GGUF's magic: 1 yes, 0 no (or shorter than 4 bytes), -1 when it
+ * can't be opened (err says why). The one place that knows the magic besides the reader. */
+int calgae_gguf_probe(const char *path, char *err, size_t err_len);
+
 const calgae_gguf_kv *calgae_gguf_find_kv(const calgae_gguf *g, const char *key);
 const calgae_gguf_tensor *calgae_gguf_find_tensor(const calgae_gguf *g, const char *name);
 

@@ -58,11 +58,14 @@ int calgae_transformer_load(calgae_transformer *m, const char *path, char *err, 
     } else {
         snprintf(file, sizeof file, "%s", path);
     }
+    /* mapping checks the file first (a regular file, readable) and says why not */
     calgae_map probe;
     if (calgae_map_file(&probe, file, err, err_len) != 0)
         return -1;
-    int is_gguf = probe.size >= 4 && memcmp(probe.data, "GGUF", 4) == 0;
     calgae_unmap(&probe);
+    int is_gguf = calgae_gguf_probe(file, err, err_len);
+    if (is_gguf < 0)
+        return -1;
     int rc = is_gguf ? calgae_transformer_load_gguf(m, file, err, err_len)
                      : calgae_transformer_load_bin(m, file, err, err_len);
     if (rc != 0) {

@@ -20,6 +20,17 @@ void calgae_transformer_free(calgae_transformer *m)
     memset(m, 0, sizeof *m);
 }
 
+const calgae_map *calgae_transformer_file(const calgae_transformer *m)
+{
+    const calgae_map *map = m->format == CALGAE_FORMAT_GGUF ? &m->gguf.map : &m->map;
+    return map->data ? map : NULL;
+}
+
+const calgae_gguf *calgae_transformer_meta(const calgae_transformer *m)
+{
+    return m->format == CALGAE_FORMAT_GGUF ? &m->gguf : NULL;
+}
+
 int calgae_config_check(const calgae_config *c, const char *path, char *err, size_t err_len)
 {
     /* generous limits that still keep every size computation far from overflow */

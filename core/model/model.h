@@ -44,14 +44,15 @@ enum calgae_format { CALGAE_FORMAT_GGUF, CALGAE_FORMAT_BIN };
 
 typedef struct calgae_transformer {
     char path[CALGAE_PATH_MAX];
-    enum calgae_format format;
     calgae_config cfg;
     calgae_weight tok_embd; /* vocab x dim, any supported type; rows are dequantized on lookup */
     const float *out_norm;  /* [dim] */
     calgae_weight output;   /* vocab x dim; the same data as tok_embd when tied */
     int tied;
     calgae_layer *layers;
-    /* storage behind the pointers */
+    /* Storage behind the pointers, the loaders' business (formats/): everything else asks
+     * calgae_transformer_file() and calgae_transformer_meta() below. */
+    enum calgae_format format;
     calgae_gguf gguf;       /* format GGUF */
     calgae_map map;         /* format BIN */
     /* GGUF files carry their vocabulary */
@@ -61,6 +62,12 @@ typedef struct calgae_transformer {
 } calgae_transformer;
 
 void calgae_transformer_free(calgae_transformer *m);
+
+/* The model file, mapped read-only, that the weights point into (NULL for a model built in
+ * memory): a weight lies in the file when its bytes lie inside this map. */
+const calgae_map *calgae_transformer_file(const calgae_transformer *m);
+/* The file's metadata as GGUF key/values, or NULL when the format has none (llama2.c .bin). */
+const calgae_gguf *calgae_transformer_meta(const calgae_transformer *m);
 
 /* Checks hyperparameters for consistency (shared by both loaders). */
 int calgae_config_check(const calgae_config *c, const char *path, char *err, size_t err_len);

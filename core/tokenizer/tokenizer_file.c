@@ -11,11 +11,14 @@
 int calgae_tokenizer_load_file(calgae_tokenizer *t, const char *path, int32_t n_vocab,
                                char *err, size_t err_len)
 {
+    /* mapping checks the file first (a regular file, readable) and says why not */
     calgae_map probe;
     if (calgae_map_file(&probe, path, err, err_len) != 0)
         return -1;
-    int is_gguf = probe.size >= 4 && memcmp(probe.data, "GGUF", 4) == 0;
     calgae_unmap(&probe);
+    int is_gguf = calgae_gguf_probe(path, err, err_len);
+    if (is_gguf < 0)
+        return -1;
     if (!is_gguf) {
         /* read every token the file has, so a vocabulary of the wrong model is noticed */
         if (calgae_tokenizer_load_bin(t, path, 0, err, err_len) != 0)

@@ -69,7 +69,7 @@ void fuzz_check_model(const calgae_transformer *m)
     const calgae_config *c = &m->cfg;
     char err[CALGAE_ERR_LEN];
     FUZZ_CHECK(calgae_config_check(c, m->path, err, sizeof err) == 0, "config: %s", err);
-    const calgae_map *map = m->format == CALGAE_FORMAT_GGUF ? &m->gguf.map : &m->map;
+    const calgae_map *map = calgae_transformer_file(m);
     const int64_t dim = c->dim, hid = c->hidden_dim, kv = (int64_t)c->head_size * c->n_kv_heads;
     check_weight(map, &m->tok_embd, c->vocab_size, dim, "tok_embd");
     check_weight(map, &m->output, c->vocab_size, dim, "output");
