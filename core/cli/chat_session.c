@@ -11,17 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-calgae_status chat_fail(calgae_error *err, calgae_status st, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-        err->status = st;
-    }
-    return st;
-}
 
 static calgae_status oom(calgae_error *err)
 {
@@ -30,43 +19,15 @@ static calgae_status oom(calgae_error *err)
 
 /* ---- small growable arrays ---- */
 
-static int grow(void **p, int *cap, int need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    int c = *cap ? *cap * 2 : 16;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, (size_t)c * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
 
 static int tok_push(struct tokvec *t, calgae_token id)
 {
-    if (grow((void **)&t->v, &t->cap, t->n + 1, sizeof *t->v))
+    if (chat_grow((void **)&t->v, &t->cap, t->n + 1, sizeof *t->v))
         return -1;
     t->v[t->n++] = id;
     return 0;
 }
 
-int chat_push_msg(chat_session *s, const char *role, const char *text, size_t len)
-{
-    if (grow((void **)&s->msgs, &s->cap_msgs, s->n_msgs + 1, sizeof *s->msgs))
-        return -1;
-    char *c = malloc(len + 1);
-    if (!c)
-        return -1;
-    memcpy(c, text, len);
-    c[len] = '\0';
-    struct chat_msg *m = &s->msgs[s->n_msgs++];
-    snprintf(m->role, sizeof m->role, "%s", role);
-    m->content = c;
-    return 0;
-}
 
 static void drop_msgs(chat_session *s, int from, int to)
 {
@@ -76,29 +37,7 @@ static void drop_msgs(chat_session *s, int from, int to)
     s->n_msgs -= to - from;
 }
 
-int chat_push_ckpt(chat_session *s, int pos, size_t off)
-{
-    if (grow((void **)&s->ck, &s->cap_ck, s->n_ck + 1, sizeof *s->ck))
-        return -1;
-    s->ck[s->n_ck].pos = pos;
-    s->ck[s->n_ck].off = off;
-    s->n_ck++;
-    return 0;
-}
 
-/* The cache's text becomes text[0..len); the caller has made the cache agree. */
-int chat_set_fed(chat_session *s, const char *text, size_t len)
-{
-    char *f = realloc(s->fed, len + 1);
-    if (!f)
-        return -1;
-    if (text != f)
-        memmove(f, text, len);
-    f[len] = '\0';
-    s->fed = f;
-    s->fed_len = len;
-    return 0;
-}
 
 /* ---- formatting and tokenizing ---- */
 
@@ -142,7 +81,7 @@ static calgae_status tokenize_text(const chat_session *s, const char *t, size_t 
         return chat_fail(err, CALGAE_ERR_ARGUMENT, "chat: a message of %zu bytes is too long",
                          len);
     int cap = (int)len + 2, n = 0;
-    if (grow((void **)&out->v, &out->cap, out->n + cap, sizeof *out->v))
+    if (chat_grow((void **)&out->v, &out->cap, out->n + cap, sizeof *out->v))
         return oom(err);
     calgae_status st = calgae_tokenize(s->vocab, t, len, 0, out->v + out->n, cap, &n, err);
     if (st == CALGAE_OK)

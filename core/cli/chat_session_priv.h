@@ -1,7 +1,7 @@
 /*
  * chat_session_priv.h - the inside of a chat_session (chat_session.h), shared by the files
- * that implement it: chat_session.c (turns, checkpoints, overflow), chat_answer.c (the answer
- * and its stops) and chat_store.c (/save and /load).
+ * that implement it: chat_state.c (the bookkeeping), chat_session.c (turns, checkpoints,
+ * overflow), chat_answer.c (the answer and its stops) and chat_store.c (/save and /load).
  */
 #ifndef CALGAE_CHAT_SESSION_PRIV_H
 #define CALGAE_CHAT_SESSION_PRIV_H
@@ -48,6 +48,8 @@ struct chat_session {
 
 calgae_status chat_fail(calgae_error *err, calgae_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Makes room for need elements in *p (capacity *cap, doubling); -1 when out of memory. */
+int chat_grow(void **p, int *cap, int need, size_t elem);
 int chat_push_msg(chat_session *s, const char *role, const char *text, size_t len);
 int chat_push_ckpt(chat_session *s, int pos, size_t off);
 int chat_set_fed(chat_session *s, const char *text, size_t len);
