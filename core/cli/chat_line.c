@@ -165,8 +165,9 @@ static chat_line *open_editline(chat_line *l, const char *program)
     el_set(l->el, EL_PROMPT, prompt_text);
     el_set(l->el, EL_HIST, history, l->hist);
     el_set(l->el, EL_GETCFN, read_wchar);
-    el_set(l->el, EL_ADDFN, "calgae-cancel", "clear the line (Ctrl-C)", cancel_line);
-    el_set(l->el, EL_BIND, "^C", "calgae-cancel", NULL);
+    /* the wide form: the narrow one copies the names with wcsdup and never frees them */
+    el_wset(l->el, EL_ADDFN, L"calgae-cancel", L"clear the line (Ctrl-C)", cancel_line);
+    el_wset(l->el, EL_BIND, L"^C", L"calgae-cancel", NULL);
     el_source(l->el, NULL); /* the user's ~/.editrc, as other editline programs do */
     return l;
 }

@@ -31,6 +31,8 @@ static int tok_push(struct tokvec *t, calgae_token id)
 
 static void drop_msgs(chat_session *s, int from, int to)
 {
+    if (to <= from)
+        return; /* also: no list allocated yet */
     for (int i = from; i < to; i++)
         free(s->msgs[i].content);
     memmove(&s->msgs[from], &s->msgs[to], (size_t)(s->n_msgs - to) * sizeof *s->msgs);
