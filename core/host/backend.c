@@ -485,6 +485,9 @@ int calgae_backends_load(calgae_backends *b, const calgae_backend_options *o, ch
         return rc;
     }
     qsort_r(b->plugins, (size_t)b->n_plugins, sizeof b->plugins[0], cmp_pref, (void *)o);
+    for (uint32_t t = 0; t < CALGAE_SLOT_TYPE_IDS; t++)
+        for (int mm = 0; mm < 2; mm++)
+            b->product_slot[mm][t] = (int8_t)calgae_product_slot(t, mm);
 
     for (int s = 0; s < CALGAE_SLOT_COUNT; s++) {
         for (int i = 0; i < b->n_plugins; i++)
@@ -541,10 +544,16 @@ int calgae_product_slot(uint32_t type, int matmul)
     return -1;
 }
 
+static int slot_of(const calgae_backends *b, uint32_t type, int matmul)
+{
+    return type < CALGAE_SLOT_TYPE_IDS ? b->product_slot[matmul][type]
+                                       : calgae_product_slot(type, matmul);
+}
+
 int calgae_backends_matvec(const calgae_backends *b, const calgae_weight *w, const void *x,
                            float *y, int64_t r0, int64_t r1)
 {
-    int s = calgae_product_slot(w->type, 0);
+    int s = slot_of(b, w->type, 0);
     if (s < 0)
         return -1;
     for (int i = 0; i < b->chain_len[s]; i++) {
@@ -561,7 +570,7 @@ int calgae_backends_matmul(const calgae_backends *b, const calgae_weight *w, con
                            size_t x_stride, int64_t n_tok, float *y, int64_t y_stride,
                            int64_t r0, int64_t r1)
 {
-    int s = calgae_product_slot(w->type, 1);
+    int s = slot_of(b, w->type, 1);
     if (s < 0)
         return -1;
     for (int i = 0; i < b->chain_len[s]; i++) {

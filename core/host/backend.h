@@ -19,6 +19,8 @@
 
 #define CALGAE_MAX_PLUGINS 32
 #define CALGAE_MAX_PLUGIN_DIRS 8
+/* weight type ids the slot cache covers (ggml ids run to about 40) */
+#define CALGAE_SLOT_TYPE_IDS 64
 
 enum calgae_slot {
     CALGAE_SLOT_QUANTIZE_Q8_0,
@@ -85,6 +87,9 @@ typedef struct calgae_backends {
     /* per slot: indices into plugins[], in preference order, of those providing it */
     int chain_len[CALGAE_SLOT_COUNT];
     int chain[CALGAE_SLOT_COUNT][CALGAE_MAX_PLUGINS];
+    /* per weight type id (< CALGAE_SLOT_TYPE_IDS): its matvec [0] and matmul [1] slot, or -1;
+     * calgae_product_slot's answers, kept so a product finds its chain without a search */
+    int8_t product_slot[2][CALGAE_SLOT_TYPE_IDS];
     /* the first of each chain, for the hot path */
     void (*quantize_q8_0)(const float *x, void *out, int64_t n);
     void (*rmsnorm)(float *out, const float *x, const float *w, int64_t n, float eps);
