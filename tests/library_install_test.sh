@@ -24,7 +24,7 @@ libdir=$(pkg-config --variable=libdir calgae)
 demo=$CALGAE_SOURCE_DIR/core/api/examples/demo.c
 
 # shellcheck disable=SC2046
-if cc -std=c17 -Wall -Wextra -Werror ${CALGAE_EXTRA_CFLAGS:-} "$demo" $(pkg-config --cflags --libs calgae) -o "$T/demo" 2>"$T/cc.log"; then
+if "${CALGAE_CC:-cc}" -std=c17 -Wall -Wextra -Werror ${CALGAE_EXTRA_CFLAGS:-} "$demo" $(pkg-config --cflags --libs calgae) -o "$T/demo" 2>"$T/cc.log"; then
     ok "demo builds against the installed header and library"
 else
     cat "$T/cc.log"; bad "demo builds"; exit 1
@@ -44,7 +44,7 @@ else
     bad "a missing model: one line naming the file"; cat "$T/err"
 fi
 # shellcheck disable=SC2046
-if cc -std=c17 ${CALGAE_EXTRA_CFLAGS:-} "$demo" -I"$T/prefix/include" "$libdir/libcalgae.a" -ldl -lpthread -lm -o "$T/demo_static" &&
+if "${CALGAE_CC:-cc}" -std=c17 ${CALGAE_EXTRA_CFLAGS:-} "$demo" -I"$T/prefix/include" "$libdir/libcalgae.a" -ldl -lpthread -lm -o "$T/demo_static" &&
     CALGAE_PLUGIN_PATH=$libdir/calgae/plugins "$T/demo_static" "$CALGAE_MODELS/stories260K.gguf" "" 200 >"$T/out2" 2>"$T/err" &&
     cmp -s "$T/out2" "$CALGAE_MODELS/expected_stories260K_t0_n200.txt"; then
     ok "statically linked demo, same text"
