@@ -204,6 +204,11 @@ rc=$?
     bad "backends verify scalar: exit $rc, $(tail -1 "$T/out") $(cat "$T/err")"
 expect 1 "calgae-nosuch.so" -- backends verify nosuch
 
+# ---- chat reads calgae.ini as run does: a [run] backend it can't use names the file's line ----
+printf '[run]\nbackend = nosuch\n' >"$T/chat.ini"
+expect 2 "chat.ini:2" "nosuch" -- chat --model "$M/stories260K.gguf" --config "$T/chat.ini"
+expect 2 "nosuch" -- chat --model "$M/stories260K.gguf" --backend nosuch
+
 # ---- calgae help ----
 "$CALGAE_BIN" help run >"$T/out" 2>"$T/err"
 if [ $? -eq 0 ] && grep -q "^Usage: calgae run" "$T/out"; then ok "help run"; else bad "help run: $(head -3 "$T/out")"; fi

@@ -1,10 +1,10 @@
 /*
  * cmd_chat.c - `calgae chat` (also `calgae run -i`): a conversation with a model, typed line by
- * line. A client of libcalgae's public header alone: the model, context and sampler come from
- * calgae.h, the prompt format from its chat templates (the GGUF's tokenizer.chat_template,
- * recognised as llama.cpp recognises it, or --chat-template; "plain" for base models). The
- * conversation and its KV cache reuse are in chat_session.c, the input lines in chat_line.c.
- * Like calgae.h, it reads no calgae.ini: settings come from the flags.
+ * line. A client of libcalgae's public header: the model and context come from the session
+ * every command opens (session.h: calgae.ini, then the flags), the sampler and the prompt format
+ * from calgae.h (its chat templates: the GGUF's tokenizer.chat_template, recognised as llama.cpp
+ * recognises it, or --chat-template; "plain" for base models). The conversation and its KV
+ * cache reuse are in chat_session.c, the input lines in chat_line.c.
  */
 #define _POSIX_C_SOURCE 200809L /* strdup, getpid */
 #include <getopt.h>
@@ -20,6 +20,7 @@
 #include "chat_line.h"
 #include "chat_session.h"
 #include "cli.h"
+#include "session.h"
 
 static const char usage[] =
     "Usage: calgae chat --model PATH [options]   (also: calgae run -i ...)\n"
@@ -45,6 +46,8 @@ static const char usage[] =
     "      --backend NAME        a plugin name, a path to a plugin .so, or auto\n"
     "      --tokenizer FILE      tokenizer.bin or GGUF vocabulary (default: the model's own)\n"
     "      --no-repack           keep the file's weight layout\n"
+    "      --config FILE         settings file, as for run (calgae.ini's [plugins], [kernels],\n"
+    "                            [run] backend and threads apply)\n"
     "  -v, --verbose             plugin messages, and tokens prefilled per turn\n"
     "  -h, --help                show this help\n"
     "\n"
@@ -54,7 +57,7 @@ static const char usage[] =
     "dropped, the system prompt kept.\n";
 
 struct chat_opts {
-    const char *model, *tokenizer, *backend, *system, *tmpl, *prompt;
+    const char *model, *tokenizer, *backend, *system, *tmpl, *prompt, *config;
     long tokens, top_k, threads, ctx;
     long repeat_last_n;
     double temperature, top_p, min_p, repeat_penalty;
@@ -73,7 +76,7 @@ static const struct option longs[] = {
     {"backend", required_argument, 0, 'B'},     {"tokenizer", required_argument, 0, 'z'},
     {"system", required_argument, 0, 'S'},      {"chat-template", required_argument, 0, 'C'},
     {"verbose", no_argument, 0, 'v'},           {"help", no_argument, 0, 'h'},
-    {"no-repack", no_argument, 0, 'R'},         {"interactive", no_argument, 0, 'i'},
+    {"no-repack", no_argument, 0, 'R'},         {"config", required_argument, 0, 'F'},         {"interactive", no_argument, 0, 'i'},
     {"min-p", required_argument, 0, 'M'},       {"repeat-penalty", required_argument, 0, 'Q'},
     {"repeat-last-n", required_argument, 0, 'L'},
     {0, 0, 0, 0}};
@@ -131,6 +134,7 @@ static int parse(int argc, char **argv, struct chat_opts *o)
         case 'C': o->tmpl = optarg; break;
         case 'v': o->verbose = 1; break;
         case 'R': o->no_repack = 1; break;
+        case 'F': o->config = optarg; break;
         case 'i': break; /* `run -i` lands here */
         case 'h': fputs(usage, stdout); return 0;
         case 'n': case 'T': case 'K': case 'P': case 's': case 't': case 'c': case 'M':
@@ -154,34 +158,25 @@ static int parse(int argc, char **argv, struct chat_opts *o)
 }
 
 struct engine {
-    calgae_model *model;
+    calgae_session sess; /* calgae.ini and the flags, as every command opens a model */
+    calgae_model *model; /* the session's handles */
     calgae_context *ctx;
     calgae_sampler *smp;
 };
 
-static void log_line(void *user, int level, const char *line)
+/* The model and context through the session (session.h), so calgae.ini's plugin and thread
+ * settings apply as they do to run; returns 0, 1 (runtime) or 2 (settings) as exit codes. */
+static int open_engine(const struct chat_opts *o, struct engine *e, calgae_error *err)
 {
-    if (level == CALGAE_LOG_WARN || *(const int *)user)
-        calgae_cli_error("%s", strncmp(line, "calgae: ", 8) ? line : line + 8);
-}
-
-static calgae_status open_engine(const struct chat_opts *o, struct engine *e, calgae_error *err)
-{
-    calgae_model_params mp = calgae_model_default_params();
-    mp.backend = o->backend;
-    mp.tokenizer = o->tokenizer;
-    mp.n_threads = (int)o->threads;
-    mp.no_repack = o->no_repack;
-    mp.log = log_line;
-    mp.log_user = (void *)&o->verbose;
-    calgae_status st = calgae_model_load(o->model, &mp, &e->model, err);
-    if (st != CALGAE_OK)
-        return st;
-    calgae_context_params cp = calgae_context_default_params();
-    cp.n_ctx = (int)o->ctx;
-    cp.n_threads = (int)o->threads;
-    if ((st = calgae_context_create(e->model, &cp, &e->ctx, err)) != CALGAE_OK)
-        return st;
+    calgae_session_opts so = {.model = o->model, .tokenizer = o->tokenizer, .config = o->config,
+                              .backend = o->backend, .threads = (int)o->threads,
+                              .ctx = (int)o->ctx, .verbose = o->verbose, .need_state = 1,
+                              .no_repack = o->no_repack};
+    int rc = calgae_session_open(&e->sess, &so, err->message, sizeof err->message);
+    if (rc != 0)
+        return rc == CALGAE_SETTINGS_BAD ? 2 : 1;
+    e->model = e->sess.lm;
+    e->ctx = e->sess.cx;
     calgae_sampler_params sp = calgae_sampler_default_params();
     sp.temperature = (float)o->temperature;
     sp.top_k = (int)o->top_k;
@@ -190,14 +185,15 @@ static calgae_status open_engine(const struct chat_opts *o, struct engine *e, ca
     sp.repeat_penalty = (float)o->repeat_penalty;
     sp.repeat_last_n = (int)o->repeat_last_n;
     sp.seed = o->seed;
-    return calgae_sampler_create(calgae_model_vocab(e->model), &sp, &e->smp, err);
+    return calgae_sampler_create(calgae_model_vocab(e->model), &sp, &e->smp, err) == CALGAE_OK
+               ? 0
+               : 1;
 }
 
 static void close_engine(struct engine *e)
 {
     calgae_sampler_free(e->smp);
-    calgae_context_free(e->ctx);
-    calgae_model_free(e->model);
+    calgae_session_close(&e->sess);
 }
 
 /* --chat-template, else the file's template; one llama.cpp does not know either is taken as
@@ -328,10 +324,11 @@ int calgae_cmd_chat(int argc, char **argv)
     setlocale(LC_CTYPE, ""); /* libedit reads characters in the terminal's encoding */
     struct engine e = {0};
     calgae_error err;
-    if (open_engine(&o, &e, &err) != CALGAE_OK) {
+    int open_rc = open_engine(&o, &e, &err);
+    if (open_rc != 0) {
         calgae_cli_error("%s", err.message);
         close_engine(&e);
-        return 1;
+        return open_rc;
     }
     calgae_chat_template t = choose_template(&o, e.model);
     chat_session *s = NULL;
