@@ -8,9 +8,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "config.h"
 #include "pool.h"
 #include "util.h"
+
+void calgae_calibration_path(char *out, size_t out_len)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    out[0] = '\0';
+    if (xdg && xdg[0] == '/')
+        snprintf(out, out_len, "%s/calgae/calibration", xdg);
+    else if (home && home[0])
+        snprintf(out, out_len, "%s/.cache/calgae/calibration", home);
+}
+
+int calgae_calibrate_flag(const char *value)
+{
+    if (calgae_calibrate_mode_parse(value) >= 0)
+        return 0;
+    calgae_cli_error("--calibrate: '%s' is not auto, redo or off", value);
+    return -1;
+}
 
 static void log_stderr(void *user, int level, const char *line)
 {
@@ -177,6 +196,11 @@ int calgae_session_open(calgae_session *s, const calgae_session_opts *o, char *e
     calgae_model_params mp;
     model_params(&bo, o, pairs, &mp);
     mp.n_threads = threads;
+    char cache[4096 + 64];
+    calgae_calibration_path(cache, sizeof cache);
+    mp.calibration_cache = cache[0] ? cache : NULL;
+    mp.calibrate = o->calibrate ? calgae_calibrate_mode_parse(o->calibrate)
+                 : cfg.calibrate_line ? cfg.calibrate : CALGAE_CALIB_AUTO;
     calgae_error e;
     calgae_status st = calgae_model_load(o->model, &mp, &s->lm, &e);
     if (st != CALGAE_OK) {
