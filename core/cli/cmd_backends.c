@@ -223,10 +223,11 @@ static void print_slots(const calgae_backends *b, const calgae_settings *cfg)
             printf("%s%s", i == 1 ? " (fallback: " : ", ", b->plugins[b->chain[s][i]].table->name);
         if (b->chain_len[s] > 1)
             putchar(')');
-        printf("  [%s", calgae_slot_reason_name(b->reason[s]));
+        /* a [kernels] line is named by its place in the file; other choices by their reason */
         if (cfg->slot[s].name[0] && b->reason[s] == CALGAE_REASON_CONFIGURED)
-            printf(", %s:%d", cfg->path, cfg->slot[s].line);
-        printf("]\n");
+            printf("  [%s:%d]\n", cfg->path, cfg->slot[s].line);
+        else
+            printf("  [%s]\n", calgae_slot_reason_name(b->reason[s]));
     }
 }
 
@@ -371,7 +372,7 @@ int calgae_cmd_backends(int argc, char **argv)
         case 'F': config = so.config = optarg; break;
         case 'm': so.model = optarg; break;
         case 't': if (calgae_parse_int("--threads", optarg, 1, 1024, &v)) return 2; so.threads = (int)v; break;
-        case 'A': if (calgae_calibrate_flag(optarg)) return 2; so.calibrate = optarg; break;
+        case 'A': if (calgae_calibrate_flag(optarg) < 0) return 2; so.calibrate = optarg; break;
         case 'v': verbose_flag = so.verbose = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         case ':':

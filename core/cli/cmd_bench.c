@@ -137,7 +137,7 @@ static int parse(int argc, char **argv, struct bench_opts *o)
             break;
         case 'W': o->bandwidth_only = 1; break;
         case 'R': o->s.no_repack = 1; break;
-        case 'A': if (calgae_calibrate_flag(optarg)) return 2; o->s.calibrate = optarg; break;
+        case 'A': if (calgae_calibrate_flag(optarg) < 0) return 2; o->s.calibrate = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         case ':':
         default: return calgae_option_error("bench", c, argv, longs);

@@ -45,6 +45,8 @@ static const char usage[] =
     "      --backend NAME        a plugin name, a path to a plugin .so, or auto\n"
     "      --tokenizer FILE      tokenizer.bin or GGUF vocabulary (default: the model's own)\n"
     "      --no-repack           keep the file's weight layout\n"
+    "      --calibrate MODE      auto, redo or off: how the product plugins are chosen\n"
+    "                            (see calgae run --help; default auto)\n"
     "  -v, --verbose             plugin messages, and tokens prefilled per turn\n"
     "  -h, --help                show this help\n"
     "\n"
@@ -60,6 +62,7 @@ struct chat_opts {
     double temperature, top_p, min_p, repeat_penalty;
     uint64_t seed;
     int seed_set, verbose, no_repack;
+    int calibrate; /* calgae_calibrate_mode */
 };
 
 /* Flags that take a value (for calgae_run_wants_chat to step over). */
@@ -75,7 +78,7 @@ static const struct option longs[] = {
     {"verbose", no_argument, 0, 'v'},           {"help", no_argument, 0, 'h'},
     {"no-repack", no_argument, 0, 'R'},         {"interactive", no_argument, 0, 'i'},
     {"min-p", required_argument, 0, 'M'},       {"repeat-penalty", required_argument, 0, 'Q'},
-    {"repeat-last-n", required_argument, 0, 'L'},
+    {"repeat-last-n", required_argument, 0, 'L'}, {"calibrate", required_argument, 0, 'A'},
     {0, 0, 0, 0}};
 static const char shorts[] = ":m:p:n:s:t:c:vhi";
 
@@ -131,6 +134,7 @@ static int parse(int argc, char **argv, struct chat_opts *o)
         case 'C': o->tmpl = optarg; break;
         case 'v': o->verbose = 1; break;
         case 'R': o->no_repack = 1; break;
+        case 'A': if ((o->calibrate = calgae_calibrate_flag(optarg)) < 0) return 2; break;
         case 'i': break; /* `run -i` lands here */
         case 'h': fputs(usage, stdout); return 0;
         case 'n': case 'T': case 'K': case 'P': case 's': case 't': case 'c': case 'M':
@@ -172,6 +176,10 @@ static calgae_status open_engine(const struct chat_opts *o, struct engine *e, ca
     mp.tokenizer = o->tokenizer;
     mp.n_threads = (int)o->threads;
     mp.no_repack = o->no_repack;
+    char cache[4096 + 64];
+    calgae_calibration_path(cache, sizeof cache);
+    mp.calibration_cache = cache[0] ? cache : NULL;
+    mp.calibrate = o->calibrate;
     mp.log = log_line;
     mp.log_user = (void *)&o->verbose;
     calgae_status st = calgae_model_load(o->model, &mp, &e->model, err);

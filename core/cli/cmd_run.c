@@ -122,7 +122,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         case 'F': o->s.config = optarg; break;
         case 'v': o->s.verbose = 1; break;
         case 'R': o->s.no_repack = 1; break;
-        case 'A': if (calgae_calibrate_flag(optarg)) return 2; o->s.calibrate = optarg; break;
+        case 'A': if (calgae_calibrate_flag(optarg) < 0) return 2; o->s.calibrate = optarg; break;
         case 'D': o->no_display_prompt = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         case ':':

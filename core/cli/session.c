@@ -13,24 +13,6 @@
 #include "pool.h"
 #include "util.h"
 
-void calgae_calibration_path(char *out, size_t out_len)
-{
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    out[0] = '\0';
-    if (xdg && xdg[0] == '/')
-        snprintf(out, out_len, "%s/calgae/calibration", xdg);
-    else if (home && home[0])
-        snprintf(out, out_len, "%s/.cache/calgae/calibration", home);
-}
-
-int calgae_calibrate_flag(const char *value)
-{
-    if (calgae_calibrate_mode_parse(value) >= 0)
-        return 0;
-    calgae_cli_error("--calibrate: '%s' is not auto, redo or off", value);
-    return -1;
-}
-
 static void log_stderr(void *user, int level, const char *line)
 {
     const int *verbose = user;

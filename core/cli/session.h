@@ -23,12 +23,6 @@ typedef struct calgae_session_opts {
     const char *calibrate; /* NULL: [run] calibrate, else auto; "auto", "redo" or "off" */
 } calgae_session_opts;
 
-/* The calibration cache: $XDG_CACHE_HOME/calgae/calibration, else ~/.cache/calgae/calibration
- * (a relative $XDG_CACHE_HOME is ignored, as the XDG spec says); "" when neither is known. */
-void calgae_calibration_path(char *out, size_t out_len);
-
-/* --calibrate's value checked: 0, or -1 after printing the usage error. */
-int calgae_calibrate_flag(const char *value);
 
 typedef struct calgae_session {
     calgae_model *lm;              /* the library's handles, owned */

@@ -186,20 +186,21 @@ static int same_key(const calgae_calib_entry *a, const calgae_calib_entry *b)
            a->cols == b->cols && a->threads == b->threads && a->repack == b->repack;
 }
 
-/* The whole file as text (NUL-terminated), or NULL when there is none, or it is too long. */
+/* The whole file as text (NUL-terminated), or NULL when there is none, or it is too long;
+ * the buffer is the file's size, not the limit's. */
 static char *read_all(const char *path)
 {
     FILE *f = path ? fopen(path, "rb") : NULL;
     if (!f)
         return NULL;
-    char *buf = malloc(CACHE_MAX_BYTES + 1);
-    size_t n = buf ? fread(buf, 1, CACHE_MAX_BYTES + 1, f) : 0;
+    struct stat st;
+    char *buf = NULL;
+    if (fstat(fileno(f), &st) == 0 && st.st_size >= 0 && st.st_size <= CACHE_MAX_BYTES)
+        buf = malloc((size_t)st.st_size + 1);
+    size_t n = buf ? fread(buf, 1, (size_t)st.st_size, f) : 0;
     fclose(f);
-    if (!buf || n > CACHE_MAX_BYTES) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
+    if (buf)
+        buf[n] = '\0'; /* a file that shrank meanwhile reads shorter: still text */
     return buf;
 }
 
