@@ -132,6 +132,18 @@ static void test_empty_and_plain(void **state)
     assert_int_equal(parse(&c, "[run]\nbackend = /abs/x.so\n[plugins]\ndirs = plug\n", err), 0);
     assert_string_equal(c.backend, "/abs/x.so");
     assert_string_equal(c.dirs[0], "plug"); /* a file with no folder: relative to "." */
+    /* [run] calibrate: unset by default, each mode by name */
+    assert_int_equal(parse(&c, "[run]\nthreads = 2\n", err), 0);
+    assert_int_equal(c.calibrate_line, 0);
+    const char *modes[] = {"auto", "redo", "off"};
+    const int want[] = {CALGAE_CALIB_AUTO, CALGAE_CALIB_REDO, CALGAE_CALIB_OFF};
+    for (int i = 0; i < 3; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "[run]\n\ncalibrate = %s\n", modes[i]);
+        assert_int_equal(parse(&c, text, err), 0);
+        assert_int_equal(c.calibrate, want[i]);
+        assert_int_equal(c.calibrate_line, 3);
+    }
 }
 
 /* ---- mistakes ---- */
@@ -143,6 +155,9 @@ static void test_sections_and_keys(void **state)
     expect_bad("[run]\nthreads = 2\n[Run]\nthreads = 3\n", 3, "unknown section [Run]");
     expect_bad("threads = 2\n", 1, "key 'threads' before any section");
     expect_bad("[run]\nthread = 2\n", 2, "unknown key 'thread' in [run]");
+    expect_bad("[run]\nthread = 2\n", 2, "(keys: threads, backend, calibrate)");
+    expect_bad("[run]\ncalibrate = Auto\n", 2, "calibrate: 'Auto' is not auto, redo or off");
+    expect_bad("[run]\ncalibrate = off\ncalibrate = off\n", 3, "duplicate key 'calibrate'");
     expect_bad("[plugins]\n\ndir = /x\n", 3, "unknown key 'dir' in [plugins]");
     expect_bad("[kernels]\nmatvec_f64 = scalar\n", 2, "unknown kernel slot 'matvec_f64'");
     expect_bad("[kernels]\nmatvec_f64 = scalar\n", 2, "matvec_q4_0"); /* lists the slots */

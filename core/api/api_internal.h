@@ -8,6 +8,7 @@
 
 #include "backend.h"
 #include "calgae.h"
+#include "calibrate.h"
 #include "forward.h"
 #include "model.h"
 #include "pool.h"
@@ -27,6 +28,9 @@ struct calgae_model {
     calgae_backends be;
     char **meta;              /* NUL-terminated copies of the GGUF's string values, per key */
     double load_ms;
+    /* calibration's figures, one per weight type it decided (calibrate.h) */
+    calgae_calib_entry calib[4];
+    int n_calib;
 };
 
 struct calgae_context {

@@ -190,6 +190,23 @@ static void prepare_all(calgae_model *m, int threads)
     m->prepared = 1;
 }
 
+/* Before the weights are prepared: the chains it reorders decide which plugin prepares them. */
+static void calibrate(calgae_model *m, const calgae_model_params *p, int threads)
+{
+    const int n = m->tr.cfg.n_layers * 7 + 1;
+    calgae_weight **w = malloc((size_t)n * sizeof *w);
+    if (!w)
+        return;
+    for (int i = 0; i < n; i++)
+        w[i] = weight_at(&m->tr, i);
+    const calgae_calib_params cp = {.mode = p->calibrate, .cache_path = p->calibration_cache,
+                                    .threads = threads, .repack = !p->no_repack,
+                                    .log = p->log, .log_user = p->log_user};
+    calgae_calibrate(&m->be, w, n, &cp, m->calib, (int)(sizeof m->calib / sizeof m->calib[0]),
+                     &m->n_calib);
+    free(w);
+}
+
 static int copy_meta(calgae_model *m)
 {
     const calgae_gguf *g = calgae_transformer_meta(&m->tr);
@@ -224,6 +241,9 @@ calgae_status calgae_model_load(const char *path, const calgae_model_params *par
     if (p->n_threads < 0 || p->n_threads > 1024)
         return calgae_api_fail(err, CALGAE_ERR_ARGUMENT, "n_threads %d out of range 0..1024",
                                p->n_threads);
+    if (p->calibrate < CALGAE_CALIBRATE_AUTO || p->calibrate > CALGAE_CALIBRATE_OFF)
+        return calgae_api_fail(err, CALGAE_ERR_ARGUMENT, "calibrate %d is not a "
+                               "calgae_calibrate_mode", p->calibrate);
     calgae_backend_options bo;
     if (backend_options(p, &bo, msg, sizeof msg) != 0)
         return calgae_api_status(err, CALGAE_ERR_ARGUMENT, msg);
@@ -246,8 +266,10 @@ calgae_status calgae_model_load(const char *path, const calgae_model_params *par
     snprintf(msg, sizeof msg, "%s: out of memory", path);
     if (copy_meta(m) != 0)
         goto fail;
+    const int threads = p->n_threads > 0 ? p->n_threads : calgae_physical_cores();
+    calibrate(m, p, threads);
     if (!p->no_repack)
-        prepare_all(m, p->n_threads > 0 ? p->n_threads : calgae_physical_cores());
+        prepare_all(m, threads);
     m->load_ms = calgae_now_ms() - t0;
     *out = m;
     return calgae_api_ok(err);
@@ -327,3 +349,8 @@ void calgae_model_get_info(const calgae_model *m, calgae_model_info *out)
     snprintf(out->type_name, sizeof out->type_name, "%s", calgae_type_name(m->tr.file_type));
     calgae_backends_describe(&m->be, out->backends, sizeof out->backends);
 }
+
+_Static_assert(CALGAE_CALIBRATE_AUTO == (int)CALGAE_CALIB_AUTO &&
+                   CALGAE_CALIBRATE_REDO == (int)CALGAE_CALIB_REDO &&
+                   CALGAE_CALIBRATE_OFF == (int)CALGAE_CALIB_OFF,
+               "calgae.h's modes are the host's");

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "calgae.h"
+
 void calgae_cli_error(const char *fmt, ...)
 {
     va_list ap;
@@ -347,4 +349,26 @@ void calgae_format_count(double n, char *out, size_t out_len)
     }
     const char *fmt = n >= 99.95 ? "%.0f%c" : n >= 9.995 ? "%.1f%c" : "%.2f%c";
     snprintf(out, out_len, fmt, n, units[u]);
+}
+
+int calgae_calibrate_flag(const char *value)
+{
+    if (!strcmp(value, "auto"))
+        return CALGAE_CALIBRATE_AUTO;
+    if (!strcmp(value, "redo"))
+        return CALGAE_CALIBRATE_REDO;
+    if (!strcmp(value, "off"))
+        return CALGAE_CALIBRATE_OFF;
+    calgae_cli_error("--calibrate: '%s' is not auto, redo or off", value);
+    return -1;
+}
+
+void calgae_calibration_path(char *out, size_t out_len)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    out[0] = '\0';
+    if (xdg && xdg[0] == '/')
+        snprintf(out, out_len, "%s/calgae/calibration", xdg);
+    else if (home && home[0])
+        snprintf(out, out_len, "%s/.cache/calgae/calibration", home);
 }

@@ -19,6 +19,14 @@ int calgae_parse_u64(const char *flag, const char *s, uint64_t *out);
 /* Prints "calgae: <msg>" to stderr. */
 void calgae_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* --calibrate's value ("auto", "redo", "off") as a calgae_calibrate_mode (calgae.h), or -1
+ * after printing the usage error. */
+int calgae_calibrate_flag(const char *value);
+
+/* The calibration cache: $XDG_CACHE_HOME/calgae/calibration, else ~/.cache/calgae/calibration
+ * (a relative $XDG_CACHE_HOME is ignored, as the XDG spec says); "" when neither is known. */
+void calgae_calibration_path(char *out, size_t out_len);
+
 /* Edit distance between a and b (bytes): insertions, deletions, substitutions and swaps of
  * two neighbours count one each (optimal string alignment). 255 for words over 64 bytes. */
 int calgae_edit_distance(const char *a, const char *b);

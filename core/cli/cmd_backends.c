@@ -16,21 +16,28 @@
 #include "cli.h"
 #include "config.h"
 #include "session.h"
+#include "pool.h"
+#include "types.h"
 #include "util.h"
 
 static const char usage[] =
-    "Usage: calgae backends [--config FILE] [--verbose]\n"
+    "Usage: calgae backends [--config FILE] [--verbose] [--model M [--threads N]] [--calibrate MODE]\n"
     "       calgae backends verify NAME|FILE.so [options]   (see 'calgae backends verify --help')\n"
     "\n"
     "List every kernel plugin file found, in the order the loader looked at them: its name,\n"
     "version, ABI, priority and instruction sets, whether this CPU can use it and why not,\n"
     "how many kernel slots it provides and how many it serves now; then, per slot, the plugin\n"
     "that serves it and the fallbacks that take the shapes it declines. The configuration file\n"
-    "is read as 'calgae run' reads it.\n"
+    "is read as 'calgae run' reads it. Last, calibration's figures (the product plugins timed\n"
+    "on this machine, cached in $XDG_CACHE_HOME/calgae/calibration) and the choice they make;\n"
+    "with --model, the slots as that model's load chose them (calibrating it if needed).\n"
     "\n"
     "Options:\n"
     "      --config FILE   settings file (default: $CALGAE_CONFIG, else ./calgae.ini, else\n"
     "                      $XDG_CONFIG_HOME/calgae/calgae.ini; only the first is read)\n"
+    "  -m, --model M       load M as 'calgae run' would and show its slots and calibration\n"
+    "  -t, --threads N     threads for --model (default: [run] threads, else physical cores)\n"
+    "      --calibrate MODE  auto, redo (measure again) or off, for --model\n"
     "  -v, --verbose       log each loading decision, and name each plugin's slots\n"
     "  -h, --help          show this help\n";
 
@@ -216,10 +223,72 @@ static void print_slots(const calgae_backends *b, const calgae_settings *cfg)
             printf("%s%s", i == 1 ? " (fallback: " : ", ", b->plugins[b->chain[s][i]].table->name);
         if (b->chain_len[s] > 1)
             putchar(')');
-        if (cfg->slot[s].name[0])
-            printf("  [%s:%d]", cfg->path, cfg->slot[s].line);
-        putchar('\n');
+        /* a [kernels] line is named by its place in the file; other choices by their reason */
+        if (cfg->slot[s].name[0] && b->reason[s] == CALGAE_REASON_CONFIGURED)
+            printf("  [%s:%d]\n", cfg->path, cfg->slot[s].line);
+        else
+            printf("  [%s]\n", calgae_slot_reason_name(b->reason[s]));
     }
+}
+
+static void print_entry(const calgae_backends *b, const calgae_calib_entry *e)
+{
+    printf("  %s, rows of %lld, %d thread%s%s:\n    matvec ns/row:", calgae_type_name(e->type),
+           (long long)e->cols, e->threads, e->threads > 1 ? "s" : "",
+           e->repack ? "" : ", stored layout");
+    for (int i = 0; i < e->n_mv; i++)
+        printf("  %s %.3g", e->mv_name[i], e->mv[i]);
+    printf("\n    matmul ns/row/token (%d tokens):", CALGAE_CALIB_TOKENS);
+    for (int i = 0; i < e->n_mm; i++) {
+        printf("  %s %.3g", e->mm_name[i], e->mm_own[i]);
+        if (e->repack && e->mm_stored[i] != e->mm_own[i])
+            printf(" (stored layout %.3g)", e->mm_stored[i]);
+    }
+    int v, m;
+    calgae_calib_choose(b, e, &v, &m);
+    printf("\n    choice: matvec %s, matmul %s (the least matvec + matmul time per token; "
+           "within %.0f%%, priority)\n", v < 0 ? "-" : b->plugins[v].table->name,
+           m < 0 ? "-" : b->plugins[m].table->name, CALGAE_CALIB_TIE * 100);
+}
+
+/* The figures: those of the model's load, or every cached entry for this CPU and plugins. */
+static void print_calibration(const calgae_backends *b, const calgae_calib_entry *e, int n)
+{
+    char path[4096 + 64];
+    calgae_calibration_path(path, sizeof path);
+    calgae_calib_entry cached[16];
+    if (!e) {
+        n = calgae_calib_cache_list(path[0] ? path : NULL, calgae_calib_cpu_key(),
+                                    calgae_calib_plugins_key(b), cached, 16);
+        e = cached;
+    }
+    printf("\nCalibration (cache %s):\n", path[0] ? path : "none");
+    if (n == 0)
+        printf("  nothing measured for these plugins on this CPU yet: the first load of a "
+               "model measures its types (calgae run, bench, backends --model)\n");
+    for (int i = 0; i < n; i++)
+        print_entry(b, &e[i]);
+}
+
+/* --model: the slots as a model's load left them, calibration included. */
+static int show_model(const calgae_session_opts *so)
+{
+    char err[CALGAE_ERR_LEN];
+    calgae_session s;
+    int rc = calgae_session_open(&s, so, err, sizeof err);
+    if (rc != 0) {
+        calgae_cli_error("%s", err);
+        return rc == CALGAE_SETTINGS_BAD ? 2 : 1;
+    }
+    calgae_settings cfg;
+    if (calgae_settings_load(&cfg, so->config, err, sizeof err) != 0)
+        memset(&cfg, 0, sizeof cfg);
+    printf("\nModel %s, %d thread%s:", so->model, calgae_pool_threads(s.pool),
+           calgae_pool_threads(s.pool) > 1 ? "s" : "");
+    print_slots(s.be, &cfg);
+    print_calibration(s.be, s.lm->calib, s.lm->n_calib);
+    calgae_session_close(&s);
+    return 0;
 }
 
 static int verbose_flag;
@@ -231,7 +300,7 @@ static void log_stderr(void *user, int level, const char *line)
         fprintf(stderr, "%s\n", line);
 }
 
-static int list(const char *config_path)
+static int list(const char *config_path, const calgae_session_opts *so)
 {
     char err[CALGAE_ERR_LEN];
     calgae_settings cfg;
@@ -268,11 +337,16 @@ static int list(const char *config_path)
     for (int i = 0; i < b->n_candidates; i++)
         fill_row(&rows[i], &b->candidates[i], b, &o, &cfg);
     print_table(rows, b->n_candidates, b, verbose_flag);
-    print_slots(b, &cfg);
+    if (so->model) {
+        rc = show_model(so);
+    } else {
+        print_slots(b, &cfg);
+        print_calibration(b, NULL, 0);
+    }
     calgae_backends_free(b);
     free(b);
     free(rows);
-    return 0;
+    return rc;
 }
 
 int calgae_cmd_backends(int argc, char **argv)
@@ -282,16 +356,24 @@ int calgae_cmd_backends(int argc, char **argv)
     static const struct option longs[] = {{"config", required_argument, 0, 'F'},
                                           {"verbose", no_argument, 0, 'v'},
                                           {"help", no_argument, 0, 'h'},
+                                          {"model", required_argument, 0, 'm'},
+                                          {"threads", required_argument, 0, 't'},
+                                          {"calibrate", required_argument, 0, 'A'},
                                           {0, 0, 0, 0}};
     const char *config = NULL;
+    calgae_session_opts so = {.need_state = 1, .ctx = 8, .max_batch = 1};
+    long v;
     int c;
-    if (calgae_args_check("backends", &argc, argv, ":vh", longs) != 0)
+    if (calgae_args_check("backends", &argc, argv, ":m:t:vh", longs) != 0)
         return 2;
     verbose_flag = 0;
-    while ((c = getopt_long(argc, argv, ":vh", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":m:t:vh", longs, NULL)) != -1) {
         switch (c) {
-        case 'F': config = optarg; break;
-        case 'v': verbose_flag = 1; break;
+        case 'F': config = so.config = optarg; break;
+        case 'm': so.model = optarg; break;
+        case 't': if (calgae_parse_int("--threads", optarg, 1, 1024, &v)) return 2; so.threads = (int)v; break;
+        case 'A': if (calgae_calibrate_flag(optarg) < 0) return 2; so.calibrate = optarg; break;
+        case 'v': verbose_flag = so.verbose = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         case ':':
         default: return calgae_option_error("backends", c, argv, longs);
@@ -301,5 +383,5 @@ int calgae_cmd_backends(int argc, char **argv)
         calgae_cli_error("unexpected argument '%s' (see 'calgae backends --help')", argv[optind]);
         return 2;
     }
-    return list(config);
+    return list(config, &so);
 }

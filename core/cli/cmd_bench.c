@@ -40,6 +40,7 @@ struct bench_opts {
 
 struct result {
     const char *backend;
+    char label[96]; /* "auto (matvec avx2, matmul avx512)": what the automatic choice took */
     char isa[120];
     int threads;
     char test[32];
@@ -64,6 +65,8 @@ static const char usage[] =
     "  -o, --output FORMAT     md, json (one object per line) or csv (default md)\n"
     "      --bandwidth         only measure the memory read bandwidth\n"
     "      --no-repack         keep the file's weight layout (no plugin-specific copy at load)\n"
+    "      --calibrate MODE    auto, redo or off: how `auto` in --backend chooses (default:\n"
+    "                          [run] calibrate, else auto; see calgae run --help)\n"
     "  -h, --help              show this help\n";
 
 static int split_list(char *s, const char **out, int max)
@@ -101,7 +104,7 @@ static int parse(int argc, char **argv, struct bench_opts *o)
         {"repetitions", required_argument, 0, 'r'}, {"threads", required_argument, 0, 't'},
         {"output", required_argument, 0, 'o'},  {"bandwidth", no_argument, 0, 'W'},
         {"no-repack", no_argument, 0, 'R'},     {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"calibrate", required_argument, 0, 'A'}, {0, 0, 0, 0}};
     int c;
     if (calgae_args_check("bench", &argc, argv, ":m:p:n:r:t:o:h", longs) != 0)
         return 2;
@@ -134,6 +137,7 @@ static int parse(int argc, char **argv, struct bench_opts *o)
             break;
         case 'W': o->bandwidth_only = 1; break;
         case 'R': o->s.no_repack = 1; break;
+        case 'A': if (calgae_calibrate_flag(optarg) < 0) return 2; o->s.calibrate = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         case ':':
         default: return calgae_option_error("bench", c, argv, longs);
@@ -271,6 +275,12 @@ static int bench_one(const struct bench_opts *o, const char *backend, int thread
         }
         struct result *R = &res[(*n_res)++];
         R->backend = backend;
+        if (!strcmp(backend, "auto")) {
+            const int mm = calgae_product_slot(s.model->file_type, 1);
+            snprintf(R->label, sizeof R->label, "auto (matvec %s, matmul %s)", owner,
+                     calgae_backends_slot_owner(s.be, mm < 0 ? CALGAE_SLOT_MATMUL_F32 : mm));
+            R->backend = R->label;
+        }
         if (served == named)
             snprintf(R->isa, sizeof R->isa, "%s", isa);
         else

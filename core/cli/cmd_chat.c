@@ -47,7 +47,9 @@ static const char usage[] =
     "      --tokenizer FILE      tokenizer.bin or GGUF vocabulary (default: the model's own)\n"
     "      --no-repack           keep the file's weight layout\n"
     "      --config FILE         settings file, as for run (calgae.ini's [plugins], [kernels],\n"
-    "                            [run] backend and threads apply)\n"
+    "                            [run] backend, threads and calibrate apply)\n"
+    "      --calibrate MODE      auto, redo or off: how the product plugins are chosen\n"
+    "                            (see calgae run --help; default [run] calibrate, else auto)\n"
     "  -v, --verbose             plugin messages, and tokens prefilled per turn\n"
     "  -h, --help                show this help\n"
     "\n"
@@ -63,6 +65,7 @@ struct chat_opts {
     double temperature, top_p, min_p, repeat_penalty;
     uint64_t seed;
     int seed_set, verbose, no_repack;
+    const char *calibrate; /* --calibrate's word (checked), or NULL: calgae.ini's, else auto */
 };
 
 /* Flags that take a value (for calgae_run_wants_chat to step over). */
@@ -76,9 +79,10 @@ static const struct option longs[] = {
     {"backend", required_argument, 0, 'B'},     {"tokenizer", required_argument, 0, 'z'},
     {"system", required_argument, 0, 'S'},      {"chat-template", required_argument, 0, 'C'},
     {"verbose", no_argument, 0, 'v'},           {"help", no_argument, 0, 'h'},
-    {"no-repack", no_argument, 0, 'R'},         {"config", required_argument, 0, 'F'},         {"interactive", no_argument, 0, 'i'},
+    {"no-repack", no_argument, 0, 'R'},         {"config", required_argument, 0, 'F'},
+    {"interactive", no_argument, 0, 'i'},
     {"min-p", required_argument, 0, 'M'},       {"repeat-penalty", required_argument, 0, 'Q'},
-    {"repeat-last-n", required_argument, 0, 'L'},
+    {"repeat-last-n", required_argument, 0, 'L'}, {"calibrate", required_argument, 0, 'A'},
     {0, 0, 0, 0}};
 static const char shorts[] = ":m:p:n:s:t:c:vhi";
 
@@ -135,6 +139,11 @@ static int parse(int argc, char **argv, struct chat_opts *o)
         case 'v': o->verbose = 1; break;
         case 'R': o->no_repack = 1; break;
         case 'F': o->config = optarg; break;
+        case 'A':
+            if (calgae_calibrate_flag(optarg) < 0)
+                return 2;
+            o->calibrate = optarg;
+            break;
         case 'i': break; /* `run -i` lands here */
         case 'h': fputs(usage, stdout); return 0;
         case 'n': case 'T': case 'K': case 'P': case 's': case 't': case 'c': case 'M':
@@ -171,7 +180,7 @@ static int open_engine(const struct chat_opts *o, struct engine *e, calgae_error
     calgae_session_opts so = {.model = o->model, .tokenizer = o->tokenizer, .config = o->config,
                               .backend = o->backend, .threads = (int)o->threads,
                               .ctx = (int)o->ctx, .verbose = o->verbose, .need_state = 1,
-                              .no_repack = o->no_repack};
+                              .no_repack = o->no_repack, .calibrate = o->calibrate};
     int rc = calgae_session_open(&e->sess, &so, err->message, sizeof err->message);
     if (rc != 0)
         return rc == CALGAE_SETTINGS_BAD ? 2 : 1;

@@ -51,6 +51,9 @@ static const char usage[] =
     "                         $XDG_CONFIG_HOME/calgae/calgae.ini; only the first is read)\n"
     "      --no-repack        keep the file's weight layout (default: a plugin may copy the\n"
     "                         weights into its own, faster one at load)\n"
+    "      --calibrate MODE   auto (time the product plugins on first use, then use the cache\n"
+    "                         in $XDG_CACHE_HOME/calgae), redo or off (priority decides);\n"
+    "                         default: [run] calibrate, else auto\n"
     "      --no-display-prompt  print only the generated text, not the prompt\n"
     "  -v, --verbose          log plugin loading and the seed\n"
     "  -h, --help             show this help\n";
@@ -87,7 +90,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         {"tokenizer", required_argument, 0, 'z'}, {"verbose", no_argument, 0, 'v'},
         {"config", required_argument, 0, 'F'},    {"help", no_argument, 0, 'h'},
         {"no-repack", no_argument, 0, 'R'},       {"no-display-prompt", no_argument, 0, 'D'},
-        {0, 0, 0, 0}};
+        {"calibrate", required_argument, 0, 'A'},  {0, 0, 0, 0}};
     const char *shorts = ":m:p:n:t:c:s:f:vh";
     long v;
     int c;
@@ -119,6 +122,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         case 'F': o->s.config = optarg; break;
         case 'v': o->s.verbose = 1; break;
         case 'R': o->s.no_repack = 1; break;
+        case 'A': if (calgae_calibrate_flag(optarg) < 0) return 2; o->s.calibrate = optarg; break;
         case 'D': o->no_display_prompt = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         case ':':

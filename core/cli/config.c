@@ -28,7 +28,7 @@
 enum section { SEC_NONE, SEC_PLUGINS, SEC_KERNELS, SEC_RUN, SEC_UNKNOWN };
 
 /* Every key, for the duplicate check; the slots of [kernels] follow K_SLOT0. */
-enum key { K_DIRS, K_ORDER, K_DENY, K_THREADS, K_BACKEND, K_SLOT0 };
+enum key { K_DIRS, K_ORDER, K_DENY, K_THREADS, K_BACKEND, K_CALIBRATE, K_SLOT0 };
 #define K_COUNT (K_SLOT0 + CALGAE_SLOT_COUNT)
 
 struct parser {
@@ -208,6 +208,21 @@ static void parse_backend(struct parser *p, const char *value)
     c->backend_line = p->line;
 }
 
+int calgae_calibrate_mode_parse(const char *s)
+{
+    return !strcmp(s, "auto") ? CALGAE_CALIB_AUTO : !strcmp(s, "redo") ? CALGAE_CALIB_REDO
+         : !strcmp(s, "off") ? CALGAE_CALIB_OFF : -1;
+}
+
+static void parse_calibrate(struct parser *p, const char *value)
+{
+    char tmp[64];
+    p->c->calibrate = calgae_calibrate_mode_parse(value);
+    if (p->c->calibrate < 0)
+        bad_at(p, p->line, "calibrate: '%s' is not auto, redo or off", shown(value, tmp));
+    p->c->calibrate_line = p->line;
+}
+
 static const char *section_name(int s)
 {
     return s == SEC_PLUGINS ? "plugins" : s == SEC_KERNELS ? "kernels" : "run";
@@ -220,7 +235,8 @@ static int key_of(int section, const char *name)
         return !strcmp(name, "dirs") ? K_DIRS : !strcmp(name, "order") ? K_ORDER
              : !strcmp(name, "deny") ? K_DENY : -1;
     if (section == SEC_RUN)
-        return !strcmp(name, "threads") ? K_THREADS : !strcmp(name, "backend") ? K_BACKEND : -1;
+        return !strcmp(name, "threads") ? K_THREADS : !strcmp(name, "backend") ? K_BACKEND
+             : !strcmp(name, "calibrate") ? K_CALIBRATE : -1;
     int s = calgae_slot_by_name(name);
     return s < 0 ? -1 : K_SLOT0 + s;
 }
@@ -231,7 +247,7 @@ static void unknown_key(struct parser *p, const char *name)
     if (p->section != SEC_KERNELS) {
         bad_at(p, p->line, "unknown key '%s' in [%s] (keys: %s)", shown(name, tmp),
                section_name(p->section),
-               p->section == SEC_PLUGINS ? "dirs, order, deny" : "threads, backend");
+               p->section == SEC_PLUGINS ? "dirs, order, deny" : "threads, backend, calibrate");
         return;
     }
     char slots[512] = "";
@@ -280,6 +296,7 @@ static int handler(void *user, const char *section, const char *name, const char
     case K_DENY: parse_names(p, "deny", value, c->deny, &c->n_deny); break;
     case K_THREADS: parse_threads(p, value); break;
     case K_BACKEND: parse_backend(p, value); break;
+    case K_CALIBRATE: parse_calibrate(p, value); break;
     default:
         if (name_ok(p, name, value)) {
             snprintf(c->slot[key - K_SLOT0].name, sizeof c->slot[0].name, "%s", value);

@@ -24,6 +24,8 @@
  *   threads = 4                           default for --threads (1..1024)
  *   backend = avx2                        default for --backend: auto, a name or a FILE.so
  *                                         (a relative path is taken from the file's folder)
+ *   calibrate = auto                      default for --calibrate: auto (measure the product
+ *                                         plugins once, then use the cache), redo, off
  *
  * Precedence: the command line (--backend, --threads) > the one file read > automatic choice.
  *
@@ -39,6 +41,7 @@
 #include <stddef.h>
 
 #include "backend.h"
+#include "calibrate.h"
 
 #define CALGAE_SETTINGS_MAX_DIRS 4
 #define CALGAE_SETTINGS_PATH_LEN 1280
@@ -84,7 +87,12 @@ typedef struct calgae_settings {
     int threads_line;
     char backend[CALGAE_SETTINGS_PATH_LEN]; /* "" if not set; "auto", a name, or a .so path */
     int backend_line;
+    int calibrate; /* enum calgae_calib_mode; meaningful when calibrate_line is not 0 */
+    int calibrate_line;
 } calgae_settings;
+
+/* "auto", "redo", "off" as enum calgae_calib_mode, or -1. */
+int calgae_calibrate_mode_parse(const char *s);
 
 /* Human words for a source: "--config", "$CALGAE_CONFIG", "the current folder", ... */
 const char *calgae_settings_source_name(int source);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "config.h"
 #include "pool.h"
 #include "util.h"
@@ -177,6 +178,11 @@ int calgae_session_open(calgae_session *s, const calgae_session_opts *o, char *e
     calgae_model_params mp;
     model_params(&bo, o, pairs, &mp);
     mp.n_threads = threads;
+    char cache[4096 + 64];
+    calgae_calibration_path(cache, sizeof cache);
+    mp.calibration_cache = cache[0] ? cache : NULL;
+    mp.calibrate = o->calibrate ? calgae_calibrate_mode_parse(o->calibrate)
+                 : cfg.calibrate_line ? cfg.calibrate : CALGAE_CALIB_AUTO;
     calgae_error e;
     calgae_status st = calgae_model_load(o->model, &mp, &s->lm, &e);
     if (st != CALGAE_OK) {

@@ -20,7 +20,9 @@ typedef struct calgae_session_opts {
     int verbose;
     int need_state;        /* a KV cache and activations of full size (else a token's worth) */
     int no_repack;         /* keep the stored layout even where a plugin has its own */
+    const char *calibrate; /* NULL: [run] calibrate, else auto; "auto", "redo" or "off" */
 } calgae_session_opts;
+
 
 typedef struct calgae_session {
     calgae_model *lm;              /* the library's handles, owned */

@@ -19,7 +19,7 @@
 #include "types.h"
 #include "util.h"
 
-typedef void (*generic_fn)(void);
+typedef calgae_generic_fn generic_fn;
 
 #define CALGAE_PATH_MAX_PLUGIN 1024 /* the size of calgae_candidate.path */
 
@@ -51,6 +51,17 @@ const char *calgae_slot_name(int slot)
     return slot >= 0 && slot < CALGAE_SLOT_COUNT ? slots[slot].name : "?";
 }
 
+const char *calgae_slot_reason_name(int reason)
+{
+    switch (reason) {
+    case CALGAE_REASON_FORCED: return "forced";
+    case CALGAE_REASON_CONFIGURED: return "configured";
+    case CALGAE_REASON_MEASURED: return "measured";
+    case CALGAE_REASON_CACHED: return "measured, cached";
+    default: return "priority";
+    }
+}
+
 int calgae_slot_by_name(const char *name)
 {
     for (int s = 0; s < CALGAE_SLOT_COUNT; s++)
@@ -68,6 +79,11 @@ static generic_fn slot_fn(const calgae_plugin *t, int slot)
     generic_fn f;
     memcpy(&f, (const char *)t + off, sizeof f);
     return f;
+}
+
+calgae_generic_fn calgae_plugin_slot_fn(const calgae_plugin *t, int slot)
+{
+    return slot >= 0 && slot < CALGAE_SLOT_COUNT ? slot_fn(t, slot) : NULL;
 }
 
 static void logf_(const calgae_backend_options *o, int level, const char *fmt, ...)
@@ -451,15 +467,38 @@ static int apply_slot_plugins(calgae_backends *b, const calgae_backend_options *
         if (!slot_fn(b->plugins[i].table, s))
             return calgae_fail(err, err_len, "kernel %s: backend '%s' does not provide it",
                                slots[s].name, want);
-        /* move it to the front of the slot's chain */
-        int k = 0;
-        while (b->chain[s][k] != i)
-            k++;
-        for (; k > 0; k--)
-            b->chain[s][k] = b->chain[s][k - 1];
-        b->chain[s][0] = i;
+        calgae_backends_promote(b, s, i, CALGAE_REASON_CONFIGURED);
     }
     return 0;
+}
+
+/* The hot-path pointers: the first of each non-product chain. */
+static void set_first(calgae_backends *b)
+{
+    const calgae_plugin *first[CALGAE_SLOT_COUNT];
+    for (int s = 0; s < CALGAE_SLOT_COUNT; s++)
+        first[s] = b->plugins[b->chain[s][0]].table;
+    b->quantize_q8_0 = first[CALGAE_SLOT_QUANTIZE_Q8_0]->quantize_q8_0;
+    b->rmsnorm = first[CALGAE_SLOT_RMSNORM]->rmsnorm;
+    b->softmax = first[CALGAE_SLOT_SOFTMAX]->softmax;
+    b->swiglu = first[CALGAE_SLOT_SWIGLU]->swiglu;
+    b->rope = first[CALGAE_SLOT_ROPE]->rope;
+    b->dot_f32 = first[CALGAE_SLOT_DOT_F32]->dot_f32;
+    b->axpy_f32 = first[CALGAE_SLOT_AXPY_F32]->axpy_f32;
+}
+
+void calgae_backends_promote(calgae_backends *b, int s, int plugin, int reason)
+{
+    int k = 0;
+    while (k < b->chain_len[s] && b->chain[s][k] != plugin)
+        k++;
+    if (k == b->chain_len[s])
+        return;
+    for (; k > 0; k--)
+        b->chain[s][k] = b->chain[s][k - 1];
+    b->chain[s][0] = plugin;
+    b->reason[s] = (int8_t)reason;
+    set_first(b);
 }
 
 int calgae_backends_load(calgae_backends *b, const calgae_backend_options *o, char *err,
@@ -505,18 +544,12 @@ int calgae_backends_load(calgae_backends *b, const calgae_backend_options *o, ch
             goto fail;
         }
     }
+    for (int s = 0; s < CALGAE_SLOT_COUNT; s++)
+        b->reason[s] = b->plugins[b->chain[s][0]].forced ? CALGAE_REASON_FORCED
+                                                         : CALGAE_REASON_PRIORITY;
     if (apply_slot_plugins(b, o, err, err_len) != 0)
         goto fail;
-    const calgae_plugin *first[CALGAE_SLOT_COUNT];
-    for (int s = 0; s < CALGAE_SLOT_COUNT; s++)
-        first[s] = b->plugins[b->chain[s][0]].table;
-    b->quantize_q8_0 = first[CALGAE_SLOT_QUANTIZE_Q8_0]->quantize_q8_0;
-    b->rmsnorm = first[CALGAE_SLOT_RMSNORM]->rmsnorm;
-    b->softmax = first[CALGAE_SLOT_SOFTMAX]->softmax;
-    b->swiglu = first[CALGAE_SLOT_SWIGLU]->swiglu;
-    b->rope = first[CALGAE_SLOT_ROPE]->rope;
-    b->dot_f32 = first[CALGAE_SLOT_DOT_F32]->dot_f32;
-    b->axpy_f32 = first[CALGAE_SLOT_AXPY_F32]->axpy_f32;
+    set_first(b);
     return 0;
 fail:
     calgae_backends_free(b);

@@ -76,6 +76,16 @@ typedef struct calgae_candidate {
     int priority;
 } calgae_candidate;
 
+/* Why a slot's chain starts with the plugin it starts with (`calgae backends` says it). */
+enum calgae_slot_reason {
+    CALGAE_REASON_PRIORITY,   /* the ranking: [plugins] order, then priority */
+    CALGAE_REASON_FORCED,     /* --backend or [run] backend */
+    CALGAE_REASON_CONFIGURED, /* a [kernels] line */
+    CALGAE_REASON_MEASURED,   /* calibration measured it on this load (calibrate.h) */
+    CALGAE_REASON_CACHED,     /* calibration's figures from its cache file */
+};
+const char *calgae_slot_reason_name(int reason);
+
 /* Where a message goes: level 0 = always shown, 1 = shown with --verbose. */
 typedef void (*calgae_log_fn)(void *user, int level, const char *line);
 
@@ -87,6 +97,7 @@ typedef struct calgae_backends {
     /* per slot: indices into plugins[], in preference order, of those providing it */
     int chain_len[CALGAE_SLOT_COUNT];
     int chain[CALGAE_SLOT_COUNT][CALGAE_MAX_PLUGINS];
+    int8_t reason[CALGAE_SLOT_COUNT]; /* enum calgae_slot_reason of each chain's first */
     /* per weight type id (< CALGAE_SLOT_TYPE_IDS): its matvec [0] and matmul [1] slot, or -1;
      * calgae_product_slot's answers, kept so a product finds its chain without a search */
     int8_t product_slot[2][CALGAE_SLOT_TYPE_IDS];
@@ -155,6 +166,15 @@ int calgae_backends_matvec(const calgae_backends *b, const calgae_weight *w, con
 int calgae_backends_matmul(const calgae_backends *b, const calgae_weight *w, const void *x,
                            size_t x_stride, int64_t n_tok, float *y, int64_t y_stride,
                            int64_t r0, int64_t r1);
+
+/* A slot's function in a plugin's table, or NULL when absent or beyond its struct_size; cast
+ * it to the slot's type (calgae_matvec_fn, ...) with memcpy. */
+typedef void (*calgae_generic_fn)(void);
+calgae_generic_fn calgae_plugin_slot_fn(const calgae_plugin *t, int slot);
+/* Moves plugins[plugin] to the front of the slot's chain (it must be in it), the others
+ * keeping their order behind it as fallbacks, and records why. Updates the hot-path pointer of
+ * a non-product slot. */
+void calgae_backends_promote(calgae_backends *b, int slot, int plugin, int reason);
 
 /* Name of the plugin that serves a slot first ("none" if nobody). */
 const char *calgae_backends_slot_owner(const calgae_backends *b, int slot);

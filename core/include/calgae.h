@@ -122,7 +122,26 @@ typedef struct calgae_model_params {
     int no_repack;
     calgae_log_callback log; /* NULL: no messages */
     void *log_user;
+    /* -- appended in 0.2 -- */
+    /* Which plugin serves a weight type's matrix products is measured on the first load
+     * (calibration): each candidate plugin is timed on the model's own matrices, on its own
+     * weight layout, and the fastest serves first; priority only breaks ties within 3%. One of
+     * enum calgae_calibrate_mode; 0 (auto) by default. A forced `backend` or a
+     * `kernel_plugins` slot overrides what is measured. */
+    int calibrate;
+    /* The cache file of the figures, keyed by CPU model, plugin builds, weight type, row length
+     * and thread count, so later loads measure nothing (the program uses
+     * $XDG_CACHE_HOME/calgae/calibration). NULL: no cache, every load measures (about 0.1 to
+     * 1 s for a 1B model). Written through a temporary file and a rename; a file that does not
+     * parse is ignored and replaced. */
+    const char *calibration_cache;
 } calgae_model_params;
+
+typedef enum calgae_calibrate_mode {
+    CALGAE_CALIBRATE_AUTO = 0, /* the cached figures where there are some, else measure */
+    CALGAE_CALIBRATE_REDO = 1, /* measure again and replace the cached figures */
+    CALGAE_CALIBRATE_OFF = 2   /* no measurement: the ranking by priority decides */
+} calgae_calibrate_mode;
 
 CALGAE_API calgae_model_params calgae_model_default_params(void);
 
