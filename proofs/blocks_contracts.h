@@ -9,7 +9,9 @@
 #include "blocks.h"
 
 /*@ assigns \nothing;
-    ensures RANGE_Q4: 0 <= \result <= 15; */
+    ensures RANGE_Q4: 0 <= \result <= 15;
+    ensures ROUND_Q4: 0 <= v < 16 ==> \result <= v < \result + 1;
+    ensures ROUND_Q4: v >= 16 ==> \result == 15; */
 static int q4_code(float v);
 
 /*@ requires RANGE_Q4: 0 <= lo <= 15 && 0 <= hi <= 15;

@@ -22,7 +22,8 @@ static inline float calgae_fp16_to_fp32(calgae_fp16 h);
 static inline calgae_fp16 calgae_fp32_to_fp16(float f);
 
 /*@ assigns \nothing;
-    ensures RANGE_Q8: -127 <= \result <= 127; */
+    ensures RANGE_Q8: -127 <= \result <= 127;
+    ensures ROUND_Q8: -127.5 <= v <= 127.5 ==> \abs(v - \result) <= 0.5; */
 static inline int calgae_q8_code(float v);
 
 /*@ requires n >= 0;
