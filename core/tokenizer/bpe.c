@@ -429,10 +429,12 @@ typedef struct bsym {
     int32_t prev, next, id;
 } bsym;
 
-/* A candidate merge of adjacent symbols left and right, valid while they still hold the ids
- * lid and rid (ids stand for texts one to one, so this is llama.cpp's text comparison). */
+/* A candidate merge of the symbols left and right at rank. Ranks are unique per id pair, so
+ * the candidate is still valid exactly when the pair there now has that rank (a symbol's text,
+ * and so its id, only grows, and llama.cpp's check is that the texts are unchanged). 12 bytes:
+ * a word of n bytes needs 3n of them. */
 typedef struct cand {
-    int32_t rank, left, right, lid, rid, id;
+    int32_t rank, left, right;
 } cand;
 
 typedef struct work {
@@ -455,7 +457,7 @@ static void add_cand(work *w, int32_t left, int32_t right)
     const merge_slot *m = find_merge(w->b, w->sym[left].id, w->sym[right].id);
     if (!m)
         return;
-    cand c = {m->rank, left, right, m->left, m->right, m->id};
+    cand c = {m->rank, left, right};
     size_t i = w->n_heap++;
     while (i > 0 && cand_before(&c, &w->heap[(i - 1) / 2])) {
         w->heap[i] = w->heap[(i - 1) / 2];
@@ -491,7 +493,7 @@ static int encode_word(work *w, const char *p, size_t n, int32_t *out, size_t *n
         }
     }
     if (n > w->cap) {
-        size_t cap = n > 2 * w->cap ? n : 2 * w->cap;
+        size_t cap = n; /* exactly: a word may be the whole text, and 48 bytes a byte is much */
         bsym *s = realloc(w->sym, cap * sizeof *s);
         if (s)
             w->sym = s;
@@ -511,9 +513,10 @@ static int encode_word(work *w, const char *p, size_t n, int32_t *out, size_t *n
     while (w->n_heap > 0) {
         cand c = pop_cand(w);
         bsym *l = &w->sym[c.left], *r = &w->sym[c.right];
-        if (l->id != c.lid || r->id != c.rid)
+        const merge_slot *m = l->id >= 0 && r->id >= 0 ? find_merge(b, l->id, r->id) : NULL;
+        if (!m || m->rank != c.rank)
             continue; /* stale: one side has merged since */
-        l->id = c.id;
+        l->id = m->id;
         r->id = -1;
         l->next = r->next;
         if (r->next >= 0)
