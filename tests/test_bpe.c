@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "api_internal.h"
 #include "gguf.h"
 #include "tokenizer.h"
 
@@ -258,6 +259,36 @@ static void test_special_spm(void **state)
     calgae_tokenizer_free(&t);
 }
 
+/* The library's streamed decoder (calgae_decoder_push, what `calgae run` prints with) on
+ * GPT-2's vocabulary, where an emoji or a CJK character is split over tokens that are not
+ * whole UTF-8 characters: the pieces come out whole, in order, the text exactly. */
+static void test_streamed_decoder(void **state)
+{
+    (void)state;
+    calgae_tokenizer t;
+    load_vocab(&t, "gpt-2");
+    static const char text[] = "Hi \xF0\x9F\x9A\x80 and \xE6\x97\xA5\xE6\x9C\xAC, caf\xC3\xA9!";
+    int32_t *ids;
+    size_t n;
+    encode(&t, text, 0, 1, &ids, &n);
+    calgae_vocab v = {&t};
+    calgae_decoder *d;
+    assert_int_equal(calgae_decoder_create(&v, &d, NULL), CALGAE_OK);
+    char out[256] = "", piece[CALGAE_DECODE_MAX];
+    int split = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = calgae_decoder_push(d, ids[i], piece, sizeof piece);
+        split += k == 0; /* a token holding part of a character prints nothing yet */
+        assert_true(strlen(out) + k < sizeof out);
+        strcat(out, piece);
+    }
+    assert_string_equal(out, text);
+    assert_true(split > 0);
+    calgae_decoder_free(d);
+    free(ids);
+    calgae_tokenizer_free(&t);
+}
+
 /* ---- small and hostile byte-level vocabularies ---- */
 
 /* GPT-2's byte-to-unicode table, written out independently of bpe.c: the printable Latin-1
@@ -429,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_special_llama3),
         cmocka_unit_test(test_special_qwen2),
         cmocka_unit_test(test_special_spm),
+        cmocka_unit_test(test_streamed_decoder),
         cmocka_unit_test(test_small_bpe),
         cmocka_unit_test(test_hostile_bpe),
     };
