@@ -177,16 +177,18 @@ int calgae_specials_split(const calgae_specials *s, const calgae_tokenizer *t, c
         return -1;
     }
     /* Take occurrences by priority unless they overlap one taken before. */
-    qsort(v, n, sizeof *v, cmp_occ);
     size_t kept = 0;
-    for (size_t i = 0; i < n; i++) {
-        const size_t l = t->piece_lens[v[i].id];
-        if (memchr(taken + v[i].pos, 1, l))
-            continue;
-        memset(taken + v[i].pos, 1, l);
-        v[kept++] = v[i];
+    if (n > 0) { /* v is NULL without occurrences, and qsort must not see NULL */
+        qsort(v, n, sizeof *v, cmp_occ);
+        for (size_t i = 0; i < n; i++) {
+            const size_t l = t->piece_lens[v[i].id];
+            if (memchr(taken + v[i].pos, 1, l))
+                continue;
+            memset(taken + v[i].pos, 1, l);
+            v[kept++] = v[i];
+        }
+        qsort(v, kept, sizeof *v, cmp_occ_pos);
     }
-    qsort(v, kept, sizeof *v, cmp_occ_pos);
     size_t nf = 0, at = 0;
     for (size_t i = 0; i < kept; i++) {
         if (v[i].pos > at)
