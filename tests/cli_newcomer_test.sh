@@ -212,6 +212,20 @@ esac
 got=$("$CALGAE_BIN" tokenize -m "$M/ggml-vocab-qwen2.gguf" --text "<|im_start|>user" --ids 2>&1)
 [ "$got" = "[151644, 872]" ] && ok "tokenize: Qwen2 adds no BOS" ||
     bad "tokenize <|im_start|>user (Qwen2): '$got', want [151644, 872]"
+# hostile byte-level vocabularies (test_bpe's, kept as fuzz seeds): one line naming the file
+refused=0
+for f in "$(cd "$(dirname "$0")" && pwd)"/fuzz/corpus/gguf/hostile-test_bpe-*; do
+    timeout 30 "$CALGAE_BIN" tokenize -m "$f" --text "hi" >"$T/stdout" 2>"$T/stderr"
+    rc=$?
+    if [ "$rc" -eq 1 ] && [ "$(wc -l <"$T/stderr")" -eq 1 ] && grep -qF "$f: " "$T/stderr" &&
+        ! grep -q "general.architecture\|token_embd" "$T/stderr"; then
+        refused=$((refused + 1))
+    elif [ "$rc" -ne 0 ]; then
+        bad "tokenize -m $f: exit $rc, $(cat "$T/stderr")"
+    fi
+done
+[ "$refused" -ge 10 ] && ok "tokenize names the file and the vocabulary's fault ($refused hostile vocabularies)" ||
+    bad "only $refused hostile byte-level vocabularies refused with the vocabulary's own message"
 head -c 4096 /dev/urandom >"$T/random.bin"
 expect 1 "$T/random.bin: not a GGUF file or llama2.c checkpoint" -- tokenize -m "$T/random.bin" --text hi
 expect 1 "$T/random.bin: not a GGUF file or llama2.c checkpoint" -- run -m "$T/random.bin"

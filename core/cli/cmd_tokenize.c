@@ -60,8 +60,17 @@ static int open_vocab(const char *model, const char *tokfile, calgae_transformer
         return 0;
     }
     if (calgae_transformer_load(m, model, err, err_len) != 0) {
-        if (!is_gguf(model) || calgae_tokenizer_load_file(own, model, 0, NULL, 0) != 0)
-            return -1; /* the model's own error, not the vocabulary loader's */
+        if (!is_gguf(model))
+            return -1;
+        char verr[CALGAE_ERR_LEN];
+        if (calgae_tokenizer_load_file(own, model, 0, verr, sizeof verr) != 0) {
+            /* a GGUF without a vocabulary: the model's error; with a vocabulary that is
+             * refused (a hostile or unsupported one): that refusal, which is what tokenize
+             * is about */
+            if (!strstr(verr, "no tokenizer.ggml.tokens"))
+                snprintf(err, err_len, "%s", verr);
+            return -1;
+        }
         *t = own;
         return 0;
     }
