@@ -18,6 +18,8 @@
 #include <cmocka.h>
 
 #include "api_internal.h"
+#include "bpe.h"
+#include "convert.h"
 #include "gguf.h"
 #include "tokenizer.h"
 
@@ -289,6 +291,53 @@ static void test_streamed_decoder(void **state)
     calgae_tokenizer_free(&t);
 }
 
+/* calgae convert and quantize write a model's vocabulary into the new file: a byte-level one
+ * must come back the same (texts as written, types, merges, pre-tokenizer, ids, flags), and
+ * encode the same. */
+static void test_write_round_trip(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"llama-bpe", "qwen2"};
+    static const char text[] = "Hello world! 3333 caf\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC<|im_end|> 've";
+    for (int k = 0; k < 2; k++) {
+        calgae_tokenizer a, b;
+        load_vocab(&a, names[k]);
+        char path[1024], err[CALGAE_ERR_LEN];
+        snprintf(path, sizeof path, "%s/bpe_written.gguf", env_dir("CALGAE_TEST_TMP"));
+        calgae_gguf_writer *w = calgae_gguf_writer_new();
+        assert_non_null(w);
+        assert_int_equal(calgae_convert_add_vocab(w, &a), 0);
+        if (calgae_gguf_write(w, path, err, sizeof err) != 0)
+            fail_msg("%s", err);
+        calgae_gguf_writer_free(w);
+        if (calgae_tokenizer_load_file(&b, path, 0, err, sizeof err) != 0)
+            fail_msg("%s", err);
+        assert_int_equal(b.kind, CALGAE_TOK_BPE);
+        assert_int_equal(a.n_vocab, b.n_vocab);
+        assert_int_equal(a.bos_id, b.bos_id);
+        assert_int_equal(a.eos_id, b.eos_id);
+        assert_int_equal(a.add_bos, b.add_bos);
+        assert_string_equal(calgae_bpe_pre(a.bpe), calgae_bpe_pre(b.bpe));
+        assert_int_equal(calgae_bpe_n_merges(a.bpe), calgae_bpe_n_merges(b.bpe));
+        for (int32_t i = 0; i < a.n_vocab; i++) {
+            assert_int_equal(a.types[i], b.types[i]);
+            assert_string_equal(calgae_bpe_token_text(a.bpe, i), calgae_bpe_token_text(b.bpe, i));
+        }
+        for (int parse = 0; parse <= 1; parse++) {
+            int32_t *ia, *ib;
+            size_t na, nb;
+            encode(&a, text, 1, parse, &ia, &na);
+            encode(&b, text, 1, parse, &ib, &nb);
+            assert_int_equal(na, nb);
+            assert_memory_equal(ia, ib, na * sizeof *ia);
+            free(ia);
+            free(ib);
+        }
+        calgae_tokenizer_free(&a);
+        calgae_tokenizer_free(&b);
+    }
+}
+
 /* ---- small and hostile byte-level vocabularies ---- */
 
 /* GPT-2's byte-to-unicode table, written out independently of bpe.c: the printable Latin-1
@@ -461,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_special_qwen2),
         cmocka_unit_test(test_special_spm),
         cmocka_unit_test(test_streamed_decoder),
+        cmocka_unit_test(test_write_round_trip),
         cmocka_unit_test(test_small_bpe),
         cmocka_unit_test(test_hostile_bpe),
     };

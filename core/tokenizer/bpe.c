@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bpe_priv.h"
 #include "bpe_regex.h"
 #include "tokenizer.h"
 #include "utf8.h"
@@ -50,24 +51,6 @@ static const pre_info k_pres[] = {
     {"gpt-2", k_re_gpt2, 0, 0},
 };
 #define PRE_NAMES "llama-bpe (llama3, llama-v3), qwen2, gpt-2"
-
-/* A merge: the id pair (left, right) gives id at rank; rank < 0 marks an empty slot. */
-typedef struct merge_slot {
-    int32_t left, right, rank, id;
-} merge_slot;
-
-struct calgae_bpe {
-    calgae_regex *re;
-    int ignore_merges;
-    int32_t byte_tok[256]; /* the token of each byte's character */
-    char *keys;            /* the bytes each token stands for, back to back */
-    uint32_t *key_off;     /* [n_vocab + 1]; key_len ~0u: not written in the byte alphabet */
-    uint32_t *key_len;
-    int32_t *tok_slot; /* open addressing on the key bytes: id, or -1 */
-    size_t tok_mask;
-    merge_slot *merges;
-    size_t merge_mask;
-};
 
 /* ---- GPT-2's byte-to-unicode table ---- */
 
@@ -120,46 +103,6 @@ static size_t decode_chars(const char *s, size_t n, char *out, int *in_alphabet)
     return o;
 }
 
-/* ---- lookups ---- */
-
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)s[i]) * 0x100000001b3u;
-    return h ^ h >> 29;
-}
-
-static uint64_t hash_pair(int32_t a, int32_t b)
-{
-    uint64_t k = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
-    k *= 0x9E3779B97F4A7C15u;
-    return k ^ k >> 31;
-}
-
-/* The token whose bytes are s[0..n), or -1. */
-static int32_t bpe_lookup(const calgae_bpe *b, const char *s, size_t n)
-{
-    for (size_t i = hash_bytes(s, n) & b->tok_mask;; i = (i + 1) & b->tok_mask) {
-        int32_t id = b->tok_slot[i];
-        if (id < 0)
-            return -1;
-        if (b->key_len[id] == n && memcmp(b->keys + b->key_off[id], s, n) == 0)
-            return id;
-    }
-}
-
-static const merge_slot *find_merge(const calgae_bpe *b, int32_t left, int32_t right)
-{
-    for (size_t i = hash_pair(left, right) & b->merge_mask;; i = (i + 1) & b->merge_mask) {
-        const merge_slot *m = &b->merges[i];
-        if (m->rank < 0)
-            return NULL;
-        if (m->left == left && m->right == right)
-            return m;
-    }
-}
-
 /* A power of two at least twice n, so probes stay short. */
 static size_t table_size(size_t n)
 {
@@ -179,6 +122,9 @@ void calgae_bpe_free(calgae_bpe *b)
     free(b->key_len);
     free(b->tok_slot);
     free(b->merges);
+    free(b->texts);
+    free(b->text_off);
+    free(b->listed);
     free(b);
 }
 
@@ -239,6 +185,7 @@ static int load_pre(calgae_tokenizer *t, calgae_bpe *b, const calgae_gguf *g, co
         return calgae_fail(err, err_len,
                            "%s: unknown pre-tokenizer tokenizer.ggml.pre = '%.*s' (supported: " PRE_NAMES ")",
                            path, (int)(kv->v.s.len < 64 ? kv->v.s.len : 64), kv->v.s.ptr);
+    b->pre = pre->name;
     b->ignore_merges = pre->ignore_merges;
     t->add_bos = pre->add_bos;
     t->add_eos = 0;
@@ -269,14 +216,20 @@ static int load_tokens(calgae_tokenizer *t, calgae_bpe *b, const calgae_gguf_kv 
     b->key_len = malloc((size_t)n * sizeof *b->key_len);
     b->tok_mask = table_size((size_t)n) - 1;
     b->tok_slot = malloc((b->tok_mask + 1) * sizeof *b->tok_slot);
-    if (!b->keys || !b->key_off || !b->key_len || !b->tok_slot)
+    b->texts = malloc(total + (size_t)n);
+    b->text_off = malloc((size_t)n * sizeof *b->text_off);
+    if (!b->keys || !b->key_off || !b->key_len || !b->tok_slot || !b->texts || !b->text_off)
         return calgae_fail(err, err_len, "%s: out of memory for %d tokens", path, n);
     memset(b->tok_slot, 0xFF, (b->tok_mask + 1) * sizeof *b->tok_slot);
 
-    size_t off = 0;
+    size_t off = 0, text_at = 0;
     for (int32_t i = 0; i < n; i++) {
         const calgae_gguf_str *s = &toks->arr_strs[i];
         const size_t len = (size_t)s->len;
+        memcpy(b->texts + text_at, s->ptr, len);
+        b->texts[text_at + len] = '\0';
+        b->text_off[i] = (uint32_t)text_at;
+        text_at += len + 1;
         if (!calgae_utf8_valid((const uint8_t *)s->ptr, len))
             return calgae_fail(err, err_len, "%s: token %d is not valid UTF-8", path, i);
         int ty = types ? calgae_gguf_arr_i32(types, (uint64_t)i) : TT_NORMAL;
@@ -302,7 +255,7 @@ static int load_tokens(calgae_tokenizer *t, calgae_bpe *b, const calgae_gguf_kv 
         off += klen;
         if (!alpha)
             continue; /* no word or merge is written outside the alphabet */
-        size_t h = hash_bytes(b->keys + b->key_off[i], klen) & b->tok_mask;
+        size_t h = bpe_hash_bytes(b->keys + b->key_off[i], klen) & b->tok_mask;
         for (; b->tok_slot[h] >= 0; h = (h + 1) & b->tok_mask) {
             int32_t o = b->tok_slot[h];
             if (b->key_len[o] == klen && memcmp(b->keys + b->key_off[o], b->keys + off - klen, klen) == 0)
@@ -339,7 +292,8 @@ static int load_merges(calgae_bpe *b, const calgae_gguf *g, const char *path, ch
                            (unsigned long long)kv->arr_len);
     b->merge_mask = table_size((size_t)kv->arr_len) - 1;
     b->merges = malloc((b->merge_mask + 1) * sizeof *b->merges);
-    if (!b->merges)
+    b->listed = malloc((size_t)kv->arr_len * sizeof *b->listed + 1);
+    if (!b->merges || !b->listed)
         return calgae_fail(err, err_len, "%s: out of memory for %llu merges", path,
                            (unsigned long long)kv->arr_len);
     for (size_t i = 0; i <= b->merge_mask; i++)
@@ -363,7 +317,9 @@ static int load_merges(calgae_bpe *b, const calgae_gguf *g, const char *path, ch
             return calgae_fail(err, err_len, "%s: merge %llu '%.*s' names %s not in the vocabulary",
                                path, (unsigned long long)r, shown, s->ptr,
                                left < 0 || right < 0 ? "a token" : "a result");
-        size_t h = hash_pair(left, right) & b->merge_mask;
+        b->listed[b->n_listed][0] = left;
+        b->listed[b->n_listed++][1] = right;
+        size_t h = bpe_hash_pair(left, right) & b->merge_mask;
         while (b->merges[h].rank >= 0 && (b->merges[h].left != left || b->merges[h].right != right))
             h = (h + 1) & b->merge_mask;
         if (b->merges[h].rank < 0)
@@ -421,144 +377,26 @@ int calgae_bpe_load_gguf(calgae_tokenizer *t, const calgae_gguf *g, const char *
                : 0;
 }
 
-/* ---- encoding ---- */
 
-/* A symbol of the word being merged: a byte at first, then the token of a merged run; id -1
- * once merged into its left neighbour. */
-typedef struct bsym {
-    int32_t prev, next, id;
-} bsym;
+/* ---- the file's words, for writers ---- */
 
-/* A candidate merge of the symbols left and right at rank. Ranks are unique per id pair, so
- * the candidate is still valid exactly when the pair there now has that rank (a symbol's text,
- * and so its id, only grows, and llama.cpp's check is that the texts are unchanged). 12 bytes:
- * a word of n bytes needs 3n of them. */
-typedef struct cand {
-    int32_t rank, left, right;
-} cand;
-
-typedef struct work {
-    const calgae_bpe *b;
-    bsym *sym;
-    cand *heap;
-    size_t cap, n_heap; /* sym holds cap entries, heap 3 * cap: n - 1 at first, 2 per merge */
-} work;
-
-/* Lowest rank first, the leftmost among equal ranks (llama.cpp's llm_bigram_bpe order). */
-static int cand_before(const cand *a, const cand *b)
+const char *calgae_bpe_pre(const calgae_bpe *b)
 {
-    return a->rank != b->rank ? a->rank < b->rank : a->left < b->left;
+    return b->pre;
 }
 
-static void add_cand(work *w, int32_t left, int32_t right)
+const char *calgae_bpe_token_text(const calgae_bpe *b, int32_t id)
 {
-    if (left < 0 || right < 0)
-        return;
-    const merge_slot *m = find_merge(w->b, w->sym[left].id, w->sym[right].id);
-    if (!m)
-        return;
-    cand c = {m->rank, left, right};
-    size_t i = w->n_heap++;
-    while (i > 0 && cand_before(&c, &w->heap[(i - 1) / 2])) {
-        w->heap[i] = w->heap[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    w->heap[i] = c;
+    return b->texts + b->text_off[id];
 }
 
-static cand pop_cand(work *w)
+size_t calgae_bpe_n_merges(const calgae_bpe *b)
 {
-    cand top = w->heap[0], last = w->heap[--w->n_heap];
-    size_t i = 0, n = w->n_heap;
-    for (size_t c; (c = 2 * i + 1) < n; i = c) {
-        if (c + 1 < n && cand_before(&w->heap[c + 1], &w->heap[c]))
-            c++;
-        if (!cand_before(&w->heap[c], &last))
-            break;
-        w->heap[i] = w->heap[c];
-    }
-    if (n > 0)
-        w->heap[i] = last;
-    return top;
+    return b->n_listed;
 }
 
-static int encode_word(work *w, const char *p, size_t n, int32_t *out, size_t *n_out)
+void calgae_bpe_merge(const calgae_bpe *b, size_t i, int32_t *left, int32_t *right)
 {
-    const calgae_bpe *b = w->b;
-    if (n == 1 || (b->ignore_merges && n <= CALGAE_BPE_MAX_TOKEN_LEN)) {
-        int32_t id = n == 1 ? b->byte_tok[(uint8_t)p[0]] : bpe_lookup(b, p, n);
-        if (id >= 0) {
-            out[(*n_out)++] = id;
-            return 0;
-        }
-    }
-    if (n > w->cap) {
-        size_t cap = n; /* exactly: a word may be the whole text, and 48 bytes a byte is much */
-        bsym *s = realloc(w->sym, cap * sizeof *s);
-        if (s)
-            w->sym = s;
-        cand *h = realloc(w->heap, 3 * cap * sizeof *h);
-        if (h)
-            w->heap = h;
-        if (!s || !h)
-            return -1;
-        w->cap = cap;
-    }
-    for (size_t i = 0; i < n; i++)
-        w->sym[i] = (bsym){(int32_t)i - 1, i + 1 < n ? (int32_t)i + 1 : -1,
-                           b->byte_tok[(uint8_t)p[i]]};
-    w->n_heap = 0;
-    for (size_t i = 1; i < n; i++)
-        add_cand(w, (int32_t)i - 1, (int32_t)i);
-    while (w->n_heap > 0) {
-        cand c = pop_cand(w);
-        bsym *l = &w->sym[c.left], *r = &w->sym[c.right];
-        const merge_slot *m = l->id >= 0 && r->id >= 0 ? find_merge(b, l->id, r->id) : NULL;
-        if (!m || m->rank != c.rank)
-            continue; /* stale: one side has merged since */
-        l->id = m->id;
-        r->id = -1;
-        l->next = r->next;
-        if (r->next >= 0)
-            w->sym[r->next].prev = c.left;
-        add_cand(w, l->prev, c.left);
-        add_cand(w, c.left, l->next);
-    }
-    for (int32_t i = 0; i >= 0; i = w->sym[i].next)
-        out[(*n_out)++] = w->sym[i].id;
-    return 0;
-}
-
-int calgae_bpe_encode(const calgae_tokenizer *t, const char *text, size_t len, int32_t *out,
-                      size_t *n_out, char *err, size_t err_len)
-{
-    work w = {t->bpe, NULL, NULL, 0, 0};
-    calgae_regex_scan *sc = calgae_regex_scan_new(t->bpe->re);
-    int rc = 0, oom = !sc;
-    size_t off = 0;
-    /* llama.cpp's unicode_regex_split: each match is a word, and so is each stretch between
-     * matches (invalid UTF-8 is never matched and lands there, keeping its bytes). */
-    while (off < len && !oom) {
-        size_t start = len, end = len;
-        char msg[256];
-        int m = calgae_regex_next(sc, text, len, off, &start, &end, msg, sizeof msg);
-        if (m < 0) {
-            rc = calgae_fail(err, err_len, "tokenizer: pre-tokenizer regex failed at byte %zu: %s",
-                             off, msg);
-            break;
-        }
-        if (m > 0 && end <= start)
-            end = start + 1; /* no alternative matches empty text; never loop on one */
-        if (start > off)
-            oom = encode_word(&w, text + off, start - off, out, n_out) != 0;
-        if (!oom && end > start)
-            oom = encode_word(&w, text + start, end - start, out, n_out) != 0;
-        off = end;
-    }
-    if (oom)
-        rc = calgae_fail(err, err_len, "tokenizer: out of memory for %zu bytes of text", len);
-    free(w.sym);
-    free(w.heap);
-    calgae_regex_scan_free(sc);
-    return rc;
+    *left = b->listed[i][0];
+    *right = b->listed[i][1];
 }

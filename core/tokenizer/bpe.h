@@ -5,7 +5,8 @@
  * stand for characters through GPT-2's byte-to-unicode table, and the merges of
  * `tokenizer.ggml.merges` are applied lowest rank first.
  *
- * Internal to the tokenizer: tokenizer.c dispatches here by the vocabulary's kind. The header
+ * Internal to the tokenizer: tokenizer.c dispatches here by the vocabulary's kind (loading in
+ * bpe.c, encoding in bpe_encode.c). The header
  * names struct calgae_tokenizer without including tokenizer.h, so neither header includes the
  * other.
  */
@@ -38,5 +39,13 @@ void calgae_bpe_free(calgae_bpe *b);
  * its own and keeps its bytes. Returns 0, or -1 with a message. */
 int calgae_bpe_encode(const struct calgae_tokenizer *t, const char *text, size_t len,
                       int32_t *out, size_t *n_out, char *err, size_t err_len);
+
+/* What a writer needs to store the vocabulary again as the file had it (calgae convert and
+ * quantize): the pre-tokenizer's name, a token's text as written (NUL-terminated; id in
+ * range), and the merges in their order as token id pairs ("A B" is A's text, a space, B's). */
+const char *calgae_bpe_pre(const calgae_bpe *b);
+const char *calgae_bpe_token_text(const calgae_bpe *b, int32_t id);
+size_t calgae_bpe_n_merges(const calgae_bpe *b);
+void calgae_bpe_merge(const calgae_bpe *b, size_t i, int32_t *left, int32_t *right);
 
 #endif
