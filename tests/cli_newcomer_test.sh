@@ -191,6 +191,41 @@ first_out="[$(sed -n 1p "$V.out" | sed 's/^ //; s/ /, /g')]"
 got=$("$CALGAE_BIN" tokenize -m "$V" --text "$first_in" --ids --no-bos 2>&1)
 [ "$got" = "$first_out" ] && ok "tokenize -m on a vocabulary-only GGUF: llama.cpp's ids" ||
     bad "tokenize -m $V: '$got', want '$first_out'"
+# the byte-level BPE ones (Llama 3, Qwen2, GPT-2): llama.cpp's ids; Llama 3 adds BOS by default,
+# Qwen2 and GPT-2 none; control tokens in the text are tokens unless --no-parse-special
+for v in llama-bpe qwen2 gpt-2; do
+    V="$M/ggml-vocab-$v.gguf"
+    first_in=$(sed -n 1p "$V.inp")
+    first_out="[$(sed -n 1p "$V.out" | sed 's/^ //; s/ /, /g')]"
+    got=$("$CALGAE_BIN" tokenize -m "$V" --text "$first_in" --ids --no-bos 2>&1)
+    [ "$got" = "$first_out" ] && ok "tokenize -m ggml-vocab-$v.gguf: llama.cpp's ids" ||
+        bad "tokenize -m $V: '$got', want '$first_out'"
+done
+got=$("$CALGAE_BIN" tokenize -m "$M/ggml-vocab-llama-bpe.gguf" --text "Hello<|eot_id|>" --ids 2>&1)
+[ "$got" = "[128000, 9906, 128009]" ] && ok "tokenize: BOS and a control token (Llama 3)" ||
+    bad "tokenize Hello<|eot_id|> (Llama 3): '$got', want [128000, 9906, 128009]"
+got=$("$CALGAE_BIN" tokenize -m "$M/ggml-vocab-llama-bpe.gguf" --text "<|eot_id|>" --ids --no-parse-special 2>&1)
+case "$got" in
+    "[128000, 27, 91, 68, 354, 851, 91, 29]") ok "tokenize --no-parse-special keeps <|eot_id|> as text" ;;
+    *) bad "tokenize --no-parse-special <|eot_id|>: '$got'" ;;
+esac
+got=$("$CALGAE_BIN" tokenize -m "$M/ggml-vocab-qwen2.gguf" --text "<|im_start|>user" --ids 2>&1)
+[ "$got" = "[151644, 872]" ] && ok "tokenize: Qwen2 adds no BOS" ||
+    bad "tokenize <|im_start|>user (Qwen2): '$got', want [151644, 872]"
+# hostile byte-level vocabularies (test_bpe's, kept as fuzz seeds): one line naming the file
+refused=0
+for f in "$(cd "$(dirname "$0")" && pwd)"/fuzz/corpus/gguf/hostile-test_bpe-*; do
+    timeout 30 "$CALGAE_BIN" tokenize -m "$f" --text "hi" >"$T/stdout" 2>"$T/stderr"
+    rc=$?
+    if [ "$rc" -eq 1 ] && [ "$(wc -l <"$T/stderr")" -eq 1 ] && grep -qF "$f: " "$T/stderr" &&
+        ! grep -q "general.architecture\|token_embd" "$T/stderr"; then
+        refused=$((refused + 1))
+    elif [ "$rc" -ne 0 ]; then
+        bad "tokenize -m $f: exit $rc, $(cat "$T/stderr")"
+    fi
+done
+[ "$refused" -ge 10 ] && ok "tokenize names the file and the vocabulary's fault ($refused hostile vocabularies)" ||
+    bad "only $refused hostile byte-level vocabularies refused with the vocabulary's own message"
 head -c 4096 /dev/urandom >"$T/random.bin"
 expect 1 "$T/random.bin: not a GGUF file or llama2.c checkpoint" -- tokenize -m "$T/random.bin" --text hi
 expect 1 "$T/random.bin: not a GGUF file or llama2.c checkpoint" -- run -m "$T/random.bin"

@@ -518,7 +518,8 @@ static void test_gguf_one_change(void **state)
          "tokenizer.ggml.bos_token_id = 512 is out of range (512 tokens)"},
         {U32("tokenizer.ggml.eos_token_id", UINT32_MAX),
          "tokenizer.ggml.eos_token_id = 4294967295 is out of range"},
-        {STR("tokenizer.ggml.model", "gpt2"), "unsupported tokenizer model gpt2"},
+        {STR("tokenizer.ggml.model", "gpt2"), "byte-level BPE vocabulary without tokenizer.ggml.pre"},
+        {STR("tokenizer.ggml.model", "t5"), "unsupported tokenizer model t5"},
         {F32("tokenizer.ggml.scores", 1.0f), "tokenizer.ggml.scores is not an array"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

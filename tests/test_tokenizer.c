@@ -458,7 +458,7 @@ static void write_vocab_gguf(const char *path, int bad)
     assert_non_null(w);
     assert_int_equal(calgae_gguf_add_str(w, "general.architecture", "llama"), 0);
     assert_int_equal(calgae_gguf_add_str(w, "tokenizer.ggml.model",
-                                         bad == BAD_MODEL ? "gpt2" : "llama"),
+                                         bad == BAD_MODEL ? "t5" : "llama"),
                      0);
     if (bad == BAD_TOKENS)
         assert_int_equal(calgae_gguf_add_arr_f32(w, "tokenizer.ggml.tokens", scores, n), 0);
@@ -531,7 +531,7 @@ static void test_hostile_gguf(void **state)
     expect_gguf_error(BAD_BOS, "tokenizer.ggml.bos_token_id = 11 is out of range (11 tokens)");
     expect_gguf_error(BAD_SCORES, "tokenizer.ggml.scores has 7 entries");
     expect_gguf_error(BAD_TOKENS, "tokenizer.ggml.tokens is not an array of strings");
-    expect_gguf_error(BAD_MODEL, "unsupported tokenizer model gpt2");
+    expect_gguf_error(BAD_MODEL, "unsupported tokenizer model t5");
     expect_gguf_error(BAD_UTF8, "token 5 is not valid UTF-8");
     expect_gguf_error(BAD_TYPE, "token 9 has unknown token_type 9");
 }

@@ -91,10 +91,10 @@ calgae_status calgae_generate(calgae_context *ctx, calgae_sampler *smp, const ch
     const calgae_vocab *v = calgae_model_vocab(ctx->model);
     const char *text = prompt ? prompt : "";
     const size_t len = strlen(text);
-    /* at most a token per byte, the leading space's and BOS */
-    if (len > (size_t)INT32_MAX - 2)
+    /* at most a token per byte, the leading space's, BOS and EOS */
+    if (len > (size_t)INT32_MAX - 3)
         return calgae_api_fail(err, CALGAE_ERR_ARGUMENT, "prompt too long");
-    const int cap = (int)len + 2;
+    const int cap = (int)len + 3;
     calgae_token *ids = malloc((size_t)cap * sizeof *ids);
     if (!ids)
         return calgae_api_fail(err, CALGAE_ERR_MEMORY, "out of memory");

@@ -69,11 +69,11 @@ static calgae_status format_range(const chat_session *s, int n, int add_ass, cha
 
 /* Plain text between markers. calgae_tokenize adds SentencePiece's leading space to every
  * text; where the text has its own (a plain continuation " She said"), that one is dropped so
- * the space is not doubled. */
+ * the space is not doubled. A byte-level BPE vocabulary adds none, and the text stays whole. */
 static calgae_status tokenize_text(const chat_session *s, const char *t, size_t len,
                                    struct tokvec *out, calgae_error *err)
 {
-    if (len > 1 && t[0] == ' ') {
+    if (s->dummy_space && len > 1 && t[0] == ' ') {
         t++;
         len--;
     }
@@ -158,6 +158,19 @@ static void find_markers(chat_session *s)
     }
 }
 
+/* Whether the vocabulary's tokenizer puts a space before a text: "a" alone comes back as " a"
+ * (SentencePiece's dummy prefix), or as "a" (byte-level BPE). */
+static int adds_leading_space(const calgae_vocab *v)
+{
+    calgae_token ids[8];
+    int n = 0;
+    if (calgae_tokenize(v, "a", 1, 0, ids, 8, &n, NULL) != CALGAE_OK || n < 1)
+        return 1; /* the old assumption */
+    size_t len = 0;
+    const char *p = calgae_token_piece(v, ids[0], &len);
+    return p && len > 0 && p[0] == ' ';
+}
+
 calgae_status chat_session_create(calgae_context *ctx, calgae_sampler *smp,
                                   const calgae_vocab *vocab, calgae_chat_template tmpl,
                                   const char *system, chat_session **out, calgae_error *err)
@@ -171,6 +184,7 @@ calgae_status chat_session_create(calgae_context *ctx, calgae_sampler *smp,
     s->ctx = ctx;
     s->smp = smp;
     s->vocab = vocab;
+    s->dummy_space = adds_leading_space(vocab);
     s->tmpl = tmpl;
     find_markers(s);
     if ((system && *system && chat_push_msg(s, "system", system, strlen(system))) ||

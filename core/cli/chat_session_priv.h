@@ -30,6 +30,7 @@ struct chat_session {
     calgae_context *ctx;
     calgae_sampler *smp;
     const calgae_vocab *vocab;
+    int dummy_space; /* tokenizing adds a leading space (SentencePiece; byte-level BPE: no) */
     calgae_chat_template tmpl;
     /* the template's control strings; id >= 0 where the vocabulary has one as a piece */
     struct {

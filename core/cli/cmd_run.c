@@ -55,6 +55,8 @@ static const char usage[] =
     "                         in $XDG_CACHE_HOME/calgae), redo or off (priority decides);\n"
     "                         default: [run] calibrate, else auto\n"
     "      --no-display-prompt  print only the generated text, not the prompt\n"
+    "      --no-parse-special  keep control tokens written in the prompt (<|eot_id|>, </s>)\n"
+    "                         as text (default: they become those tokens, as in llama.cpp)\n"
     "  -v, --verbose          log plugin loading and the seed\n"
     "  -h, --help             show this help\n";
 
@@ -73,6 +75,7 @@ struct run_opts {
     double min_p, repeat_penalty;
     long repeat_last_n;    /* -1: the context */
     int no_display_prompt;
+    int no_parse_special;
 };
 
 static int parse(int argc, char **argv, struct run_opts *o)
@@ -90,7 +93,8 @@ static int parse(int argc, char **argv, struct run_opts *o)
         {"tokenizer", required_argument, 0, 'z'}, {"verbose", no_argument, 0, 'v'},
         {"config", required_argument, 0, 'F'},    {"help", no_argument, 0, 'h'},
         {"no-repack", no_argument, 0, 'R'},       {"no-display-prompt", no_argument, 0, 'D'},
-        {"calibrate", required_argument, 0, 'A'},  {0, 0, 0, 0}};
+        {"calibrate", required_argument, 0, 'A'},  {"no-parse-special", no_argument, 0, 'S'},
+        {0, 0, 0, 0}};
     const char *shorts = ":m:p:n:t:c:s:f:vh";
     long v;
     int c;
@@ -124,6 +128,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         case 'R': o->s.no_repack = 1; break;
         case 'A': if (calgae_calibrate_flag(optarg) < 0) return 2; o->s.calibrate = optarg; break;
         case 'D': o->no_display_prompt = 1; break;
+        case 'S': o->no_parse_special = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         case ':':
         default: return calgae_option_error("run", c, argv, longs);
@@ -236,26 +241,36 @@ static int generate(calgae_session *s, const struct run_opts *o, char *err, size
     calgae_sampler *smp = NULL;
     calgae_decoder *echo = NULL;
     calgae_error e = {.status = CALGAE_OK};
-    calgae_token *ids = NULL;
-    int n = 0, rc = -1;
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    int rc = -1;
     const size_t len = strlen(prompt);
     if (calgae_sampler_create(v, &sp, &smp, &e) != CALGAE_OK ||
         calgae_decoder_create(v, &echo, &e) != CALGAE_OK)
         goto out;
-    ids = malloc((len + 2) * sizeof *ids);
-    if (!ids) {
-        calgae_fail(err, err_len, "out of memory");
+    /* The vocabulary's own BOS/EOS rule (a Qwen2 vocabulary adds no BOS) and llama.cpp's
+     * parse_special, through the tokenizer itself: the public calgae_tokenize has neither. */
+    const calgae_encode_opts eo = {.add_special = 1, .parse_special = !o->no_parse_special};
+    if (calgae_tokenizer_encode_opts(s->tok, prompt, len, &eo, &ids, &n_ids, err, err_len) != 0)
+        goto out;
+    /* An empty prompt starts from BOS alone, as llama2.c does, even without add_bos. */
+    if (n_ids == 0) {
+        if (s->tok->bos_id < 0) {
+            calgae_fail(err, err_len, "empty prompt, and the vocabulary has no BOS to start from");
+            goto out;
+        }
+        ids[n_ids++] = s->tok->bos_id; /* room: the encoder allocates at least 2 */
+    }
+    if (n_ids > (size_t)calgae_context_size(s->cx)) {
+        calgae_fail(err, err_len, "prompt of %zu tokens does not fit the context of %d (--ctx)",
+                    n_ids, calgae_context_size(s->cx));
         goto out;
     }
-    if (calgae_tokenize(v, prompt, len, 1, ids, (int)len + 2, &n, &e) != CALGAE_OK)
-        goto out;
-    if (n > calgae_context_size(s->cx)) {
-        calgae_fail(err, err_len, "prompt of %d tokens does not fit the context of %d (--ctx)",
-                    n, calgae_context_size(s->cx));
-        goto out;
-    }
+    const int n = (int)n_ids;
     char text[CALGAE_DECODE_MAX];
-    for (int i = 1; i < n && !o->no_display_prompt; i++) { /* the prompt after BOS */
+    /* the prompt after the BOS the tokenizer added (a BOS typed in the prompt is echoed) */
+    const int first = s->tok->add_bos && ids[0] == s->tok->bos_id;
+    for (int i = first; i < n && !o->no_display_prompt; i++) {
         calgae_decoder_push(echo, ids[i], text, sizeof text);
         fputs(text, stdout);
     }

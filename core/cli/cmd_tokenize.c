@@ -15,7 +15,8 @@
 static const char usage[] =
     "Usage: calgae tokenize (--model PATH | --tokenizer FILE) --text TEXT [--ids]\n"
     "\n"
-    "Print the tokens of TEXT, BOS first.\n"
+    "Print the tokens of TEXT, BOS first (where the vocabulary adds one; EOS last where it adds\n"
+    "one). Control tokens written in TEXT (<|eot_id|>, </s>) become those tokens.\n"
     "\n"
     "Options:\n"
     "  -m, --model PATH       a model: a GGUF with its vocabulary (or a vocabulary-only GGUF),\n"
@@ -23,12 +24,14 @@ static const char usage[] =
     "      --tokenizer FILE   a llama2.c tokenizer.bin or a GGUF vocabulary\n"
     "      --text TEXT        the text to tokenize (required)\n"
     "      --ids              print only the ids, as [1, 2, 3]\n"
-    "      --no-bos           leave out BOS\n"
+    "      --no-bos           leave out BOS (and EOS)\n"
+    "      --no-parse-special keep control tokens written in TEXT as text\n"
     "  -h, --help             show this help\n";
 
-static void print_piece(const char *p)
+/* A piece's bytes (a byte-level token may be a NUL byte), newlines and tabs escaped. */
+static void print_piece(const char *p, size_t n)
 {
-    for (; *p; p++) {
+    for (const char *e = p + n; p < e; p++) {
         if (*p == '\n')
             fputs("\\n", stdout);
         else if (*p == '\t')
@@ -57,8 +60,17 @@ static int open_vocab(const char *model, const char *tokfile, calgae_transformer
         return 0;
     }
     if (calgae_transformer_load(m, model, err, err_len) != 0) {
-        if (!is_gguf(model) || calgae_tokenizer_load_file(own, model, 0, NULL, 0) != 0)
-            return -1; /* the model's own error, not the vocabulary loader's */
+        if (!is_gguf(model))
+            return -1;
+        char verr[CALGAE_ERR_LEN];
+        if (calgae_tokenizer_load_file(own, model, 0, verr, sizeof verr) != 0) {
+            /* a GGUF without a vocabulary: the model's error; with a vocabulary that is
+             * refused (a hostile or unsupported one): that refusal, which is what tokenize
+             * is about */
+            if (!strstr(verr, "no tokenizer.ggml.tokens"))
+                snprintf(err, err_len, "%s", verr);
+            return -1;
+        }
         *t = own;
         return 0;
     }
@@ -89,9 +101,10 @@ int calgae_cmd_tokenize(int argc, char **argv)
         {"model", required_argument, 0, 'm'}, {"tokenizer", required_argument, 0, 'z'},
         {"text", required_argument, 0, 'x'},  {"ids", no_argument, 0, 'i'},
         {"no-bos", no_argument, 0, 'b'},      {"help", no_argument, 0, 'h'},
+        {"no-parse-special", no_argument, 0, 'S'},
         {0, 0, 0, 0}};
     const char *model = NULL, *tokfile = NULL, *text = NULL;
-    int ids_only = 0, bos = 1, c;
+    int ids_only = 0, bos = 1, parse_special = 1, c;
     if (calgae_args_check("tokenize", &argc, argv, ":m:h", longs) != 0)
         return 2;
     while ((c = getopt_long(argc, argv, ":m:h", longs, NULL)) != -1) {
@@ -101,6 +114,7 @@ int calgae_cmd_tokenize(int argc, char **argv)
         case 'x': text = optarg; break;
         case 'i': ids_only = 1; break;
         case 'b': bos = 0; break;
+        case 'S': parse_special = 0; break;
         case 'h': fputs(usage, stdout); return 0;
         case ':':
         default: return calgae_option_error("tokenize", c, argv, longs);
@@ -121,7 +135,8 @@ int calgae_cmd_tokenize(int argc, char **argv)
     }
     int32_t *ids = NULL;
     size_t n = 0;
-    int rc = calgae_tokenizer_encode(t, text, strlen(text), bos, &ids, &n, err, sizeof err);
+    const calgae_encode_opts eo = {.add_special = bos, .parse_special = parse_special};
+    int rc = calgae_tokenizer_encode_opts(t, text, strlen(text), &eo, &ids, &n, err, sizeof err);
     if (rc != 0) {
         calgae_cli_error("%s", err);
     } else if (ids_only) {
@@ -132,7 +147,7 @@ int calgae_cmd_tokenize(int argc, char **argv)
     } else {
         for (size_t i = 0; i < n; i++) {
             printf("%6d -> '", ids[i]);
-            print_piece(t->pieces[ids[i]]);
+            print_piece(t->pieces[ids[i]], t->piece_lens[ids[i]]);
             fputs("'\n", stdout);
         }
     }

@@ -174,8 +174,11 @@ CALGAE_API int calgae_vocab_size(const calgae_vocab *vocab);
 CALGAE_API calgae_token calgae_vocab_bos(const calgae_vocab *vocab);
 CALGAE_API calgae_token calgae_vocab_eos(const calgae_vocab *vocab);
 
-/* Text (any bytes; invalid UTF-8 becomes byte tokens) to token ids, SentencePiece style (a
- * leading space is added to non-empty text). With add_bos, BOS comes first. Writes at most
+/* Text (any bytes; invalid UTF-8 becomes byte tokens) to token ids: SentencePiece style for a
+ * Llama 2 vocabulary (a leading space is added to non-empty text), byte-level BPE for a GPT-2,
+ * Llama 3 or Qwen2 one. With add_bos, BOS comes first and EOS last where the vocabulary adds
+ * them (GGUF add_bos_token / add_eos_token; Qwen2 and GPT-2 add no BOS), as llama.cpp's
+ * add_special; control tokens written in the text stay text. Writes at most
  * max_tokens ids; *n_tokens gets the full count, and CALGAE_ERR_SPACE is returned when it is
  * larger than max_tokens (call again with room for *n_tokens). */
 CALGAE_API calgae_status calgae_tokenize(const calgae_vocab *vocab, const char *text,

@@ -1,6 +1,8 @@
 /*
  * tokenizer.c - Llama SentencePiece-BPE vocabularies (llama2.c tokenizer.bin or GGUF metadata),
- * encoding as llama.cpp's llm_tokenizer_spm does it, llama2.c-style decoding (see tokenizer.h).
+ * encoding as llama.cpp's llm_tokenizer_spm does it, llama2.c-style decoding (see tokenizer.h);
+ * and the entry points both kinds share: byte-level BPE vocabularies are handed to bpe.c,
+ * special tokens in the text to special.c.
  *
  * Every loader fills a private struct and hands it over only when complete, so a failed load
  * leaves the caller's struct zeroed and nothing allocated.
@@ -11,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bpe.h"
+#include "special.h"
+#include "spm.h"
 #include "utf8.h"
 #include "util.h"
 
@@ -46,15 +51,6 @@ static int byte_piece_value(const char *p, uint32_t len)
     return hi * 16 + lo;
 }
 
-/* Tokens that raw text may turn into. SentencePiece never matches control, unknown, unused or
- * byte pieces against text: "<s>" or "<0x41>" typed by a user stay plain characters. */
-static int matchable(const calgae_tokenizer *t, int32_t id)
-{
-    if (!t->types)
-        return 1;
-    uint8_t ty = t->types[id];
-    return ty == TT_NORMAL || ty == TT_USER_DEFINED || ty == TT_UNDEFINED;
-}
 
 static int alloc_vocab(calgae_tokenizer *t, int32_t n)
 {
@@ -94,21 +90,11 @@ typedef struct sort_entry {
     int32_t id;
 } sort_entry;
 
-/* Byte-wise order (shorter first on a common prefix). A plain loop: pieces are a few bytes,
- * and encoding calls this in its inner loop, where a memcmp call costs more than it saves. */
-static int cmp_bytes(const char *a, uint32_t alen, const char *b, uint32_t blen)
-{
-    uint32_t n = alen < blen ? alen : blen;
-    for (uint32_t i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return (uint8_t)a[i] < (uint8_t)b[i] ? -1 : 1;
-    return (alen > blen) - (alen < blen);
-}
 
 static int cmp_sort_entry(const void *pa, const void *pb)
 {
     const sort_entry *a = pa, *b = pb;
-    int c = cmp_bytes(a->p, a->len, b->p, b->len);
+    int c = calgae_spm_cmp_bytes(a->p, a->len, b->p, b->len);
     if (c != 0)
         return c;
     /* Duplicated pieces: the lower id first, so lookups are deterministic. */
@@ -176,6 +162,8 @@ void calgae_tokenizer_free(calgae_tokenizer *t)
     free(t->scores);
     free(t->types);
     free(t->sorted);
+    calgae_bpe_free(t->bpe);
+    calgae_specials_free(t->specials);
     memset(t, 0, sizeof *t);
 }
 
@@ -272,6 +260,7 @@ static int load_bin_map(calgae_tokenizer *t, const calgae_map *m, const char *pa
     t->unk_id = 0;
     t->bos_id = n > 1 ? 1 : -1;
     t->eos_id = n > 2 ? 2 : -1;
+    t->add_bos = 1;
     return finish_vocab(t, 0, path, err, err_len);
 }
 
@@ -285,6 +274,8 @@ int calgae_tokenizer_load_bin(calgae_tokenizer *t, const char *path, int32_t n_v
     calgae_tokenizer tmp = {0};
     int rc = load_bin_map(&tmp, &m, path, n_vocab, err, err_len);
     calgae_unmap(&m);
+    if (rc == 0 && calgae_specials_build(&tmp.specials, &tmp) != 0)
+        rc = calgae_fail(err, err_len, "%s: out of memory indexing special tokens", path);
     if (rc != 0) {
         calgae_tokenizer_free(&tmp);
         return -1;
@@ -329,6 +320,19 @@ static int gguf_token_id(const calgae_gguf *g, const char *key, int32_t n, int32
     return 0;
 }
 
+/* An optional bool; absent leaves *out alone. */
+static int gguf_flag(const calgae_gguf *g, const char *key, uint8_t *out, const char *path,
+                     char *err, size_t err_len)
+{
+    const calgae_gguf_kv *kv = calgae_gguf_find_kv(g, key);
+    if (!kv)
+        return 0;
+    if (kv->type != CALGAE_GGUF_BOOL)
+        return calgae_fail(err, err_len, "%s: %s is not a bool", path, key);
+    *out = kv->v.u != 0;
+    return 0;
+}
+
 /* Finds an optional per-token array and checks its element type and length. */
 static int gguf_token_array(const calgae_gguf *g, const char *key, uint32_t elem_type,
                             const char *elem_name, int32_t n, const calgae_gguf_kv **out,
@@ -354,10 +358,12 @@ static int load_gguf_vocab(calgae_tokenizer *t, const calgae_gguf *g, const char
         if (model->type != CALGAE_GGUF_STRING)
             return calgae_fail(err, err_len, "%s: tokenizer.ggml.model is not a string", path);
         const calgae_gguf_str *s = &model->v.s;
+        if (s->len == 4 && memcmp(s->ptr, "gpt2", 4) == 0)
+            return calgae_bpe_load_gguf(t, g, path, err, err_len);
         if (s->len != 5 || memcmp(s->ptr, "llama", 5) != 0)
             return calgae_fail(err, err_len,
-                               "%s: unsupported tokenizer model %.*s (only llama, "
-                               "SentencePiece BPE, is supported)",
+                               "%s: unsupported tokenizer model %.*s (llama, SentencePiece BPE, "
+                               "and gpt2, byte-level BPE, are supported)",
                                path, (int)(s->len < 64 ? s->len : 64), s->ptr);
     }
 
@@ -412,6 +418,10 @@ static int load_gguf_vocab(calgae_tokenizer *t, const calgae_gguf *g, const char
         gguf_token_id(g, "tokenizer.ggml.unknown_token_id", n, 0, &t->unk_id, path, err,
                       err_len) != 0)
         return -1;
+    t->add_bos = 1; /* llama.cpp's defaults for SentencePiece, then the file's word */
+    if (gguf_flag(g, "tokenizer.ggml.add_bos_token", &t->add_bos, path, err, err_len) != 0 ||
+        gguf_flag(g, "tokenizer.ggml.add_eos_token", &t->add_eos, path, err, err_len) != 0)
+        return -1;
     return finish_vocab(t, types != NULL, path, err, err_len);
 }
 
@@ -424,231 +434,64 @@ int calgae_tokenizer_load_gguf(calgae_tokenizer *t, const calgae_gguf *g, const 
         calgae_tokenizer_free(&tmp);
         return -1;
     }
+    if (calgae_specials_build(&tmp.specials, &tmp) != 0) {
+        calgae_tokenizer_free(&tmp);
+        return calgae_fail(err, err_len, "%s: out of memory indexing special tokens", path);
+    }
     *t = tmp;
     return 0;
 }
 
 /* ---- encoding ---- */
 
-/* The matchable token whose piece is exactly s[0..n), or -1: a binary search for the first
- * equal piece in the sorted index, then past any unmatchable duplicates. */
-static int32_t lookup(const calgae_tokenizer *t, const char *s, uint32_t n)
-{
-    size_t lo = 0, hi = (size_t)t->n_vocab;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int32_t id = t->sorted[mid];
-        if (cmp_bytes(t->pieces[id], t->piece_lens[id], s, n) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (; lo < (size_t)t->n_vocab; lo++) {
-        int32_t id = t->sorted[lo];
-        if (cmp_bytes(t->pieces[id], t->piece_lens[id], s, n) != 0)
-            return -1;
-        if (matchable(t, id))
-            return id;
-    }
-    return -1;
-}
-
-/* A run of text: a character at first, a token after merges; n == 0 once merged away. */
-typedef struct symbol {
-    int32_t prev, next;
-    uint32_t start, n;
-    int32_t id; /* token once known, -1 before */
-} symbol;
-
-/* A candidate merge of two adjacent symbols; size detects candidates that went stale. */
-typedef struct bigram {
-    float score;
-    int32_t left, right;
-    uint32_t size;
-    int32_t id;
-} bigram;
-
-typedef struct encoder {
-    const calgae_tokenizer *t;
-    const char *text;
-    symbol *sym;
-    bigram *heap;
-    size_t n_heap;
-} encoder;
-
-/* Heap order: the highest score first, the leftmost among equal scores (llama.cpp's order). */
-static int bigram_before(const bigram *a, const bigram *b)
-{
-    if (a->score != b->score)
-        return a->score > b->score;
-    return a->left < b->left;
-}
-
-static void heap_push(encoder *e, bigram b)
-{
-    size_t i = e->n_heap++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!bigram_before(&b, &e->heap[parent]))
-            break;
-        e->heap[i] = e->heap[parent];
-        i = parent;
-    }
-    e->heap[i] = b;
-}
-
-static bigram heap_pop(encoder *e)
-{
-    bigram top = e->heap[0];
-    bigram last = e->heap[--e->n_heap];
-    size_t i = 0, n = e->n_heap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && bigram_before(&e->heap[c + 1], &e->heap[c]))
-            c++;
-        if (!bigram_before(&e->heap[c], &last))
-            break;
-        e->heap[i] = e->heap[c];
-        i = c;
-    }
-    if (n > 0)
-        e->heap[i] = last;
-    return top;
-}
-
-static void try_add_bigram(encoder *e, int32_t left, int32_t right)
-{
-    if (left < 0 || right < 0)
-        return;
-    const symbol *l = &e->sym[left], *r = &e->sym[right];
-    uint32_t size = l->n + r->n;
-    if (size > e->t->max_piece_len)
-        return;
-    int32_t id = lookup(e->t, e->text + l->start, size);
-    if (id < 0)
-        return;
-    heap_push(e, (bigram){e->t->scores[id], left, right, size, id});
-}
-
-/* Splits text into characters: a valid-looking lead byte with its continuation bytes, or a
- * lone byte when the sequence is broken (it can only become byte tokens). */
-static int32_t split_chars(encoder *e, size_t len)
-{
-    int32_t n = 0;
-    size_t off = 0;
-    while (off < len) {
-        int cl = calgae_utf8_seq_len((uint8_t)e->text[off]);
-        if (cl == 0 || (size_t)cl > len - off)
-            cl = 1;
-        for (int k = 1; k < cl; k++) {
-            if (((uint8_t)e->text[off + (size_t)k] & 0xC0) != 0x80) {
-                cl = 1;
-                break;
-            }
-        }
-        e->sym[n] = (symbol){n - 1, n + 1, (uint32_t)off, (uint32_t)cl, -1};
-        off += (size_t)cl;
-        n++;
-    }
-    if (n > 0)
-        e->sym[n - 1].next = -1;
-    return n;
-}
-
-static void merge_all(encoder *e, int32_t n_sym)
-{
-    for (int32_t i = 1; i < n_sym; i++)
-        try_add_bigram(e, i - 1, i);
-    while (e->n_heap > 0) {
-        bigram b = heap_pop(e);
-        symbol *l = &e->sym[b.left], *r = &e->sym[b.right];
-        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
-            continue;
-        l->n += r->n;
-        l->id = b.id;
-        r->n = 0;
-        l->next = r->next;
-        if (r->next >= 0)
-            e->sym[r->next].prev = b.left;
-        try_add_bigram(e, l->prev, b.left);
-        try_add_bigram(e, b.left, l->next);
-    }
-}
-
-/* Appends a final symbol: its token, else one byte token per byte, else unk. */
-static int emit_symbol(const encoder *e, const symbol *s, int32_t *out, size_t *n_out,
-                       char *err, size_t err_len)
-{
-    const calgae_tokenizer *t = e->t;
-    int32_t id = s->id >= 0 ? s->id : lookup(t, e->text + s->start, s->n);
-    if (id >= 0) {
-        out[(*n_out)++] = id;
-        return 0;
-    }
-    const uint8_t *p = (const uint8_t *)e->text + s->start;
-    int all_bytes = 1;
-    for (uint32_t k = 0; k < s->n; k++)
-        all_bytes &= t->byte_ids[p[k]] >= 0;
-    if (all_bytes) {
-        for (uint32_t k = 0; k < s->n; k++)
-            out[(*n_out)++] = t->byte_ids[p[k]];
-        return 0;
-    }
-    if (t->unk_id < 0)
-        return calgae_fail(err, err_len,
-                           "tokenizer: text byte 0x%02X has no token and the vocabulary has "
-                           "neither byte tokens nor an unknown token",
-                           p[0]);
-    out[(*n_out)++] = t->unk_id;
-    return 0;
-}
-
-int calgae_tokenizer_encode(const calgae_tokenizer *t, const char *text, size_t text_len,
-                            int add_bos, int32_t **ids, size_t *n_ids, char *err, size_t err_len)
+int calgae_tokenizer_encode_opts(const calgae_tokenizer *t, const char *text, size_t text_len,
+                                 const calgae_encode_opts *o, int32_t **ids, size_t *n_ids,
+                                 char *err, size_t err_len)
 {
     *ids = NULL;
     *n_ids = 0;
-    if (!t->pieces || !t->sorted || t->n_vocab <= 0)
+    const int bpe = t->kind == CALGAE_TOK_BPE;
+    if (!t->pieces || (bpe ? !t->bpe : !t->sorted) || t->n_vocab <= 0)
         return calgae_fail(err, err_len, "tokenizer: no vocabulary loaded");
+    const int add_bos = o->add_special && t->add_bos, add_eos = o->add_special && t->add_eos;
     if (add_bos && t->bos_id < 0)
         return calgae_fail(err, err_len, "tokenizer: the vocabulary has no BOS token");
-    if (text_len > (size_t)INT32_MAX - 2)
+    if (add_eos && t->eos_id < 0)
+        return calgae_fail(err, err_len, "tokenizer: the vocabulary has no EOS token");
+    if (text_len > (size_t)INT32_MAX / 2 - 2)
         return calgae_fail(err, err_len, "tokenizer: text of %zu bytes is too long", text_len);
 
-    /* SentencePiece's dummy prefix: the first word gets its leading space like the others. */
-    size_t len = text_len > 0 ? text_len + 1 : 0;
-    char *buf = malloc(len + 1);
-    symbol *sym = malloc((len + 1) * sizeof *sym);
-    /* Each merge adds at most two candidates to the initial len - 1. */
-    bigram *heap = malloc((3 * len + 1) * sizeof *heap);
-    int32_t *out = malloc((len + 1) * sizeof *out);
-    if (!buf || !sym || !heap || !out) {
-        free(buf);
-        free(sym);
-        free(heap);
-        free(out);
+    /* SentencePiece text is cut at special tokens only when asked (as before there was a
+     * choice); byte-level text always at user-defined ones, as llama.cpp does. */
+    calgae_fragment whole = {0, text_len, -1}, *frags = &whole;
+    size_t n_frags = text_len > 0;
+    if ((bpe || o->parse_special) && text_len > 0 &&
+        calgae_specials_split(t->specials, t, text, text_len, o->parse_special, &frags,
+                              &n_frags) != 0)
         return calgae_fail(err, err_len, "tokenizer: out of memory for %zu bytes of text",
                            text_len);
-    }
-    if (len > 0) {
-        buf[0] = ' ';
-        memcpy(buf + 1, text, text_len);
-    }
-    encoder e = {t, buf, sym, heap, 0};
-    int32_t n_sym = split_chars(&e, len);
-    merge_all(&e, n_sym);
-
+    /* A stretch of text gives at most one id per byte, plus SentencePiece's dummy prefix. */
+    size_t cap = 2 + text_len + n_frags;
+    int32_t *out = malloc(cap * sizeof *out);
     size_t n_out = 0;
-    int rc = 0;
-    if (add_bos)
+    int rc = out ? 0
+                 : calgae_fail(err, err_len, "tokenizer: out of memory for %zu bytes of text",
+                               text_len);
+    if (rc == 0 && add_bos)
         out[n_out++] = t->bos_id;
-    for (int32_t i = n_sym > 0 ? 0 : -1; i >= 0 && rc == 0; i = sym[i].next)
-        rc = emit_symbol(&e, &sym[i], out, &n_out, err, err_len);
-    free(buf);
-    free(sym);
-    free(heap);
+    for (size_t i = 0; i < n_frags && rc == 0; i++) {
+        const calgae_fragment *f = &frags[i];
+        if (f->id >= 0)
+            out[n_out++] = f->id;
+        else if (bpe)
+            rc = calgae_bpe_encode(t, text + f->off, f->len, out, &n_out, err, err_len);
+        else
+            rc = calgae_spm_encode(t, text + f->off, f->len, out, &n_out, err, err_len);
+    }
+    if (rc == 0 && add_eos)
+        out[n_out++] = t->eos_id;
+    if (frags != &whole)
+        free(frags);
     if (rc != 0) {
         free(out);
         return -1;
@@ -656,6 +499,13 @@ int calgae_tokenizer_encode(const calgae_tokenizer *t, const char *text, size_t 
     *ids = out;
     *n_ids = n_out;
     return 0;
+}
+
+int calgae_tokenizer_encode(const calgae_tokenizer *t, const char *text, size_t text_len,
+                            int add_bos, int32_t **ids, size_t *n_ids, char *err, size_t err_len)
+{
+    const calgae_encode_opts o = {.add_special = add_bos, .parse_special = 0};
+    return calgae_tokenizer_encode_opts(t, text, text_len, &o, ids, n_ids, err, err_len);
 }
 
 /* ---- decoding ---- */
@@ -674,6 +524,10 @@ size_t calgae_tokenizer_decode(const calgae_tokenizer *t, int32_t prev, int32_t 
         return 0;
     const char *p = t->pieces[id];
     size_t n = t->piece_lens[id];
+    if (t->kind == CALGAE_TOK_BPE) { /* the piece is already the bytes */
+        *out = p;
+        return n;
+    }
     if (!t->types || t->types[id] == TT_BYTE) {
         int b = byte_piece_value(p, (uint32_t)n);
         if (b >= 0) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bpe.h"
 #include "gguf.h"
 #include "types.h"
 
@@ -111,8 +112,63 @@ static char *to_sp_piece(const char *piece)
     return out;
 }
 
+/* A byte-level BPE vocabulary as its file had it: the texts as written (the pieces are what
+ * they decode to), the types, the merges as "A B", the pre-tokenizer, the special ids and
+ * flags. */
+static int add_bpe_vocab(calgae_gguf_writer *w, const calgae_tokenizer *t)
+{
+    const size_t n = (size_t)t->n_vocab, n_merges = calgae_bpe_n_merges(t->bpe);
+    const char **texts = malloc(n * sizeof *texts);
+    int32_t *types = malloc(n * sizeof *types);
+    char **merges = calloc(n_merges + 1, sizeof *merges);
+    int rc = -1;
+    if (!texts || !types || !merges)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        texts[i] = calgae_bpe_token_text(t->bpe, (int32_t)i);
+        types[i] = t->types[i];
+    }
+    for (size_t i = 0; i < n_merges; i++) {
+        int32_t l, r;
+        calgae_bpe_merge(t->bpe, i, &l, &r);
+        const char *a = texts[l], *b = texts[r];
+        size_t la = strlen(a), lb = strlen(b);
+        if (!(merges[i] = malloc(la + lb + 2)))
+            goto out;
+        memcpy(merges[i], a, la);
+        merges[i][la] = ' ';
+        memcpy(merges[i] + la + 1, b, lb + 1);
+    }
+    rc = calgae_gguf_add_str(w, "tokenizer.ggml.model", "gpt2") ||
+         calgae_gguf_add_str(w, "tokenizer.ggml.pre", calgae_bpe_pre(t->bpe)) ||
+         calgae_gguf_add_arr_str(w, "tokenizer.ggml.tokens", texts, n) ||
+         calgae_gguf_add_arr_i32(w, "tokenizer.ggml.token_type", types, n) ||
+         calgae_gguf_add_arr_str(w, "tokenizer.ggml.merges", (const char *const *)merges,
+                                 n_merges) ||
+         (t->bos_id >= 0 &&
+          calgae_gguf_add_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)t->bos_id)) ||
+         (t->eos_id >= 0 &&
+          calgae_gguf_add_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)t->eos_id)) ||
+         (t->unk_id >= 0 &&
+          calgae_gguf_add_u32(w, "tokenizer.ggml.unknown_token_id", (uint32_t)t->unk_id)) ||
+         calgae_gguf_add_bool(w, "tokenizer.ggml.add_bos_token", t->add_bos) ||
+         calgae_gguf_add_bool(w, "tokenizer.ggml.add_eos_token", t->add_eos)
+             ? -1
+             : 0;
+out:
+    if (merges)
+        for (size_t i = 0; i < n_merges; i++)
+            free(merges[i]);
+    free(merges);
+    free(texts);
+    free(types);
+    return rc;
+}
+
 int calgae_convert_add_vocab(calgae_gguf_writer *w, const calgae_tokenizer *t)
 {
+    if (t->kind == CALGAE_TOK_BPE)
+        return add_bpe_vocab(w, t);
     const size_t n = (size_t)t->n_vocab;
     char **pieces = calloc(n, sizeof *pieces);
     int32_t *types = malloc(n * sizeof *types);

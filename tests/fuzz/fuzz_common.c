@@ -102,8 +102,9 @@ static int matchable_type(uint8_t ty)
 
 void fuzz_check_vocab(const calgae_tokenizer *t)
 {
+    const int bpe = t->kind == CALGAE_TOK_BPE;
     FUZZ_CHECK(t->n_vocab > 0 && t->pieces && t->piece_lens && t->scores && t->types &&
-                   t->sorted,
+                   (bpe ? t->bpe != NULL && t->sorted == NULL : t->sorted != NULL),
                "vocabulary of %d tokens half built", t->n_vocab);
     FUZZ_CHECK(t->bos_id >= -1 && t->bos_id < t->n_vocab, "bos %d", t->bos_id);
     FUZZ_CHECK(t->eos_id >= -1 && t->eos_id < t->n_vocab, "eos %d", t->eos_id);
@@ -114,6 +115,10 @@ void fuzz_check_vocab(const calgae_tokenizer *t)
                    "piece %d not terminated", i);
         FUZZ_CHECK(t->pieces[i][t->piece_lens[i]] == '\0', "piece %d length", i);
         longest = t->piece_lens[i] > longest ? t->piece_lens[i] : longest;
+        if (bpe) {
+            FUZZ_CHECK(t->piece_lens[i] > 0, "empty piece %d", i);
+            continue;
+        }
         const int32_t s = t->sorted[i];
         FUZZ_CHECK(s >= 0 && s < t->n_vocab, "sorted[%d] = %d", i, s);
     }
@@ -133,6 +138,17 @@ void fuzz_check_vocab(const calgae_tokenizer *t)
 /* Can this vocabulary spell any text so that decoding gives it back? */
 int fuzz_spells_everything(const calgae_tokenizer *t)
 {
+    if (t->kind == CALGAE_TOK_BPE) {
+        /* The loader refuses a byte-level vocabulary without all 256 bytes, so every text has
+         * tokens; but a token other than a normal one decodes to its text as written (as in
+         * llama.cpp), which is its bytes only when that text is ASCII (a non-ASCII text may
+         * be in the byte alphabet, 'Ġ' for a space, and merges may still make it). */
+        for (int32_t i = 0; i < t->n_vocab; i++)
+            for (uint32_t k = 0; t->types[i] != 1 && k < t->piece_lens[i]; k++)
+                if ((uint8_t)t->pieces[i][k] >= 0x80)
+                    return 0;
+        return 1;
+    }
     if (t->bos_id < 0 || matchable_type(t->types[t->bos_id]))
         return 0;
     /* a BOS that is also a byte token (a GGUF may say so) would drop the space after it */
@@ -176,18 +192,32 @@ void fuzz_check_encode(const calgae_tokenizer *t, const char *text, size_t len)
             FUZZ_CHECK(ids == NULL, "ids left allocated");
             continue;
         }
-        FUZZ_CHECK(n <= len + 1 + (size_t)bos, "%zu ids for %zu bytes", n, len);
+        const int add_bos = bos && t->add_bos, add_eos = bos && t->add_eos;
+        FUZZ_CHECK(n <= len + 1 + (size_t)add_bos + (size_t)add_eos, "%zu ids for %zu bytes", n,
+                   len);
         for (size_t i = 0; i < n; i++)
             FUZZ_CHECK(ids[i] >= 0 && ids[i] < t->n_vocab, "id %d of %d", ids[i], t->n_vocab);
-        if (bos)
+        if (add_bos)
             FUZZ_CHECK(n >= 1 && ids[0] == t->bos_id, "no BOS first");
-        if (exact) {
+        if (add_eos)
+            FUZZ_CHECK(n >= 1 && ids[n - 1] == t->eos_id, "no EOS last");
+        if (exact && t->kind == CALGAE_TOK_BPE) {
+            /* byte-level: the text's own bytes back, no dummy prefix; user-defined tokens
+             * decode to their text like the rest */
+            char *out = malloc(len + 1);
+            FUZZ_CHECK(out != NULL, "out of memory");
+            size_t got = decode_all(t, ids, (size_t)add_bos, n - (size_t)add_eos, -1, out, len);
+            FUZZ_CHECK(got == len && memcmp(out, text, len) == 0,
+                       "byte-level decode(encode(x)) != x (%zu bytes back for %zu)", got, len);
+            free(out);
+        } else if (exact) {
             /* the dummy prefix: a space before the text, dropped after BOS */
             const size_t cap = len + 1;
             char *out = malloc(cap + 1);
             FUZZ_CHECK(out != NULL, "out of memory");
-            size_t got = decode_all(t, ids, (size_t)bos, n, bos ? t->bos_id : -1, out, cap);
-            if (bos || len == 0)
+            size_t got = decode_all(t, ids, (size_t)add_bos, n - (size_t)add_eos,
+                                    add_bos ? t->bos_id : -1, out, cap);
+            if (add_bos || len == 0)
                 FUZZ_CHECK(got == len && memcmp(out, text, len) == 0,
                            "decode(encode(x)) != x (%zu bytes back for %zu)", got, len);
             else
