@@ -317,11 +317,6 @@ const char *calgae_model_meta_string(const calgae_model *m, const char *key)
     return NULL;
 }
 
-static uint64_t weight_params(const calgae_weight *w)
-{
-    return (uint64_t)w->rows * (uint64_t)w->cols;
-}
-
 void calgae_model_get_info(const calgae_model *m, calgae_model_info *out)
 {
     memset(out, 0, sizeof *out);
@@ -335,16 +330,7 @@ void calgae_model_get_info(const calgae_model *m, calgae_model_info *out)
     out->n_head = c->n_heads;
     out->n_head_kv = c->n_kv_heads;
     out->n_ctx_train = c->ctx;
-    uint64_t n = weight_params(&m->tr.tok_embd) + (uint64_t)c->dim;
-    if (!m->tr.tied)
-        n += weight_params(&m->tr.output);
-    for (int l = 0; l < c->n_layers; l++) {
-        const calgae_layer *L = &m->tr.layers[l];
-        n += 2 * (uint64_t)c->dim + weight_params(&L->wq) + weight_params(&L->wk) +
-             weight_params(&L->wv) + weight_params(&L->wo) + weight_params(&L->w_gate) +
-             weight_params(&L->w_down) + weight_params(&L->w_up);
-    }
-    out->n_params = n;
+    out->n_params = calgae_transformer_params(&m->tr);
     out->bytes_per_token = calgae_transformer_weight_bytes(&m->tr);
     snprintf(out->type_name, sizeof out->type_name, "%s", calgae_type_name(m->tr.file_type));
     calgae_backends_describe(&m->be, out->backends, sizeof out->backends);

@@ -446,11 +446,7 @@ int calgae_cmd_bench(int argc, char **argv)
     char cpu[256];
     cpu_name(cpu, sizeof cpu);
     const double size_mib = (double)(calgae_transformer_file(&m) ? calgae_transformer_file(&m)->size : 0) / (1 << 20);
-    const calgae_config *c = &m.cfg;
-    const int kv_dim = c->head_size * c->n_kv_heads;
-    const double params = (double)c->vocab_size * c->dim * (m.tied ? 1 : 2) + (double)c->dim +
-                          (double)c->n_layers * ((double)c->dim * c->dim * 2 + 2.0 * kv_dim * c->dim +
-                                                 3.0 * c->dim * c->hidden_dim + 2.0 * c->dim);
+    const double params = (double)calgae_transformer_params(&m);
     print_results(&o, m.path, calgae_type_name(m.file_type), size_mib, params / 1e9, cpu, bw, res, n);
     calgae_transformer_free(&m);
     return 0;

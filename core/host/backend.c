@@ -86,19 +86,19 @@ calgae_generic_fn calgae_plugin_slot_fn(const calgae_plugin *t, int slot)
     return slot >= 0 && slot < CALGAE_SLOT_COUNT ? slot_fn(t, slot) : NULL;
 }
 
-static void logf_(const calgae_backend_options *o, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void logf_(const calgae_backend_options *o, int level, const char *fmt, ...)
+void calgae_log_printf(calgae_log_fn log, void *user, int level, const char *fmt, ...)
 {
-    if (!o->log)
+    if (!log)
         return;
-    char line[1400];
+    char line[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    o->log(o->log_user, level, line);
+    log(user, level, line);
 }
+
+#define logf_(o, level, ...) calgae_log_printf((o)->log, (o)->log_user, level, __VA_ARGS__)
 
 void calgae_default_plugin_dirs(calgae_backend_options *opts)
 {

@@ -89,6 +89,11 @@ const char *calgae_slot_reason_name(int reason);
 /* Where a message goes: level 0 = always shown, 1 = shown with --verbose. */
 typedef void (*calgae_log_fn)(void *user, int level, const char *line);
 
+/* Formats one line and hands it to log (nothing when log is NULL): the one formatter behind the
+ * host's messages (the loader's and the calibration's). */
+void calgae_log_printf(calgae_log_fn log, void *user, int level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 typedef struct calgae_backends {
     int n_candidates;
     calgae_candidate candidates[CALGAE_MAX_PLUGINS * 2];

@@ -4,7 +4,6 @@
  */
 #include "calibrate.h"
 
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,19 +308,7 @@ void calgae_calib_choose(const calgae_backends *b, const calgae_calib_entry *e, 
     }
 }
 
-static void logf_(const calgae_calib_params *p, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void logf_(const calgae_calib_params *p, int level, const char *fmt, ...)
-{
-    if (!p->log)
-        return;
-    char line[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    p->log(p->log_user, level, line);
-}
+#define logf_(p, level, ...) calgae_log_printf((p)->log, (p)->log_user, level, __VA_ARGS__)
 
 /* "avx2 8.12, avx512 9.40, scalar 95.1" and the matmul figures, for the log. */
 static void describe(const calgae_calib_entry *e, char *out, size_t n)

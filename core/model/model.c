@@ -82,3 +82,23 @@ size_t calgae_transformer_weight_bytes(const calgae_transformer *m)
     }
     return total;
 }
+
+static uint64_t weight_params(const calgae_weight *w)
+{
+    return (uint64_t)w->rows * (uint64_t)w->cols;
+}
+
+uint64_t calgae_transformer_params(const calgae_transformer *m)
+{
+    const calgae_config *c = &m->cfg;
+    uint64_t n = weight_params(&m->tok_embd) + (uint64_t)c->dim;
+    if (!m->tied)
+        n += weight_params(&m->output);
+    for (int l = 0; l < c->n_layers; l++) {
+        const calgae_layer *L = &m->layers[l];
+        n += 2 * (uint64_t)c->dim + weight_params(&L->wq) + weight_params(&L->wk) +
+             weight_params(&L->wv) + weight_params(&L->wo) + weight_params(&L->w_gate) +
+             weight_params(&L->w_down) + weight_params(&L->w_up);
+    }
+    return n;
+}

@@ -72,6 +72,9 @@ const calgae_gguf *calgae_transformer_meta(const calgae_transformer *m);
 /* Checks hyperparameters for consistency (shared by both loaders). */
 int calgae_config_check(const calgae_config *c, const char *path, char *err, size_t err_len);
 
+/* Parameters: every matrix, embedding and norm (a tied output counted once). */
+uint64_t calgae_transformer_params(const calgae_transformer *m);
+
 /* Bytes of all matrices (what a token's forward pass streams from memory). */
 size_t calgae_transformer_weight_bytes(const calgae_transformer *m);
 
