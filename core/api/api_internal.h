@@ -33,13 +33,24 @@ struct calgae_model {
     int n_calib;
 };
 
+/* One sequence of a context: its positions in its KV cache and its last token's logits. */
+typedef struct calgae_seq {
+    int pos;             /* positions held in the sequence's KV cache */
+    int have_logits;     /* logits holds the sequence's last evaluated token's row */
+    calgae_token last;   /* the last evaluated token, -1 if none */
+    const float *logits; /* st.logits (one sequence) or the sequence's row of seq_logits */
+} calgae_seq;
+
 struct calgae_context {
     calgae_model *model;
     calgae_pool *pool;
     calgae_state st;
-    int pos;          /* positions held in the KV cache */
-    int have_logits;  /* st.logits holds the last evaluated token's row */
-    calgae_token last; /* the last evaluated token, -1 if none */
+    int n_seq;
+    calgae_seq *seq;    /* [n_seq]; calgae_eval and the state functions use seq[0] */
+    float *seq_logits;  /* [n_seq][n_vocab] with n_seq > 1: rows outlive the next batch */
+    int *tok_seq, *tok_pos; /* [n_batch] per-token scratch of calgae_eval_seqs */
+    unsigned char *want;    /* [n_batch] */
+    int *seq_add;           /* [n_seq] scratch: tokens a call adds to each sequence */
 };
 
 struct calgae_sampler {
@@ -52,6 +63,10 @@ struct calgae_decoder {
     calgae_token prev;
     calgae_utf8_stream us;
 };
+
+/* calgae_eval for a context of several sequences: the tokens all go to sequence 0. */
+calgae_status calgae_eval_seqs_zero(calgae_context *ctx, const calgae_token *tokens, int n,
+                                    calgae_error *err);
 
 /* Fills err (when not NULL) and returns status; the message is formatted like calgae_fail's. */
 calgae_status calgae_api_fail(calgae_error *err, calgae_status status, const char *fmt, ...)

@@ -1,7 +1,8 @@
 /*
  * context_api.c - libcalgae's contexts (calgae.h): a KV cache, activations and a worker pool over
  * one model; evaluation in batches, the last logits, rewinding, and the KV state saved to and
- * restored from memory or a file.
+ * restored from memory or a file. A context may hold several sequences (seq_api.c); the
+ * functions here act on sequence 0, and the saved state is sequence 0's.
  *
  * State layout (little-endian host order, version 1): a header (magic "CALGAEKV", version, the
  * model shape it belongs to, the position count, the last token, whether logits follow), then
@@ -19,11 +20,12 @@
 #include "util.h"
 
 #define DEFAULT_BATCH 64
+#define MAX_SEQ 256
 #define STATE_VERSION 1
 
 calgae_context_params calgae_context_default_params(void)
 {
-    calgae_context_params p = {.n_ctx = 0, .n_batch = DEFAULT_BATCH, .n_threads = 0};
+    calgae_context_params p = {.n_ctx = 0, .n_batch = DEFAULT_BATCH, .n_threads = 0, .n_seq = 1};
     return p;
 }
 
@@ -37,27 +39,39 @@ calgae_status calgae_context_create(calgae_model *model, const calgae_context_pa
     *out = NULL;
     const int train = model->tr.cfg.ctx;
     if (p->n_ctx < 0 || p->n_batch < 0 || p->n_batch > 4096 || p->n_threads < 0 ||
-        p->n_threads > 1024)
+        p->n_threads > 1024 || p->n_seq < 1 || p->n_seq > MAX_SEQ)
         return calgae_api_fail(err, CALGAE_ERR_ARGUMENT,
-                               "context parameters out of range (n_ctx %d, n_batch %d, n_threads %d)",
-                               p->n_ctx, p->n_batch, p->n_threads);
+                               "context parameters out of range (n_ctx %d, n_batch %d, n_threads "
+                               "%d, n_seq %d)", p->n_ctx, p->n_batch, p->n_threads, p->n_seq);
     calgae_context *c = calloc(1, sizeof *c);
     if (!c)
         return calgae_api_fail(err, CALGAE_ERR_MEMORY, "out of memory");
     c->model = model;
-    c->last = -1;
+    c->n_seq = p->n_seq;
+    const int batch = p->n_batch > 0 ? p->n_batch : DEFAULT_BATCH;
+    const size_t vocab = (size_t)model->tr.cfg.vocab_size;
+    c->seq = calloc((size_t)c->n_seq, sizeof *c->seq);
+    c->tok_seq = calloc((size_t)batch, sizeof *c->tok_seq);
+    c->tok_pos = calloc((size_t)batch, sizeof *c->tok_pos);
+    c->want = calloc((size_t)batch, 1);
+    c->seq_add = calloc((size_t)c->n_seq, sizeof *c->seq_add);
+    c->seq_logits = c->n_seq > 1 ? calloc((size_t)c->n_seq * vocab, sizeof(float)) : NULL;
+    if (!c->seq || !c->tok_seq || !c->tok_pos || !c->want || !c->seq_add || (c->n_seq > 1 && !c->seq_logits)) {
+        calgae_context_free(c);
+        return calgae_api_fail(err, CALGAE_ERR_MEMORY, "out of memory");
+    }
+    for (int i = 0; i < c->n_seq; i++)
+        c->seq[i].last = -1;
     char msg[CALGAE_ERR_LEN];
     const int threads = p->n_threads > 0 ? p->n_threads : calgae_physical_cores();
     if (calgae_pool_create(&c->pool, threads, msg, sizeof msg) != 0) {
-        free(c);
+        calgae_context_free(c);
         return calgae_api_status(err, CALGAE_ERR_MEMORY, msg);
     }
     const int n_ctx = p->n_ctx > 0 && p->n_ctx < train ? p->n_ctx : train;
-    const int batch = p->n_batch > 0 ? p->n_batch : DEFAULT_BATCH;
-    if (calgae_state_init(&c->st, &model->tr, &model->be, c->pool, n_ctx, batch, msg,
-                          sizeof msg) != 0) {
-        calgae_pool_destroy(c->pool);
-        free(c);
+    if (calgae_state_init_seqs(&c->st, &model->tr, &model->be, c->pool, n_ctx, batch, c->n_seq,
+                               msg, sizeof msg) != 0) {
+        calgae_context_free(c);
         return calgae_api_status(err, CALGAE_ERR_MEMORY, msg);
     }
     *out = c;
@@ -69,7 +83,14 @@ void calgae_context_free(calgae_context *c)
     if (!c)
         return;
     calgae_state_free(&c->st);
-    calgae_pool_destroy(c->pool);
+    if (c->pool)
+        calgae_pool_destroy(c->pool);
+    free(c->seq);
+    free(c->seq_logits);
+    free(c->tok_seq);
+    free(c->tok_pos);
+    free(c->want);
+    free(c->seq_add);
     free(c);
 }
 
@@ -80,7 +101,7 @@ int calgae_context_size(const calgae_context *c)
 
 int calgae_context_pos(const calgae_context *c)
 {
-    return c ? c->pos : 0;
+    return c ? c->seq[0].pos : 0;
 }
 
 int calgae_context_threads(const calgae_context *c)
@@ -92,10 +113,13 @@ calgae_status calgae_eval(calgae_context *c, const calgae_token *tokens, int n, 
 {
     if (!c || n < 0 || (n > 0 && !tokens))
         return calgae_api_fail(err, CALGAE_ERR_ARGUMENT, "calgae_eval: bad arguments");
-    if (n > c->st.ctx - c->pos)
+    if (c->n_seq > 1) /* the rows must land in sequence 0's own logits */
+        return calgae_eval_seqs_zero(c, tokens, n, err);
+    calgae_seq *q = &c->seq[0];
+    if (n > c->st.ctx - q->pos)
         return calgae_api_fail(err, CALGAE_ERR_CONTEXT,
                                "%d tokens do not fit the context: %d of %d positions used", n,
-                               c->pos, c->st.ctx);
+                               q->pos, c->st.ctx);
     const int vocab = c->model->tr.cfg.vocab_size;
     for (int i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= vocab)
@@ -104,34 +128,27 @@ calgae_status calgae_eval(calgae_context *c, const calgae_token *tokens, int n, 
     char msg[CALGAE_ERR_LEN];
     for (int done = 0; done < n;) {
         int chunk = n - done < c->st.max_batch ? n - done : c->st.max_batch;
-        if (calgae_forward(&c->st, tokens + done, chunk, c->pos, 0, msg, sizeof msg) != 0) {
-            c->have_logits = 0;
+        if (calgae_forward(&c->st, tokens + done, chunk, q->pos, 0, msg, sizeof msg) != 0) {
+            q->have_logits = 0;
             return calgae_api_status(err, CALGAE_ERR_ARGUMENT, msg);
         }
-        c->pos += chunk;
+        q->pos += chunk;
         done += chunk;
-        c->have_logits = 1;
-        c->last = tokens[done - 1];
+        q->have_logits = 1;
+        q->logits = c->st.logits;
+        q->last = tokens[done - 1];
     }
     return calgae_api_ok(err);
 }
 
 const float *calgae_get_logits(const calgae_context *c)
 {
-    return c && c->have_logits ? c->st.logits : NULL;
+    return calgae_get_logits_seq(c, 0);
 }
 
 calgae_status calgae_context_truncate(calgae_context *c, int pos, calgae_error *err)
 {
-    if (!c || pos < 0 || pos > c->pos)
-        return calgae_api_fail(err, CALGAE_ERR_ARGUMENT, "cannot truncate the context to %d of %d",
-                               pos, c ? c->pos : 0);
-    if (pos < c->pos)
-        c->have_logits = 0;
-    c->pos = pos;
-    if (pos == 0)
-        c->last = -1;
-    return calgae_api_ok(err);
+    return calgae_context_seq_truncate(c, 0, pos, err);
 }
 
 /* ---- state ---- */
@@ -161,9 +178,9 @@ static state_header header_of(const calgae_context *c)
     h.dim = cfg->dim;
     h.hidden = cfg->hidden_dim;
     h.n_heads = cfg->n_heads;
-    h.pos = c->pos;
-    h.last = c->last;
-    h.have_logits = c->have_logits;
+    h.pos = c->seq[0].pos;
+    h.last = c->seq[0].last;
+    h.have_logits = c->seq[0].have_logits;
     return h;
 }
 
@@ -177,7 +194,8 @@ size_t calgae_state_size(const calgae_context *c)
 {
     if (!c)
         return 0;
-    return sizeof(state_header) + body_size(&c->model->tr.cfg, c->pos, c->have_logits);
+    return sizeof(state_header) +
+           body_size(&c->model->tr.cfg, c->seq[0].pos, c->seq[0].have_logits);
 }
 
 calgae_status calgae_state_save(const calgae_context *c, void *buf, size_t cap, size_t *written,
@@ -192,7 +210,7 @@ calgae_status calgae_state_save(const calgae_context *c, void *buf, size_t cap, 
         return calgae_api_fail(err, CALGAE_ERR_SPACE, "the state needs %zu bytes, the buffer has %zu",
                                need, cap);
     const calgae_config *cfg = &c->model->tr.cfg;
-    const size_t row = kv_dim_of(cfg) * sizeof(float), span = (size_t)c->pos * row;
+    const size_t row = kv_dim_of(cfg) * sizeof(float), span = (size_t)c->seq[0].pos * row;
     state_header h = header_of(c);
     uint8_t *p = buf;
     memcpy(p, &h, sizeof h);
@@ -204,8 +222,8 @@ calgae_status calgae_state_save(const calgae_context *c, void *buf, size_t cap, 
         memcpy(p, c->st.value_cache + off, span);
         p += span;
     }
-    if (c->have_logits)
-        memcpy(p, c->st.logits, (size_t)cfg->vocab_size * sizeof(float));
+    if (c->seq[0].have_logits)
+        memcpy(p, c->seq[0].logits, (size_t)cfg->vocab_size * sizeof(float));
     return calgae_api_ok(err);
 }
 
@@ -242,11 +260,13 @@ calgae_status calgae_state_load(calgae_context *c, const void *buf, size_t size,
         memcpy(c->st.value_cache + off, p, span);
         p += span;
     }
+    calgae_seq *q = &c->seq[0];
+    q->logits = c->n_seq > 1 ? c->seq_logits : c->st.logits;
     if (h.have_logits)
-        memcpy(c->st.logits, p, (size_t)cfg->vocab_size * sizeof(float));
-    c->pos = h.pos;
-    c->last = h.last;
-    c->have_logits = h.have_logits;
+        memcpy((float *)q->logits, p, (size_t)cfg->vocab_size * sizeof(float));
+    q->pos = h.pos;
+    q->last = h.last;
+    q->have_logits = h.have_logits;
     return calgae_api_ok(err);
 }
 

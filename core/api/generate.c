@@ -50,7 +50,7 @@ calgae_status calgae_generate_tokens(calgae_context *ctx, calgae_sampler *smp,
     const double t1 = calgae_now_ms();
     res.n_prompt = n;
     res.prompt_ms = t1 - t0;
-    calgae_decoder dec = {.tok = v->tok, .prev = ctx->last};
+    calgae_decoder dec = {.tok = v->tok, .prev = ctx->seq[0].last};
     char text[CALGAE_DECODE_MAX];
     res.stop_reason = CALGAE_STOP_LENGTH;
     while (res.n_generated < p->max_tokens) {

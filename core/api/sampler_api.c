@@ -68,7 +68,12 @@ void calgae_sampler_reset(calgae_sampler *s)
 
 calgae_token calgae_sampler_sample(calgae_sampler *s, const calgae_context *ctx)
 {
-    const float *logits = calgae_get_logits(ctx);
+    return calgae_sampler_sample_seq(s, ctx, 0);
+}
+
+calgae_token calgae_sampler_sample_seq(calgae_sampler *s, const calgae_context *ctx, int seq)
+{
+    const float *logits = calgae_get_logits_seq(ctx, seq);
     if (!s || !logits)
         return -1;
     memcpy(s->scratch, logits, (size_t)s->s.vocab_size * sizeof *s->scratch);

@@ -4,6 +4,10 @@
  * projection, residual, RMSNorm, SwiGLU FFN, residual; final RMSNorm and classifier. Every
  * matrix product goes through the plugins, split into row ranges on the thread pool;
  * attention is split over (token, head) pairs. Nothing is allocated per token.
+ *
+ * A batch may mix sequences (llama.cpp's llama_batch with seq_id): each token carries its own
+ * sequence and position, the products run over the whole batch at once, and only attention
+ * looks at the token's own sequence's cache.
  */
 #include "forward.h"
 
@@ -26,19 +30,28 @@ static int64_t grain_for(int64_t items, int64_t work_per_item, int64_t grain)
 int calgae_state_init(calgae_state *s, const calgae_transformer *m, const calgae_backends *be,
                       calgae_pool *pool, int ctx, int max_batch, char *err, size_t err_len)
 {
+    return calgae_state_init_seqs(s, m, be, pool, ctx, max_batch, 1, err, err_len);
+}
+
+int calgae_state_init_seqs(calgae_state *s, const calgae_transformer *m,
+                           const calgae_backends *be, calgae_pool *pool, int ctx, int max_batch,
+                           int n_seq, char *err, size_t err_len)
+{
     memset(s, 0, sizeof *s);
     const calgae_config *c = &m->cfg;
-    if (ctx < 1 || max_batch < 1)
-        return calgae_fail(err, err_len, "context %d and batch %d must be positive", ctx, max_batch);
+    if (ctx < 1 || max_batch < 1 || n_seq < 1)
+        return calgae_fail(err, err_len, "context %d, batch %d and sequences %d must be positive",
+                           ctx, max_batch, n_seq);
     s->model = m;
     s->be = be;
     s->pool = pool;
     s->ctx = ctx;
     s->max_batch = max_batch;
+    s->n_seq = n_seq;
     const size_t B = (size_t)max_batch, dim = (size_t)c->dim, hid = (size_t)c->hidden_dim;
     const size_t kv_dim = (size_t)c->head_size * (size_t)c->n_kv_heads;
     const size_t widest = dim > hid ? dim : hid;
-    const size_t kv = (size_t)c->n_layers * (size_t)ctx * kv_dim;
+    const size_t kv = (size_t)n_seq * (size_t)c->n_layers * (size_t)ctx * kv_dim;
     s->x = calloc(B * dim, sizeof(float));
     s->xb = calloc(B * dim, sizeof(float));
     s->xb2 = calloc(B * dim, sizeof(float));
@@ -52,9 +65,14 @@ int calgae_state_init(calgae_state *s, const calgae_transformer *m, const calgae
     s->xq = calloc(B * q8_blocks, q8->type_size);
     s->key_cache = calloc(kv, sizeof(float));
     s->value_cache = calloc(kv, sizeof(float));
+    s->kbuf = calloc(B * kv_dim, sizeof(float));
+    s->vbuf = calloc(B * kv_dim, sizeof(float));
+    s->tok_seq = calloc(B, sizeof(int));
+    s->tok_pos = calloc(B, sizeof(int));
     s->logits = calloc(B * (size_t)c->vocab_size, sizeof(float));
     if (!s->x || !s->xb || !s->xb2 || !s->q || !s->hb || !s->hb2 || !s->att || !s->cs ||
-        !s->xq || !s->key_cache || !s->value_cache || !s->logits) {
+        !s->xq || !s->key_cache || !s->value_cache || !s->kbuf || !s->vbuf || !s->tok_seq ||
+        !s->tok_pos || !s->logits) {
         calgae_state_free(s);
         return calgae_fail(err, err_len, "out of memory for a context of %d (KV cache %zu MiB)",
                            ctx, 2 * kv * sizeof(float) >> 20);
@@ -75,6 +93,10 @@ void calgae_state_free(calgae_state *s)
     free(s->xq);
     free(s->key_cache);
     free(s->value_cache);
+    free(s->kbuf);
+    free(s->vbuf);
+    free(s->tok_seq);
+    free(s->tok_pos);
     free(s->logits);
     memset(s, 0, sizeof *s);
 }
@@ -180,8 +202,16 @@ static int product1(calgae_state *s, const float *x, int n_tok, const calgae_wei
 
 struct attn_job {
     calgae_state *s;
-    int layer, pos, n_tok;
+    int layer;
 };
+
+/* Where sequence seq's rows of layer l start in the key (or value) cache. */
+static size_t cache_offset(const calgae_state *s, int seq, int l)
+{
+    const calgae_config *c = &s->model->cfg;
+    const size_t kv_dim = (size_t)c->head_size * (size_t)c->n_kv_heads;
+    return ((size_t)seq * (size_t)c->n_layers + (size_t)l) * (size_t)s->ctx * kv_dim;
+}
 
 static void attn_task(void *ctx, int64_t begin, int64_t end, int thread)
 {
@@ -190,14 +220,13 @@ static void attn_task(void *ctx, int64_t begin, int64_t end, int thread)
     const calgae_config *c = &s->model->cfg;
     const int hs = c->head_size, dim = c->dim;
     const int kv_dim = hs * c->n_kv_heads, group = c->n_heads / c->n_kv_heads;
-    const size_t layer_off = (size_t)j->layer * (size_t)s->ctx * (size_t)kv_dim;
     const float scale = 1.0f / sqrtf((float)hs);
     float *att = s->att + (size_t)thread * (size_t)s->ctx;
     for (int64_t item = begin; item < end; item++) {
         const int t = (int)(item / c->n_heads), h = (int)(item % c->n_heads);
-        const int p = j->pos + t; /* causal: this token sees positions 0..p */
+        const int p = s->tok_pos[t]; /* causal: this token sees its sequence's 0..p */
         const float *q = s->q + (size_t)t * dim + (size_t)h * hs;
-        const size_t head_off = layer_off + (size_t)(h / group) * hs;
+        const size_t head_off = cache_offset(s, s->tok_seq[t], j->layer) + (size_t)(h / group) * hs;
         for (int k = 0; k <= p; k++)
             att[k] = s->be->dot_f32(q, s->key_cache + head_off + (size_t)k * kv_dim, hs) * scale;
         s->be->softmax(att, p + 1);
@@ -221,7 +250,17 @@ static void rope_table(const calgae_config *c, int pos, float *cs)
     }
 }
 
-static int layer_forward(calgae_state *s, int l, int n, int pos)
+/* Whether the batch is one run of consecutive positions of one sequence, whose keys and values
+ * the products can write straight into the cache. */
+static int contiguous(const calgae_state *s, int n)
+{
+    for (int t = 1; t < n; t++)
+        if (s->tok_seq[t] != s->tok_seq[0] || s->tok_pos[t] != s->tok_pos[0] + t)
+            return 0;
+    return 1;
+}
+
+static int layer_forward(calgae_state *s, int l, int n)
 {
     const calgae_transformer *m = s->model;
     const calgae_config *c = &m->cfg;
@@ -229,8 +268,10 @@ static int layer_forward(calgae_state *s, int l, int n, int pos)
     const calgae_backends *be = s->be;
     const int dim = c->dim, hid = c->hidden_dim, hs = c->head_size;
     const int64_t kv_dim = (int64_t)hs * c->n_kv_heads;
-    float *kc = s->key_cache + ((size_t)l * s->ctx + (size_t)pos) * (size_t)kv_dim;
-    float *vc = s->value_cache + ((size_t)l * s->ctx + (size_t)pos) * (size_t)kv_dim;
+    const int direct = contiguous(s, n);
+    const size_t first_row = cache_offset(s, s->tok_seq[0], l) + (size_t)s->tok_pos[0] * kv_dim;
+    float *kc = direct ? s->key_cache + first_row : s->kbuf;
+    float *vc = direct ? s->value_cache + first_row : s->vbuf;
 
     for (int t = 0; t < n; t++)
         be->rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm, dim, c->eps);
@@ -247,9 +288,18 @@ static int layer_forward(calgae_state *s, int l, int n, int pos)
         be->rope(s->q + (size_t)t * dim, c->n_heads, hs, c->n_rot, cs);
         be->rope(kc + (size_t)t * kv_dim, c->n_kv_heads, hs, c->n_rot, cs);
     }
-    struct attn_job aj = {s, l, pos, n};
+    if (!direct) /* scatter the batch's keys and values to their sequences' cache rows */
+        for (int t = 0; t < n; t++) {
+            const size_t row = cache_offset(s, s->tok_seq[t], l) + (size_t)s->tok_pos[t] * kv_dim;
+            memcpy(s->key_cache + row, kc + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
+            memcpy(s->value_cache + row, vc + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
+        }
+    int longest = 0;
+    for (int t = 0; t < n; t++)
+        longest = s->tok_pos[t] + 1 > longest ? s->tok_pos[t] + 1 : longest;
+    struct attn_job aj = {s, l};
     const int64_t pairs = (int64_t)n * c->n_heads;
-    calgae_pool_for(s->pool, pairs, grain_for(pairs, (int64_t)(pos + n) * hs * 2, 1), attn_task, &aj);
+    calgae_pool_for(s->pool, pairs, grain_for(pairs, (int64_t)longest * hs * 2, 1), attn_task, &aj);
     if (s->observe)
         s->observe(s->observe_user, l, CALGAE_SITE_ATTN_OUT, s->xb, n, dim);
     if (product1(s, s->xb, n, &L->wo, s->xb2, dim) != 0)
@@ -277,36 +327,69 @@ static int layer_forward(calgae_state *s, int l, int n, int pos)
     return 0;
 }
 
-int calgae_forward(calgae_state *s, const int32_t *tokens, int n, int pos, int all_logits,
-                   char *err, size_t err_len)
+/* The pass over tokens whose sequences and positions are already in s->tok_seq/tok_pos.
+ * Logits for the tokens want marks; with want NULL, for every token, or the last alone. */
+static int forward_batch(calgae_state *s, const int32_t *tokens, int n, const unsigned char *want,
+                         int only_last, char *err, size_t err_len)
 {
     const calgae_transformer *m = s->model;
     const calgae_config *c = &m->cfg;
     const int dim = c->dim;
-    if (n < 1 || n > s->max_batch)
-        return calgae_fail(err, err_len, "batch of %d tokens (at most %d)", n, s->max_batch);
-    if (pos < 0 || pos > s->ctx - n)
-        return calgae_fail(err, err_len, "context full: %d tokens do not fit after position %d "
-                           "of %d (raise --ctx)", n, pos, s->ctx);
     for (int t = 0; t < n; t++) {
         if (tokens[t] < 0 || tokens[t] >= c->vocab_size)
             return calgae_fail(err, err_len, "token id %d is outside the vocabulary (0..%d)",
                                tokens[t], c->vocab_size - 1);
         const char *row = (const char *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes;
         calgae_dequantize_row(m->tok_embd.type, row, s->x + (size_t)t * dim, dim);
-        rope_table(c, pos + t, s->cs + (size_t)t * c->n_rot);
+        rope_table(c, s->tok_pos[t], s->cs + (size_t)t * c->n_rot);
     }
     for (int l = 0; l < c->n_layers; l++)
-        if (layer_forward(s, l, n, pos) != 0)
+        if (layer_forward(s, l, n) != 0)
             return calgae_fail(err, err_len, "no plugin could compute layer %d", l);
 
-    const int first = all_logits ? 0 : n - 1, rows = n - first;
-    for (int t = first; t < n; t++)
-        s->be->rmsnorm(s->xb + (size_t)(t - first) * dim, s->x + (size_t)t * dim, m->out_norm,
-                       dim, c->eps);
+    int rows = 0;
+    for (int t = 0; t < n; t++)
+        if (want ? want[t] != 0 : !only_last || t == n - 1)
+            s->be->rmsnorm(s->xb + (size_t)rows++ * dim, s->x + (size_t)t * dim, m->out_norm, dim,
+                           c->eps);
+    if (rows == 0)
+        return 0;
     if (s->observe)
         s->observe(s->observe_user, c->n_layers, CALGAE_SITE_OUTPUT, s->xb, rows, dim);
     if (product1(s, s->xb, rows, &m->output, s->logits, c->vocab_size) != 0)
         return calgae_fail(err, err_len, "no plugin could compute the classifier");
     return 0;
+}
+
+int calgae_forward(calgae_state *s, const int32_t *tokens, int n, int pos, int all_logits,
+                   char *err, size_t err_len)
+{
+    if (n < 1 || n > s->max_batch)
+        return calgae_fail(err, err_len, "batch of %d tokens (at most %d)", n, s->max_batch);
+    if (pos < 0 || pos > s->ctx - n)
+        return calgae_fail(err, err_len, "context full: %d tokens do not fit after position %d "
+                           "of %d (raise --ctx)", n, pos, s->ctx);
+    for (int t = 0; t < n; t++) {
+        s->tok_seq[t] = 0;
+        s->tok_pos[t] = pos + t;
+    }
+    return forward_batch(s, tokens, n, NULL, !all_logits, err, err_len);
+}
+
+int calgae_forward_seqs(calgae_state *s, const int32_t *tokens, const int *seq, const int *pos,
+                        const unsigned char *want, int n, char *err, size_t err_len)
+{
+    if (n < 1 || n > s->max_batch)
+        return calgae_fail(err, err_len, "batch of %d tokens (at most %d)", n, s->max_batch);
+    for (int t = 0; t < n; t++) {
+        if (seq[t] < 0 || seq[t] >= s->n_seq)
+            return calgae_fail(err, err_len, "sequence %d out of range (0..%d)", seq[t],
+                               s->n_seq - 1);
+        if (pos[t] < 0 || pos[t] >= s->ctx)
+            return calgae_fail(err, err_len, "context full: position %d of sequence %d is past "
+                               "%d (raise --ctx)", pos[t], seq[t], s->ctx);
+        s->tok_seq[t] = seq[t];
+        s->tok_pos[t] = pos[t];
+    }
+    return forward_batch(s, tokens, n, want, 0, err, err_len);
 }

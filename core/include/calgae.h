@@ -39,9 +39,9 @@ extern "C" {
 #endif
 
 #define CALGAE_VERSION_MAJOR 0
-#define CALGAE_VERSION_MINOR 2
+#define CALGAE_VERSION_MINOR 3
 #define CALGAE_VERSION_PATCH 0
-#define CALGAE_VERSION_STRING "0.2.0"
+#define CALGAE_VERSION_STRING "0.3.0"
 
 #if defined(__GNUC__)
 #define CALGAE_API __attribute__((visibility("default")))
@@ -217,6 +217,9 @@ typedef struct calgae_context_params {
     int n_ctx;     /* KV cache capacity in tokens; 0: the model's training context */
     int n_batch;   /* most tokens per forward pass; longer inputs are split (default 64) */
     int n_threads; /* worker threads; 0: the machine's physical cores */
+    /* -- appended in 0.3 -- */
+    int n_seq;     /* independent sequences, each with its own KV cache of n_ctx positions
+                    * (default 1; at most 256); see calgae_eval_seqs */
 } calgae_context_params;
 
 CALGAE_API calgae_context_params calgae_context_default_params(void);
@@ -244,6 +247,38 @@ CALGAE_API const float *calgae_get_logits(const calgae_context *ctx);
 /* Forgets every position >= pos (0 <= pos <= current): the next eval continues at pos. The
  * logits are no longer available until then. */
 CALGAE_API calgae_status calgae_context_truncate(calgae_context *ctx, int pos,
+                                                 calgae_error *err);
+
+/* ---- several sequences in one context ----
+ *
+ * A context made with n_seq > 1 holds that many independent sequences (as llama.cpp's seq_id),
+ * numbered 0 .. n_seq-1, each with its own positions and KV cache; the functions above act on
+ * sequence 0. One calgae_eval_seqs call runs a single forward pass over tokens of any of them,
+ * so each weight matrix is read once for all: N sequences sampled side by side cost far less
+ * than N runs one after another (the matrix products dominate and are bound by reading the
+ * weights). */
+
+CALGAE_API int calgae_context_n_seq(const calgae_context *ctx);
+/* Positions held in sequence seq's cache; 0 for a seq out of range. */
+CALGAE_API int calgae_context_seq_pos(const calgae_context *ctx, int seq);
+
+/* Appends tokens[i] to sequence seqs[i] (at that sequence's next position), for i in 0..n, in
+ * order: a sequence may appear several times and its tokens follow each other. Batches longer
+ * than n_batch are split. Afterwards calgae_get_logits_seq gives, for each sequence that got a
+ * token, its last token's logits; the other sequences keep theirs. CALGAE_ERR_ARGUMENT for a
+ * sequence out of range, CALGAE_ERR_CONTEXT when a sequence would pass n_ctx, CALGAE_ERR_TOKEN
+ * for an id outside the vocabulary: nothing is evaluated then. */
+CALGAE_API calgae_status calgae_eval_seqs(calgae_context *ctx, const calgae_token *tokens,
+                                          const int *seqs, int n, calgae_error *err);
+/* Sequence seq's last evaluated token's logits ([n_vocab] floats), valid until the next call
+ * that changes the context; NULL when it has none or seq is out of range. */
+CALGAE_API const float *calgae_get_logits_seq(const calgae_context *ctx, int seq);
+/* Forgets sequence seq's positions >= pos, as calgae_context_truncate does for sequence 0. */
+CALGAE_API calgae_status calgae_context_seq_truncate(calgae_context *ctx, int seq, int pos,
+                                                     calgae_error *err);
+/* Makes sequence dst a copy of sequence src (positions, keys, values, logits): a prompt
+ * evaluated once in one sequence starts any number of continuations. */
+CALGAE_API calgae_status calgae_context_seq_copy(calgae_context *ctx, int src, int dst,
                                                  calgae_error *err);
 
 /* ---- KV state ---- */
@@ -291,6 +326,10 @@ CALGAE_API void calgae_sampler_free(calgae_sampler *smp);
 /* Picks the next token from the context's last logits (the context is not changed) and
  * records it for the repetition penalty. -1 when the context has no logits. */
 CALGAE_API calgae_token calgae_sampler_sample(calgae_sampler *smp, const calgae_context *ctx);
+/* As calgae_sampler_sample, from sequence seq's logits (calgae_get_logits_seq); give each
+ * sequence its own sampler, so that each has its own seed and penalty history. */
+CALGAE_API calgae_token calgae_sampler_sample_seq(calgae_sampler *smp, const calgae_context *ctx,
+                                                  int seq);
 /* Records a token that was not sampled (a prompt's) for the repetition penalty. */
 CALGAE_API void calgae_sampler_accept(calgae_sampler *smp, calgae_token token);
 /* Forgets the recorded tokens (the generator's state is kept). */
