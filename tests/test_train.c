@@ -54,7 +54,7 @@ static double check_group(calgae_train_model *tm, const float *teacher, float *d
     double num2 = 0.0, diff2 = 0.0;
     for (size_t i = g.off; i < g.off + g.len; i++) {
         const float saved = tm->params[i];
-        const float h = 3e-3f * (fabsf(saved) > 1.0f ? fabsf(saved) : 1.0f);
+        const float h = 1e-3f * (fabsf(saved) > 1.0f ? fabsf(saved) : 1.0f);
         tm->params[i] = saved + h;
         const double lp = loss_of(tm, teacher, dl);
         tm->params[i] = saved - h;
