@@ -104,10 +104,14 @@ typedef struct calgae_adamw {
 /* The cosine schedule's learning rate at step (0-based): linear warmup, then cosine to lr/10. */
 float calgae_adamw_lr(const calgae_adamw *o, int step);
 
-/* One AdamW step on every parameter whose mask entry is 1 (mask NULL: all). Weight decay
- * applies to the matrices only, never to RMSNorm weights. Returns the gradient norm before
- * clipping, or -1 when out of memory. */
-double calgae_adamw_step(calgae_train_model *tm, const calgae_adamw *o, int step,
-                         const uint8_t *mask);
+/* One AdamW step over n parameters p with gradients g and moments m, v (zero at first);
+ * decay[i] (NULL: none) says where weight decay applies. Returns the gradient norm before
+ * clipping. */
+double calgae_adamw_update(const calgae_adamw *o, int step, float *p, const float *g, float *m,
+                           float *v, const uint8_t *decay, size_t n);
+
+/* calgae_adamw_update on every parameter of tm, weight decay on the matrices only, never on
+ * RMSNorm weights. Returns the gradient norm, or -1 when out of memory. */
+double calgae_adamw_step(calgae_train_model *tm, const calgae_adamw *o, int step);
 
 #endif

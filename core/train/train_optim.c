@@ -77,8 +77,29 @@ float calgae_adamw_lr(const calgae_adamw *o, int step)
     return o->lr * (0.1f + 0.9f * cosine);
 }
 
-double calgae_adamw_step(calgae_train_model *tm, const calgae_adamw *o, int step,
-                         const uint8_t *mask)
+double calgae_adamw_update(const calgae_adamw *o, int step, float *p, const float *g, float *m,
+                           float *v, const uint8_t *decay, size_t n)
+{
+    double sq = 0.0;
+    for (size_t i = 0; i < n; i++)
+        sq += (double)g[i] * g[i];
+    const double gnorm = sqrt(sq);
+    const float clip = o->clip > 0.0f && gnorm > o->clip ? (float)(o->clip / gnorm) : 1.0f;
+    const float lr = calgae_adamw_lr(o, step);
+    const float b1c = 1.0f - powf(o->beta1, (float)(step + 1));
+    const float b2c = 1.0f - powf(o->beta2, (float)(step + 1));
+    for (size_t i = 0; i < n; i++) {
+        const float gi = g[i] * clip;
+        m[i] = o->beta1 * m[i] + (1.0f - o->beta1) * gi;
+        v[i] = o->beta2 * v[i] + (1.0f - o->beta2) * gi * gi;
+        const float mh = m[i] / b1c, vh = v[i] / b2c;
+        const float wd = decay && decay[i] ? o->weight_decay : 0.0f;
+        p[i] -= lr * (mh / (sqrtf(vh) + o->eps) + wd * p[i]);
+    }
+    return gnorm;
+}
+
+double calgae_adamw_step(calgae_train_model *tm, const calgae_adamw *o, int step)
 {
     if (!tm->adam_m) {
         tm->adam_m = calloc(tm->n_params, sizeof(float));
@@ -86,24 +107,6 @@ double calgae_adamw_step(calgae_train_model *tm, const calgae_adamw *o, int step
         if (!tm->adam_m || !tm->adam_v)
             return -1.0;
     }
-    double sq = 0.0;
-    for (size_t i = 0; i < tm->n_params; i++)
-        if (!mask || mask[i])
-            sq += (double)tm->grads[i] * tm->grads[i];
-    const double gnorm = sqrt(sq);
-    const float clip = o->clip > 0.0f && gnorm > o->clip ? (float)(o->clip / gnorm) : 1.0f;
-    const float lr = calgae_adamw_lr(o, step);
-    const float b1c = 1.0f - powf(o->beta1, (float)(step + 1));
-    const float b2c = 1.0f - powf(o->beta2, (float)(step + 1));
-    for (size_t i = 0; i < tm->n_params; i++) {
-        if (mask && !mask[i])
-            continue;
-        const float g = tm->grads[i] * clip;
-        tm->adam_m[i] = o->beta1 * tm->adam_m[i] + (1.0f - o->beta1) * g;
-        tm->adam_v[i] = o->beta2 * tm->adam_v[i] + (1.0f - o->beta2) * g * g;
-        const float mh = tm->adam_m[i] / b1c, vh = tm->adam_v[i] / b2c;
-        const float wd = tm->decay[i] ? o->weight_decay : 0.0f;
-        tm->params[i] -= lr * (mh / (sqrtf(vh) + o->eps) + wd * tm->params[i]);
-    }
-    return gnorm;
+    return calgae_adamw_update(o, step, tm->params, tm->grads, tm->adam_m, tm->adam_v, tm->decay,
+                               tm->n_params);
 }
