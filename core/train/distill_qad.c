@@ -90,11 +90,14 @@ int calgae_qad_init(calgae_qad *q, const calgae_transformer *student, calgae_tra
     }
     q->norm_dst[2 * L] = tm->p.out_norm;
     /* the matrices whose blocks have free floats */
-    const calgae_weight *srcs[7 * 1024 + 2];
-    float *dsts[7 * 1024 + 2];
+    const calgae_weight **srcs = malloc((size_t)(7 * L + 2) * sizeof *srcs);
+    float **dsts = malloc((size_t)(7 * L + 2) * sizeof *dsts);
     int n = 0;
-    if (L > 1024)
-        return calgae_fail(err, err_len, "%s: too many layers", student->path);
+    if (!srcs || !dsts) {
+        free(srcs);
+        free(dsts);
+        goto oom;
+    }
     srcs[n] = &student->tok_embd, dsts[n++] = tm->p.embd;
     if (!student->tied)
         srcs[n] = &student->output, dsts[n++] = tm->p.cls;
@@ -108,16 +111,20 @@ int calgae_qad_init(calgae_qad *q, const calgae_transformer *student, calgae_tra
             srcs[n] = w[k], dsts[n++] = d[k];
     }
     size_t n_blocks = 0, n_min = 0;
-    for (int i = 0; i < n; i++) {
+    int bad = 0;
+    for (int i = 0; i < n && !bad; i++) {
         if (!trainable_type(srcs[i]->type))
             continue;
         calgae_qad_tensor *t = &q->t[q->n_t++];
-        if (tensor_init(t, srcs[i], dsts[i]) != 0)
-            goto oom;
+        bad = tensor_init(t, srcs[i], dsts[i]) != 0;
         t->r_off = (size_t)q->n_norms * (size_t)q->dim + n_blocks;
         n_blocks += (size_t)t->n_blocks;
         n_min += t->has_min ? (size_t)t->n_blocks : 0;
     }
+    free(srcs);
+    free(dsts);
+    if (bad)
+        goto oom;
     if (q->n_t == 0) {
         calgae_qad_free(q);
         return calgae_fail(err, err_len, "%s: no Q4_0, Q4_1 or Q8_0 matrix to train (a quantized "
