@@ -18,6 +18,7 @@ int calgae_cmd_verify(int argc, char **argv);
 int calgae_cmd_bench(int argc, char **argv);
 int calgae_cmd_quantize(int argc, char **argv);
 int calgae_cmd_perplexity(int argc, char **argv);
+int calgae_cmd_distill(int argc, char **argv);
 /* `calgae info --model M`: metadata, tensors, parameter count, bytes read per token. */
 int calgae_cmd_info(int argc, char **argv);
 /* `calgae chat`; also `calgae run -i` / `--interactive`, which calgae_run_wants_chat spots. */

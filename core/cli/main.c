@@ -19,6 +19,7 @@ static const char usage[] =
     "  logits     write the raw logits of a token sequence (for testing)\n"
     "  quantize   write a model as Q8_0/Q4_0/Q4_1 GGUF, by round-to-nearest or AWQ\n"
     "  perplexity perplexity on a text; KL divergence and top-1 agreement against a base model\n"
+    "  distill    train a quantized copy or a smaller model from a teacher (knowledge distillation)\n"
     "  bench      prompt and generation speed per backend and thread count\n"
     "  backends   list the kernel plugins found; 'backends verify NAME|FILE.so' checks one\n"
     "  info       a model's metadata, tensors, parameter count and bytes read per token\n"
@@ -37,6 +38,7 @@ static const struct {
     {"quantize", calgae_cmd_quantize}, {"perplexity", calgae_cmd_perplexity},
     {"bench", calgae_cmd_bench},       {"backends", calgae_cmd_backends},
     {"info", calgae_cmd_info},         {"chat", calgae_cmd_chat},
+    {"distill", calgae_cmd_distill},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
