@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "gguf.h"
+#include "hf.h"
 
 /* A folder holding one model: exactly one *.gguf, else exactly one *.bin not named tokenizer. */
 static int pick_in_folder(const char *dir, char *out, size_t out_len, char *err, size_t err_len)
@@ -52,6 +53,14 @@ int calgae_transformer_load(calgae_transformer *m, const char *path, char *err, 
         return calgae_fail(err, err_len, "%.200s...: path longer than %d bytes", path,
                            CALGAE_PATH_MAX - 1);
     struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && calgae_hf_is_folder(path)) {
+        if (calgae_transformer_load_hf(m, path, err, err_len) != 0) {
+            calgae_transformer_free(m);
+            return -1;
+        }
+        snprintf(m->path, sizeof m->path, "%s", path);
+        return 0;
+    }
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         if (pick_in_folder(path, file, sizeof file, err, err_len) != 0)
             return -1;
