@@ -53,6 +53,11 @@ int calgae_hf_add_tokenizer(calgae_hf *h, const char *tok_json, size_t tok_len,
 int calgae_transformer_load_hf(calgae_transformer *m, const char *dir, char *err,
                                size_t err_len);
 
+/* A vocabulary from a tokenizer.json file alone (`--tokenizer tokenizer.json`), with the
+ * tokenizer_config.json and config.json beside it when they are there. */
+int calgae_hf_load_tokenizer_json(calgae_tokenizer *t, const char *path, char *err,
+                                  size_t err_len);
+
 /* Buffers a loaded model owns (freed with h). NULL when out of memory. */
 void *calgae_hf_alloc(calgae_hf *h, size_t bytes);
 

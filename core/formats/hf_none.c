@@ -30,3 +30,11 @@ int calgae_transformer_load_hf(calgae_transformer *m, const char *dir, char *err
     return calgae_fail(err, err_len, "%s: Hugging Face folders need cJSON, absent in this "
                        "build", dir);
 }
+
+int calgae_hf_load_tokenizer_json(calgae_tokenizer *t, const char *path, char *err,
+                                  size_t err_len)
+{
+    (void)t;
+    return calgae_fail(err, err_len, "%s: tokenizer.json needs cJSON, absent in this build",
+                       path);
+}

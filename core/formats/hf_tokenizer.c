@@ -67,8 +67,10 @@ static int vocab_size(const cJSON *vocab, const cJSON *added, int32_t *n, const 
         if (cJSON_IsNumber(id) && id->valuedouble > hi)
             hi = id->valuedouble;
     }
-    if (!(hi >= 0 && hi < (1 << 22)))
-        return calgae_fail(err, err_len, "%s: vocabulary is empty or too large", name);
+    /* every id is filled once: more ids than entries means a hole, found before allocating */
+    int entries = cJSON_GetArraySize(vocab) + (added ? cJSON_GetArraySize(added) : 0);
+    if (!(hi >= 0 && hi < entries))
+        return calgae_fail(err, err_len, "%s: vocabulary is empty or its ids have holes", name);
     *n = (int32_t)hi + 1;
     return 0;
 }
@@ -167,16 +169,30 @@ static const char *split_regex(const cJSON *j)
     return NULL;
 }
 
-/* llama.cpp's pre-tokenizer names for the regexes these families ship: Llama 3 splits digits
- * in threes, Qwen2 one by one, GPT-2 has no Split (ByteLevel's own regex). */
-static const char *pre_name(const cJSON *pre, const char *model_type)
+/* Whether a ByteLevel pre-tokenizer is anywhere under j. */
+static int has_byte_level(const cJSON *j)
+{
+    const cJSON *ty = cJSON_GetObjectItemCaseSensitive(j, "type");
+    if (cJSON_IsString(ty) && strcmp(ty->valuestring, "ByteLevel") == 0)
+        return 1;
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "pretokenizers");
+    for (const cJSON *c = cJSON_IsArray(list) ? list->child : NULL; c; c = c->next)
+        if (has_byte_level(c))
+            return 1;
+    return 0;
+}
+
+/* llama.cpp's pre-tokenizer names for the regexes these families ship: Llama 3's splits digits
+ * in threes (\p{N}{1,3}), Qwen2's one by one (\p{N}|), GPT-2's has no Split (ByteLevel uses
+ * its own regex). */
+static const char *pre_name(const cJSON *pre)
 {
     const char *re = split_regex(pre);
     if (!re)
-        return "gpt-2";
+        return has_byte_level(pre) ? "gpt-2" : NULL;
     if (strstr(re, "\\p{N}{1,3}"))
         return "llama-bpe";
-    if (strstr(re, "\\p{N}") && strcmp(model_type, "qwen2") == 0)
+    if (strstr(re, "\\p{N}|"))
         return "qwen2";
     return NULL;
 }
@@ -249,12 +265,11 @@ static int add_vocab(calgae_hf *h, const cJSON *tj, const cJSON *tcfg, const cal
         return calgae_fail(err, err_len, "%s: model must be a BPE model with a vocab object and "
                            "a merges list", name);
     const int spm = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback"));
-    const char *pre = spm ? NULL : pre_name(cJSON_GetObjectItemCaseSensitive(tj, "pre_tokenizer"),
-                                            c->model_type);
+    const char *pre = spm ? NULL : pre_name(cJSON_GetObjectItemCaseSensitive(tj, "pre_tokenizer"));
     if (!spm && !pre)
         return calgae_fail(err, err_len, "%s: unknown pre-tokenizer (known: Llama 3's, Qwen2's, "
                            "GPT-2's)", name);
-    int32_t n;
+    int32_t n = 0;
     if (vocab_size(vocab, added, &n, name, err, err_len) != 0)
         return -1;
     calgae_gguf_str *toks = calgae_hf_meta_arr_str(h, "tokenizer.ggml.tokens", (size_t)n);

@@ -216,32 +216,78 @@ static int read_json_file(const char *dir, const char *file, calgae_map *map, in
     return calgae_map_file(map, p, err, err_len);
 }
 
-static int load_tokenizer(calgae_transformer *m, const calgae_hf_config *hc, const char *dir,
-                          char *err, size_t err_len)
+/* tokenizer.json at path (tokenizer_config.json beside it, when there is one) as metadata in
+ * h, then as a vocabulary in t. */
+static void dir_of(const char *path, char *dir, size_t cap)
 {
+    snprintf(dir, cap, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, cap, ".");
+}
+
+static int tokenizer_into(calgae_hf *h, calgae_tokenizer *t, const char *path,
+                          const calgae_hf_config *hc, char *err, size_t err_len)
+{
+    char dir[CALGAE_PATH_MAX];
+    dir_of(path, dir, sizeof dir);
     calgae_map tj, tc;
-    int rc = read_json_file(dir, "tokenizer.json", &tj, 0, err, err_len);
-    if (rc != 0)
-        return rc < 0 ? -1 : 0; /* no tokenizer.json: --tokenizer may give one */
-    if ((rc = read_json_file(dir, "tokenizer_config.json", &tc, 0, err, err_len)) < 0) {
+    if (calgae_map_file(&tj, path, err, err_len) != 0)
+        return -1;
+    if (read_json_file(dir, "tokenizer_config.json", &tc, 0, err, err_len) < 0) {
         calgae_unmap(&tj);
         return -1;
     }
-    char name[CALGAE_PATH_MAX + 32];
-    snprintf(name, sizeof name, "%s/tokenizer.json", dir);
-    rc = calgae_hf_add_tokenizer(m->hf, (const char *)tj.data, tj.size,
-                                 tc.data ? (const char *)tc.data : NULL, tc.size, hc, name, err,
-                                 err_len);
+    int rc = calgae_hf_add_tokenizer(h, (const char *)tj.data, tj.size,
+                                     tc.data ? (const char *)tc.data : NULL, tc.size, hc, path,
+                                     err, err_len);
     calgae_unmap(&tj);
     calgae_unmap(&tc);
-    if (rc == 0)
-        rc = calgae_tokenizer_load_gguf(&m->tokenizer, &m->hf->meta, name, err, err_len);
-    if (rc != 0)
+    return rc == 0 ? calgae_tokenizer_load_gguf(t, &h->meta, path, err, err_len) : -1;
+}
+
+int calgae_hf_load_tokenizer_json(calgae_tokenizer *t, const char *path, char *err,
+                                  size_t err_len)
+{
+    calgae_hf_config hc = {.bos_id = -1, .eos_id = -1, .model_type = "llama"};
+    char dir[CALGAE_PATH_MAX], name[CALGAE_PATH_MAX + 16];
+    dir_of(path, dir, sizeof dir);
+    snprintf(name, sizeof name, "%s/config.json", dir);
+    calgae_map cj;
+    int rc = read_json_file(dir, "config.json", &cj, 0, err, err_len);
+    if (rc < 0)
+        return -1;
+    if (rc == 0) { /* config.json beside: the model type and BOS/EOS ids */
+        rc = calgae_hf_parse_config((const char *)cj.data, cj.size, &hc, name, err, err_len);
+        calgae_unmap(&cj);
+        if (rc != 0)
+            return -1;
+    }
+    calgae_hf *h = calgae_hf_new();
+    if (!h)
+        return calgae_fail(err, err_len, "%s: out of memory", path);
+    rc = tokenizer_into(h, t, path, &hc, err, err_len);
+    calgae_hf_free(h);
+    return rc;
+}
+
+static int load_tokenizer(calgae_transformer *m, const calgae_hf_config *hc, const char *dir,
+                          char *err, size_t err_len)
+{
+    char path[CALGAE_PATH_MAX + 32];
+    struct stat st;
+    if (join(path, sizeof path, dir, "tokenizer.json", err, err_len) != 0)
+        return -1;
+    if (stat(path, &st) != 0)
+        return 0; /* no tokenizer.json: --tokenizer may give one */
+    if (tokenizer_into(m->hf, &m->tokenizer, path, hc, err, err_len) != 0)
         return -1;
     m->has_tokenizer = 1;
     if (m->tokenizer.n_vocab > hc->cfg.vocab_size)
         return calgae_fail(err, err_len, "%s: vocabulary has %d tokens but the model only %d",
-                           name, m->tokenizer.n_vocab, hc->cfg.vocab_size);
+                           path, m->tokenizer.n_vocab, hc->cfg.vocab_size);
     return 0;
 }
 
