@@ -1,6 +1,5 @@
 /* cmd_convert.c - `calgae convert`: a llama2.c checkpoint (or any model we read) to GGUF, or
  * to a Hugging Face folder with --to-hf. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -57,17 +56,6 @@ static int parse_st_dtype(const char *s, int *dtype)
     return -1;
 }
 
-static int parse_shards(const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return -1;
-    *out = (int)v;
-    return 0;
-}
-
 int calgae_cmd_convert(int argc, char **argv)
 {
     static const struct option longs[] = {
@@ -100,12 +88,13 @@ int calgae_cmd_convert(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'S':
-            if (parse_shards(optarg, 1, 1 << 16, &shards) != 0) {
-                calgae_cli_error("--shards: '%s' is not a number from 1 to 65536", optarg);
+        case 'S': {
+            long v;
+            if (calgae_parse_int("--shards", optarg, 1, 1 << 16, &v) != 0)
                 return 2;
-            }
+            shards = (int)v;
             break;
+        }
         case 'h': fputs(usage, stdout); return 0;
         case ':':
         default: return calgae_option_error("convert", c, argv, longs);

@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 
+#include "convert_hf.h"
 #include "hf.h"
 
 int calgae_hf_is_folder(const char *dir)
@@ -37,4 +38,12 @@ int calgae_hf_load_tokenizer_json(calgae_tokenizer *t, const char *path, char *e
     (void)t;
     return calgae_fail(err, err_len, "%s: tokenizer.json needs cJSON, absent in this build",
                        path);
+}
+
+int calgae_convert_to_hf(const calgae_transformer *m, const calgae_tokenizer *t, int dtype,
+                         int shards, const char *out_dir, char *err, size_t err_len)
+{
+    (void)m, (void)t, (void)dtype, (void)shards;
+    return calgae_fail(err, err_len, "%s: Hugging Face folders need cJSON, absent in this "
+                       "build", out_dir);
 }
