@@ -24,5 +24,7 @@ int calgae_cmd_info(int argc, char **argv);
 /* `calgae chat`; also `calgae run -i` / `--interactive`, which calgae_run_wants_chat spots. */
 int calgae_cmd_chat(int argc, char **argv);
 int calgae_run_wants_chat(int argc, char **argv);
+/* `calgae fetch-model ORG/NAME`: a Hugging Face Hub repository into huggingface_hub's cache. */
+int calgae_cmd_fetch(int argc, char **argv);
 
 #endif
