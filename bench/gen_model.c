@@ -37,6 +37,9 @@ static const struct shape shapes[] = {
      * intact, so Q8_0 activation values land on exact .5 ties (4/8 of 127) that any two correct
      * implementations may round apart */
     {"ci-blocks", 160, 416, 2, 5, 1, 256, 1},
+    /* the K-quant tests' model (tests/kquant_dequant_test.py): every matrix is whole 256-value
+     * super-blocks, small enough that llama-quantize's outputs can be committed */
+    {"ci-kblocks", 256, 256, 2, 4, 2, 256, 1},
 };
 
 static uint64_t rng_state;

@@ -104,7 +104,10 @@ static void test_every_row_is_consistent(void **state)
  * step for Q8_0 (d = amax / 127) plus the scale's fp16 rounding moving the grid point (up to
  * 127 d 2^-11 = amax 2^-11); one step for Q4_0 (d = amax / 8; the side opposite the extreme
  * clamps +8 to 7) plus 8 d 2^-11; half a step for Q4_1 (d = (max - min) / 15 <= 2 amax / 15)
- * plus the fp16 rounding of d (15 d 2^-11 <= 2 amax 2^-11) and of m (amax 2^-11). */
+ * plus the fp16 rounding of d (15 d 2^-11 <= 2 amax 2^-11) and of m (amax 2^-11).
+ * Q5_0 and Q5_1 as Q4_0 and Q4_1 with twice the levels (d = amax / 16, (max - min) / 31);
+ * Q8_K half a step of amax / 127 with a float scale (its rounding, 2^-24 relative, well
+ * inside the 1.01); BF16 half an ulp of an 8-bit mantissa, at any exponent (a binary32's). */
 static const struct bound {
     uint32_t type;
     double rel_value, rel_block, abs;
@@ -114,6 +117,10 @@ static const struct bound {
     {CALGAE_TYPE_Q8_0, 0.0, 0.5 / 127.0 + 1.01 * 0x1p-11, 0.0},
     {CALGAE_TYPE_Q4_0, 0.0, 1.0 / 8.0 + 1.01 * 0x1p-11, 0.0},
     {CALGAE_TYPE_Q4_1, 0.0, 1.0 / 15.0 + 3.01 * 0x1p-11, 0.0},
+    {CALGAE_TYPE_Q5_0, 0.0, 1.0 / 16.0 + 1.01 * 0x1p-11, 0.0},
+    {CALGAE_TYPE_Q5_1, 0.0, 1.0 / 31.0 + 3.01 * 0x1p-11, 0.0},
+    {CALGAE_TYPE_Q8_K, 0.0, 1.01 * 0.5 / 127.0, 0.0},
+    {CALGAE_TYPE_BF16, 0x1p-8, 0.0, 0x1p-133},
 };
 
 static const struct bound *bound_of(uint32_t type)
