@@ -1,7 +1,7 @@
 /*
  * kblocks.h - ggml's 5-bit (Q5_0, Q5_1), K-quant (Q2_K .. Q6_K, Q8_K), IQ4 (IQ4_NL, IQ4_XS)
  * and BF16 formats in plain C: dequantization of rows for every one of them, and ggml's
- * reference quantization where it is a plain rounding (Q5_0, Q5_1, Q8_K, BF16). The block
+ * reference quantization of each (the plain roundings here, the fitted ones in kquantize.c). The block
  * layouts are in calgae_plugin.h; the arithmetic follows ggml-quants.c (dequantize_row_*,
  * quantize_row_*_ref) operation for operation, so our floats are llama.cpp's floats.
  */
@@ -33,6 +33,16 @@ void calgae_quantize_row_q5_0(const float *x, calgae_block_q5_0 *y, int64_t n);
 void calgae_quantize_row_q5_1(const float *x, calgae_block_q5_1 *y, int64_t n);
 void calgae_quantize_row_q8_k(const float *x, calgae_block_q8_k *y, int64_t n);
 void calgae_quantize_row_bf16(const float *x, calgae_bf16 *y, int64_t n);
+
+/* ggml's reference quantizers of the K and IQ4 types (quant/kquantize.c): what llama-quantize
+ * writes for them without an importance matrix, byte for byte. */
+void calgae_quantize_row_q2_k(const float *x, calgae_block_q2_k *y, int64_t n);
+void calgae_quantize_row_q3_k(const float *x, calgae_block_q3_k *y, int64_t n);
+void calgae_quantize_row_q4_k(const float *x, calgae_block_q4_k *y, int64_t n);
+void calgae_quantize_row_q5_k(const float *x, calgae_block_q5_k *y, int64_t n);
+void calgae_quantize_row_q6_k(const float *x, calgae_block_q6_k *y, int64_t n);
+void calgae_quantize_row_iq4_nl(const float *x, calgae_block_iq4_nl *y, int64_t n);
+void calgae_quantize_row_iq4_xs(const float *x, calgae_block_iq4_xs *y, int64_t n);
 
 /* The 16 levels of IQ4_NL and IQ4_XS (ggml's kvalues_iq4nl). */
 extern const int8_t calgae_iq4nl_levels[16];

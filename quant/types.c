@@ -58,20 +58,13 @@ BLOCK_ROWS(q5_0)
 BLOCK_ROWS(q5_1)
 BLOCK_ROWS(q8_k)
 BLOCK_ROWS(bf16)
-
-/* types read but not yet written: dequantization only */
-#define READ_ROWS(t)                                                                         \
-    static void t##_to_float(const void *x, float *y, int64_t n)                              \
-    {                                                                                          \
-        calgae_dequantize_row_##t(x, y, n);                                                    \
-    }
-READ_ROWS(q2_k)
-READ_ROWS(q3_k)
-READ_ROWS(q4_k)
-READ_ROWS(q5_k)
-READ_ROWS(q6_k)
-READ_ROWS(iq4_nl)
-READ_ROWS(iq4_xs)
+BLOCK_ROWS(q2_k)
+BLOCK_ROWS(q3_k)
+BLOCK_ROWS(q4_k)
+BLOCK_ROWS(q5_k)
+BLOCK_ROWS(q6_k)
+BLOCK_ROWS(iq4_nl)
+BLOCK_ROWS(iq4_xs)
 
 /* ---- The table -------------------------------------------------------------------------- */
 
@@ -102,22 +95,18 @@ static const calgae_type_info table[TYPE_IDS] = {
 #define ROW(id, t, blck, block, act, ftype)                                                   \
     [CALGAE_TYPE_##id] = {CALGAE_TYPE_##id, #id, blck, sizeof(block), alignof(block),         \
                           t##_to_float, t##_from_float, CALGAE_TYPE_##act, 0, 0, ftype}
-#define READ_ROW(id, t, blck, block, act, ftype)                                              \
-    [CALGAE_TYPE_##id] = {CALGAE_TYPE_##id, #id, blck, sizeof(block), alignof(block),         \
-                          t##_to_float, NULL, CALGAE_TYPE_##act, 0, 0, ftype}
     ROW(Q5_0, q5_0, CALGAE_QK, calgae_block_q5_0, Q8_0, 8),
     ROW(Q5_1, q5_1, CALGAE_QK, calgae_block_q5_1, Q8_0, 9),
-    READ_ROW(Q2_K, q2_k, CALGAE_QK_K, calgae_block_q2_k, Q8_K, 10),
-    READ_ROW(Q3_K, q3_k, CALGAE_QK_K, calgae_block_q3_k, Q8_K, 11),
-    READ_ROW(Q4_K, q4_k, CALGAE_QK_K, calgae_block_q4_k, Q8_K, 14),
-    READ_ROW(Q5_K, q5_k, CALGAE_QK_K, calgae_block_q5_k, Q8_K, 16),
-    READ_ROW(Q6_K, q6_k, CALGAE_QK_K, calgae_block_q6_k, Q8_K, 18),
+    ROW(Q2_K, q2_k, CALGAE_QK_K, calgae_block_q2_k, Q8_K, 10),
+    ROW(Q3_K, q3_k, CALGAE_QK_K, calgae_block_q3_k, Q8_K, 11),
+    ROW(Q4_K, q4_k, CALGAE_QK_K, calgae_block_q4_k, Q8_K, 14),
+    ROW(Q5_K, q5_k, CALGAE_QK_K, calgae_block_q5_k, Q8_K, 16),
+    ROW(Q6_K, q6_k, CALGAE_QK_K, calgae_block_q6_k, Q8_K, 18),
     ROW(Q8_K, q8_k, CALGAE_QK_K, calgae_block_q8_k, Q8_K, 0),
-    READ_ROW(IQ4_NL, iq4_nl, CALGAE_QK, calgae_block_iq4_nl, Q8_0, 25),
-    READ_ROW(IQ4_XS, iq4_xs, CALGAE_QK_K, calgae_block_iq4_xs, Q8_K, 30),
+    ROW(IQ4_NL, iq4_nl, CALGAE_QK, calgae_block_iq4_nl, Q8_0, 25),
+    ROW(IQ4_XS, iq4_xs, CALGAE_QK_K, calgae_block_iq4_xs, Q8_K, 30),
     ROW(BF16, bf16, 1, calgae_bf16, BF16, 32),
 #undef ROW
-#undef READ_ROW
 };
 
 const calgae_type_info *calgae_type_traits(uint32_t type)
