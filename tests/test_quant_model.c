@@ -348,8 +348,8 @@ static void test_write_types(void **state)
     char path[1100], err[CALGAE_ERR_LEN];
     env_path("CALGAE_TEST_TMP", "test_quant.gguf", path, sizeof path);
     const calgae_qmeta meta = {"rtn", 0, 0};
-    const calgae_qtypes tied = {CALGAE_TYPE_Q8_0, CALGAE_TYPE_Q8_0, CALGAE_TYPE_Q8_0};
-    const calgae_qtypes mixed = {CALGAE_TYPE_Q4_1, CALGAE_TYPE_F32, CALGAE_TYPE_Q4_0};
+    const calgae_qtypes tied = {.matrix = CALGAE_TYPE_Q8_0, .embd = CALGAE_TYPE_Q8_0, .output = CALGAE_TYPE_Q8_0};
+    const calgae_qtypes mixed = {.matrix = CALGAE_TYPE_Q4_1, .embd = CALGAE_TYPE_F32, .output = CALGAE_TYPE_Q4_0};
     calgae_qsizes qs;
     calgae_transformer m;
     assert_int_equal(calgae_quantize_write(&fx.model, &fx.tok, &tied, &meta, path, &qs, err, sizeof err), 0);
