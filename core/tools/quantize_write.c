@@ -146,9 +146,10 @@ int calgae_quantize_write(const calgae_transformer *m, const calgae_tokenizer *t
     const int widest = m->cfg.dim > m->cfg.hidden_dim ? m->cfg.dim : m->cfg.hidden_dim;
     wr.row = malloc((size_t)widest * sizeof(float));
     int rc = -1;
-    /* general.file_type after the layers' matrices, the bulk of the weights; 2 is ggml's
+    /* general.file_type after the layers' matrices, the bulk of the weights, or the mixture's
+     * llama_ftype as llama-quantize records it; 2 is ggml's
      * GGML_QNT_VERSION, which llama.cpp's quantizer records */
-    if (!wr.w || !wr.row || calgae_convert_add_hparams(wr.w, m, types->matrix, 2) ||
+    if (!wr.w || !wr.row || calgae_convert_add_hparams(wr.w, m, types->recipe ? CALGAE_FTYPE_FLAG | types->recipe->ftype : types->matrix, 2) ||
         add_meta(wr.w, meta) || calgae_convert_add_vocab(wr.w, t) || add_tensors(&wr, m, types)) {
         calgae_fail(err, err_len, "%s: out of memory while quantizing", m->path);
         goto out;
