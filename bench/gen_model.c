@@ -37,6 +37,13 @@ static const struct shape shapes[] = {
      * intact, so Q8_0 activation values land on exact .5 ties (4/8 of 127) that any two correct
      * implementations may round apart */
     {"ci-blocks", 160, 416, 2, 5, 1, 256, 1},
+    /* the K-quant tests' model (tests/kquant_dequant_test.py): every matrix is whole 256-value
+     * super-blocks, small enough that llama-quantize's outputs can be committed */
+    {"ci-kblocks", 256, 256, 2, 4, 2, 256, 1},
+    /* the mixture test's model (tests/kquant_recipe_test.py): 16 layers, so that every
+     * layer rule of llama-quantize's mixtures (first and last eighth, every third, first
+     * sixteenth, first four) picks some layers and not others; 4 query heads per KV head */
+    {"ci-kmix", 256, 256, 16, 4, 1, 256, 1},
 };
 
 static uint64_t rng_state;

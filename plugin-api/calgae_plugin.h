@@ -54,7 +54,18 @@ enum calgae_type {
     CALGAE_TYPE_F16 = 1,
     CALGAE_TYPE_Q4_0 = 2,
     CALGAE_TYPE_Q4_1 = 3,
+    CALGAE_TYPE_Q5_0 = 6,
+    CALGAE_TYPE_Q5_1 = 7,
     CALGAE_TYPE_Q8_0 = 8,
+    CALGAE_TYPE_Q2_K = 10,
+    CALGAE_TYPE_Q3_K = 11,
+    CALGAE_TYPE_Q4_K = 12,
+    CALGAE_TYPE_Q5_K = 13,
+    CALGAE_TYPE_Q6_K = 14,
+    CALGAE_TYPE_Q8_K = 15,
+    CALGAE_TYPE_IQ4_NL = 20,
+    CALGAE_TYPE_IQ4_XS = 23,
+    CALGAE_TYPE_BF16 = 30,
 };
 
 /* Elements per quantization block (ggml's QK4_0, QK4_1, QK8_0). */
@@ -97,6 +108,119 @@ _Static_assert(sizeof(calgae_block_q8_0) == 34, "block_q8_0 must match ggml");
 _Static_assert(sizeof(calgae_block_q4_0) == 18, "block_q4_0 must match ggml");
 _Static_assert(sizeof(calgae_block_q4_1) == 20, "block_q4_1 must match ggml");
 #endif
+
+/* ---- ggml's 5-bit, K-quant and IQ4 blocks ------------------------------------------------
+ * Field order and sizes are ggml's (ggml-common.h); the assertions below pin the byte counts.
+ * The formulas are written out in quant/kblocks.c, which dequantizes each of them. */
+
+/* Values per K-quant super-block (ggml's QK_K) and bytes of its packed 6-bit scales. */
+#define CALGAE_QK_K 256
+#define CALGAE_K_SCALE_SIZE 12
+
+/* Q5_0: x[j] = d * (q - 16), q = low nibble of qs | bit j of qh << 4 (bit j + 16 for the
+ * second half). 22 bytes per 32 values. */
+typedef struct {
+    calgae_fp16 d;
+    uint8_t qh[4];
+    uint8_t qs[CALGAE_QK / 2];
+} calgae_block_q5_0;
+
+/* Q5_1: x[j] = d * q + m with q as in Q5_0. 24 bytes. */
+typedef struct {
+    calgae_fp16 d;
+    calgae_fp16 m;
+    uint8_t qh[4];
+    uint8_t qs[CALGAE_QK / 2];
+} calgae_block_q5_1;
+
+/* Q2_K: 16 groups of 16; a scale byte per group (low nibble scale, high nibble min, both times
+ * d / dmin); 2-bit codes. 84 bytes per 256 values. */
+typedef struct {
+    uint8_t scales[CALGAE_QK_K / 16];
+    uint8_t qs[CALGAE_QK_K / 4];
+    calgae_fp16 d;
+    calgae_fp16 dmin;
+} calgae_block_q2_k;
+
+/* Q3_K: 16 groups of 16 with 6-bit signed scales (packed in 12 bytes); 2 low bits in qs, the
+ * third bit in hmask (a clear bit subtracts 4). 110 bytes. */
+typedef struct {
+    uint8_t hmask[CALGAE_QK_K / 8];
+    uint8_t qs[CALGAE_QK_K / 4];
+    uint8_t scales[12];
+    calgae_fp16 d;
+} calgae_block_q3_k;
+
+/* Q4_K: 8 groups of 32 with 6-bit scales and mins (packed in 12 bytes); 4-bit codes.
+ * x = d * sc * q - dmin * m. 144 bytes. */
+typedef struct {
+    calgae_fp16 d;
+    calgae_fp16 dmin;
+    uint8_t scales[CALGAE_K_SCALE_SIZE];
+    uint8_t qs[CALGAE_QK_K / 2];
+} calgae_block_q4_k;
+
+/* Q5_K: Q4_K with a fifth bit per value in qh. 176 bytes. */
+typedef struct {
+    calgae_fp16 d;
+    calgae_fp16 dmin;
+    uint8_t scales[CALGAE_K_SCALE_SIZE];
+    uint8_t qh[CALGAE_QK_K / 8];
+    uint8_t qs[CALGAE_QK_K / 2];
+} calgae_block_q5_k;
+
+/* Q6_K: 16 groups of 16 with int8 scales; 4 low bits in ql, 2 high bits in qh; x = d * sc *
+ * (q - 32). 210 bytes. */
+typedef struct {
+    uint8_t ql[CALGAE_QK_K / 2];
+    uint8_t qh[CALGAE_QK_K / 4];
+    int8_t scales[CALGAE_QK_K / 16];
+    calgae_fp16 d;
+} calgae_block_q6_k;
+
+/* Q8_K: the activations the K-quant products take: a float scale, int8 codes and the sums of
+ * each group of 16 codes. 292 bytes. */
+typedef struct {
+    float d;
+    int8_t qs[CALGAE_QK_K];
+    int16_t bsums[CALGAE_QK_K / 16];
+} calgae_block_q8_k;
+
+/* IQ4_NL: 4-bit indices into a fixed non-linear table of 16 levels (kvalues_iq4nl), times d.
+ * 18 bytes per 32 values. */
+typedef struct {
+    calgae_fp16 d;
+    uint8_t qs[CALGAE_QK / 2];
+} calgae_block_iq4_nl;
+
+/* IQ4_XS: IQ4_NL's levels in 8 groups of 32 per super-block with 6-bit scales (low 4 bits in
+ * scales_l, high 2 in scales_h), biased by 32. 136 bytes. */
+typedef struct {
+    calgae_fp16 d;
+    uint16_t scales_h;
+    uint8_t scales_l[CALGAE_QK_K / 64];
+    uint8_t qs[CALGAE_QK_K / 2];
+} calgae_block_iq4_xs;
+
+/* BF16: the upper half of a binary32, stored as its bit pattern (ggml_bf16_t). */
+typedef uint16_t calgae_bf16;
+
+#if defined(__cplusplus)
+#define CALGAE_KQ_ASSERT static_assert
+#else
+#define CALGAE_KQ_ASSERT _Static_assert
+#endif
+CALGAE_KQ_ASSERT(sizeof(calgae_block_q5_0) == 22, "block_q5_0 must match ggml");
+CALGAE_KQ_ASSERT(sizeof(calgae_block_q5_1) == 24, "block_q5_1 must match ggml");
+CALGAE_KQ_ASSERT(sizeof(calgae_block_q2_k) == 84, "block_q2_K must match ggml");
+CALGAE_KQ_ASSERT(sizeof(calgae_block_q3_k) == 110, "block_q3_K must match ggml");
+CALGAE_KQ_ASSERT(sizeof(calgae_block_q4_k) == 144, "block_q4_K must match ggml");
+CALGAE_KQ_ASSERT(sizeof(calgae_block_q5_k) == 176, "block_q5_K must match ggml");
+CALGAE_KQ_ASSERT(sizeof(calgae_block_q6_k) == 210, "block_q6_K must match ggml");
+CALGAE_KQ_ASSERT(sizeof(calgae_block_q8_k) == 292, "block_q8_K must match ggml");
+CALGAE_KQ_ASSERT(sizeof(calgae_block_iq4_nl) == 18, "block_iq4_nl must match ggml");
+CALGAE_KQ_ASSERT(sizeof(calgae_block_iq4_xs) == 136, "block_iq4_xs must match ggml");
+#undef CALGAE_KQ_ASSERT
 
 /* binary16 -> binary32, exact for every input (subnormals, Inf and NaN included). Provided
  * here so that every plugin decodes block scales the same way without a dependency. */

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "blocks.h"
+#include "kblocks.h"
 
 /* ---- Row conversions -------------------------------------------------------------------- */
 
@@ -53,6 +54,17 @@ static void f16_from_float(const float *x, void *y, int64_t n)
 BLOCK_ROWS(q8_0)
 BLOCK_ROWS(q4_0)
 BLOCK_ROWS(q4_1)
+BLOCK_ROWS(q5_0)
+BLOCK_ROWS(q5_1)
+BLOCK_ROWS(q8_k)
+BLOCK_ROWS(bf16)
+BLOCK_ROWS(q2_k)
+BLOCK_ROWS(q3_k)
+BLOCK_ROWS(q4_k)
+BLOCK_ROWS(q5_k)
+BLOCK_ROWS(q6_k)
+BLOCK_ROWS(iq4_nl)
+BLOCK_ROWS(iq4_xs)
 
 /* ---- The table -------------------------------------------------------------------------- */
 
@@ -77,6 +89,24 @@ static const calgae_type_info table[TYPE_IDS] = {
     [CALGAE_TYPE_Q8_0] = {CALGAE_TYPE_Q8_0, "Q8_0", CALGAE_QK, sizeof(calgae_block_q8_0),
                           alignof(calgae_block_q8_0), q8_0_to_float, q8_0_from_float,
                           CALGAE_TYPE_Q8_0, SLOT(matvec_q8_0), SLOT(matmul_q8_0), 7},
+    /* Rows without product slots yet: the loader widens them to F32 (model_gguf.c). The
+     * activation form and llama_ftype are ggml's (for the K types the _S mixture's ftype,
+     * the one a file of nothing but that type would carry; Q8_K is never a file's type). */
+#define ROW(id, t, blck, block, act, ftype)                                                   \
+    [CALGAE_TYPE_##id] = {CALGAE_TYPE_##id, #id, blck, sizeof(block), alignof(block),         \
+                          t##_to_float, t##_from_float, CALGAE_TYPE_##act, 0, 0, ftype}
+    ROW(Q5_0, q5_0, CALGAE_QK, calgae_block_q5_0, Q8_0, 8),
+    ROW(Q5_1, q5_1, CALGAE_QK, calgae_block_q5_1, Q8_0, 9),
+    ROW(Q2_K, q2_k, CALGAE_QK_K, calgae_block_q2_k, Q8_K, 10),
+    ROW(Q3_K, q3_k, CALGAE_QK_K, calgae_block_q3_k, Q8_K, 11),
+    ROW(Q4_K, q4_k, CALGAE_QK_K, calgae_block_q4_k, Q8_K, 14),
+    ROW(Q5_K, q5_k, CALGAE_QK_K, calgae_block_q5_k, Q8_K, 16),
+    ROW(Q6_K, q6_k, CALGAE_QK_K, calgae_block_q6_k, Q8_K, 18),
+    ROW(Q8_K, q8_k, CALGAE_QK_K, calgae_block_q8_k, Q8_K, 0),
+    ROW(IQ4_NL, iq4_nl, CALGAE_QK, calgae_block_iq4_nl, Q8_0, 25),
+    ROW(IQ4_XS, iq4_xs, CALGAE_QK_K, calgae_block_iq4_xs, Q8_K, 30),
+    ROW(BF16, bf16, 1, calgae_bf16, BF16, 32),
+#undef ROW
 };
 
 const calgae_type_info *calgae_type_traits(uint32_t type)

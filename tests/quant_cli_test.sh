@@ -157,7 +157,7 @@ expect_error() { # name, status, message fragment, command...
         cat "$T/err"
     fi
 }
-expect_error "unknown type" 2 "unknown type 'q5_0'" "${Q[@]}" --out "$T/x.gguf" --type q5_0
+expect_error "unknown type" 2 "unknown type 'q7_0'" "${Q[@]}" --out "$T/x.gguf" --type q7_0
 expect_error "f16 is not a quantize type" 2 "unknown type 'f16'" "${Q[@]}" --out "$T/x.gguf" --type f16
 expect_error "unknown method" 2 "unknown method 'gptq'" "${Q[@]}" --out "$T/x.gguf" --type q4_0 --method gptq
 expect_error "missing --type" 2 "needs --model, --out and --type" "${Q[@]}" --out "$T/x.gguf"

@@ -475,8 +475,8 @@ static void test_bad_tensor_info(void **state)
     expect_reject(&b, "bytes overflows"); /* fits int64 in elements, not size_t in bytes */
     tensor_file(&b, "w", 1, ne8, 99, 0, 32);
     expect_reject(&b, "unknown tensor type 99");
-    tensor_file(&b, "w", 1, ne8, 6, 0, 32); /* Q5_0: real in ggml, not here */
-    expect_reject(&b, "unknown tensor type 6");
+    tensor_file(&b, "w", 1, ne8, 16, 0, 32); /* IQ2_XXS: real in ggml, not here */
+    expect_reject(&b, "unknown tensor type 16");
     tensor_file(&b, "w", 1, (const uint64_t[]){33}, CALGAE_TYPE_Q8_0, 0, 64);
     expect_reject(&b, "not a multiple of 32");
     tensor_file(&b, "w", 1, ne8, CALGAE_TYPE_F32, 16, 64);

@@ -530,11 +530,11 @@ static void test_gguf_one_change(void **state)
         check_reject_(path, cases[i].reason, where, __LINE__);
         unlink(path);
     }
-    /* A tensor type we do not support. Every type the writer takes is supported now (Q4_1
-     * included), so a good file gets a K-quant's number (12, Q4_K) patched in. */
+    /* A tensor type we do not support. Every type the writer takes is supported now (the K
+     * and IQ4 types included), so a good file gets IQ2_XXS's number (16) patched in. */
     make_gguf(path, "type.gguf", &none);
-    patch_tensor_type(path, "blk.0.attn_k.weight", 2, 12);
-    expect_reject(path, "tensor 'blk.0.attn_k.weight': unknown tensor type 12");
+    patch_tensor_type(path, "blk.0.attn_k.weight", 2, 16);
+    expect_reject(path, "tensor 'blk.0.attn_k.weight': unknown tensor type 16");
 }
 
 /* The real GGUF cut inside the header, the metadata, the tensor infos and the data. */

@@ -135,8 +135,9 @@ static void run_awq_on(const calgae_transformer *src, const int32_t *ids, size_t
     char err[CALGAE_ERR_LEN];
     if (calgae_fmodel_init(f, src, err, sizeof err) != 0)
         fail_msg("%s", err);
-    calgae_awq_opts o = {.types = {type, CALGAE_TYPE_F32, type}, .ids = ids, .n_ids = n_ids,
-                         .window = window, .clip = clip, .stats_budget = budget};
+    calgae_awq_opts o = {.types = {.matrix = type, .embd = CALGAE_TYPE_F32, .output = type},
+                         .ids = ids, .n_ids = n_ids, .window = window, .clip = clip,
+                         .stats_budget = budget};
     if (calgae_awq_run(f, fx.be, pool ? pool : fx.pool, &o, rep, err, sizeof err) != 0)
         fail_msg("%s", err);
 }
@@ -348,8 +349,10 @@ static void test_write_types(void **state)
     char path[1100], err[CALGAE_ERR_LEN];
     env_path("CALGAE_TEST_TMP", "test_quant.gguf", path, sizeof path);
     const calgae_qmeta meta = {"rtn", 0, 0};
-    const calgae_qtypes tied = {CALGAE_TYPE_Q8_0, CALGAE_TYPE_Q8_0, CALGAE_TYPE_Q8_0};
-    const calgae_qtypes mixed = {CALGAE_TYPE_Q4_1, CALGAE_TYPE_F32, CALGAE_TYPE_Q4_0};
+    const calgae_qtypes tied = {.matrix = CALGAE_TYPE_Q8_0, .embd = CALGAE_TYPE_Q8_0,
+                                .output = CALGAE_TYPE_Q8_0};
+    const calgae_qtypes mixed = {.matrix = CALGAE_TYPE_Q4_1, .embd = CALGAE_TYPE_F32,
+                                 .output = CALGAE_TYPE_Q4_0};
     calgae_qsizes qs;
     calgae_transformer m;
     assert_int_equal(calgae_quantize_write(&fx.model, &fx.tok, &tied, &meta, path, &qs, err, sizeof err), 0);

@@ -104,7 +104,17 @@ static void test_every_row_is_consistent(void **state)
  * step for Q8_0 (d = amax / 127) plus the scale's fp16 rounding moving the grid point (up to
  * 127 d 2^-11 = amax 2^-11); one step for Q4_0 (d = amax / 8; the side opposite the extreme
  * clamps +8 to 7) plus 8 d 2^-11; half a step for Q4_1 (d = (max - min) / 15 <= 2 amax / 15)
- * plus the fp16 rounding of d (15 d 2^-11 <= 2 amax 2^-11) and of m (amax 2^-11). */
+ * plus the fp16 rounding of d (15 d 2^-11 <= 2 amax 2^-11) and of m (amax 2^-11).
+ * Q5_0 and Q5_1 as Q4_0 and Q4_1 with twice the levels (d = amax / 16, (max - min) / 31);
+ * Q8_K half a step of amax / 127 with a float scale (its rounding, 2^-24 relative, well
+ * inside the 1.01); BF16 half an ulp of an 8-bit mantissa, at any exponent (a binary32's).
+ * The fitted types (K, IQ4) have no closed-form bound as tight: a group of 16 or 32 spans at
+ * most 2 amax, split into 3 (Q2_K), 7 (Q3_K), 15, 31, 63 steps (Q4_K, Q5_K, Q6_K), so half a
+ * step is 1/3, 1/7, 1/15, 1/31, 1/63 of amax; the 4- or 6-bit quantized group scales can add
+ * as much again (a group's scale is rounded against the block's largest), hence twice that.
+ * IQ4's widest gap between levels is 24 of 127 at the ends: half of it, 12 / 127 of the
+ * group's largest, twice over for IQ4_XS's rounded group scales (and IQ4_NL's fit may pick a
+ * scale up to 7 tries off the extreme). */
 static const struct bound {
     uint32_t type;
     double rel_value, rel_block, abs;
@@ -114,6 +124,17 @@ static const struct bound {
     {CALGAE_TYPE_Q8_0, 0.0, 0.5 / 127.0 + 1.01 * 0x1p-11, 0.0},
     {CALGAE_TYPE_Q4_0, 0.0, 1.0 / 8.0 + 1.01 * 0x1p-11, 0.0},
     {CALGAE_TYPE_Q4_1, 0.0, 1.0 / 15.0 + 3.01 * 0x1p-11, 0.0},
+    {CALGAE_TYPE_Q5_0, 0.0, 1.0 / 16.0 + 1.01 * 0x1p-11, 0.0},
+    {CALGAE_TYPE_Q5_1, 0.0, 1.0 / 31.0 + 3.01 * 0x1p-11, 0.0},
+    {CALGAE_TYPE_Q8_K, 0.0, 1.01 * 0.5 / 127.0, 0.0},
+    {CALGAE_TYPE_BF16, 0x1p-8, 0.0, 0x1p-133},
+    {CALGAE_TYPE_Q2_K, 0.0, 2.0 / 3.0, 0.0},
+    {CALGAE_TYPE_Q3_K, 0.0, 2.0 / 7.0, 0.0},
+    {CALGAE_TYPE_Q4_K, 0.0, 2.0 / 15.0, 0.0},
+    {CALGAE_TYPE_Q5_K, 0.0, 2.0 / 31.0, 0.0},
+    {CALGAE_TYPE_Q6_K, 0.0, 2.0 / 63.0, 0.0},
+    {CALGAE_TYPE_IQ4_NL, 0.0, 2.0 * 12.0 / 127.0, 0.0},
+    {CALGAE_TYPE_IQ4_XS, 0.0, 2.0 * 12.0 / 127.0, 0.0},
 };
 
 static const struct bound *bound_of(uint32_t type)

@@ -16,14 +16,13 @@
 #include "perplexity.h"
 #include "progress.h"
 #include "quantize.h"
-#include "rtn.h"
 #include "session.h"
 
 #define DEFAULT_CALIB_TOKENS 65536 /* the paper's 128 samples of 512 tokens */
 #define BYTES_PER_TOKEN_MAX 16     /* generous: only this much of a big text is tokenized */
 
 static const char usage[] =
-    "Usage: calgae quantize --model IN --out OUT.gguf --type q8_0|q4_0|q4_1 [options]\n"
+    "Usage: calgae quantize --model IN --out OUT.gguf --type TYPE [options]\n"
     "\n"
     "Write a model as a GGUF in ggml's block types, loadable by Calgae and llama.cpp. IN is a GGUF\n"
     "(F32, F16, ...) or a llama2.c .bin. Norms stay F32; a matrix whose rows are not whole\n"
@@ -37,14 +36,21 @@ static const char usage[] =
     "Options:\n"
     "  -m, --model IN             the model (required)\n"
     "  -o, --out OUT.gguf         the file to write (required; written whole or not at all)\n"
-    "      --type TYPE            q8_0, q4_0 or q4_1 for the layers' matrices (required)\n"
+    "      --type TYPE            q8_0, q4_0 or q4_1: every layer matrix of that type; or one\n"
+    "                             of llama-quantize's: Q2_K, Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S,\n"
+    "                             Q4_K_M, Q5_K_S, Q5_K_M, Q6_K, IQ4_NL, IQ4_XS, Q5_0, Q5_1,\n"
+    "                             BF16, Q8_0, Q4_0, Q4_1 (upper case; any case for the names\n"
+    "                             not above), with llama-quantize's per-tensor mixture\n"
+    "      --pure                 with llama-quantize's types: every matrix of the base type\n"
     "      --method rtn|awq       (default rtn)\n"
     "      --calib FILE           calibration text for AWQ (required with --method awq); never\n"
     "                             evaluate on it\n"
     "      --calib-tokens N       calibration tokens (default 65536)\n"
     "      --no-clip              AWQ without the clipping search\n"
-    "      --keep-embeddings T    token embeddings in f32 or q8_0 (default f32)\n"
-    "      --output-type T        the classifier's type (default: --type)\n"
+    "      --keep-embeddings T    token embeddings in f32 or q8_0 (default f32; with\n"
+    "                             llama-quantize's types, their choice)\n"
+    "      --output-type T        the classifier's type, any ggml type (default: --type, or\n"
+    "                             llama-quantize's choice)\n"
     "      --tokenizer FILE       the vocabulary (default: the model's own, or tokenizer.bin\n"
     "                             beside a .bin)\n"
     "  -t, --threads N            worker threads (default: physical cores)\n"
@@ -60,20 +66,37 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
-static int parse_type(const char *flag, const char *s, int allow_f32, uint32_t *type)
+/* Any type of the table with a quantizer, by ggml's name in either case ("q6_k", "BF16"). */
+static int parse_any_type(const char *flag, const char *s, uint32_t *type)
 {
-    static const struct { const char *name; uint32_t type; } types[] = {
-        {"q8_0", CALGAE_TYPE_Q8_0}, {"q4_0", CALGAE_TYPE_Q4_0}, {"q4_1", CALGAE_TYPE_Q4_1},
-        {"f32", CALGAE_TYPE_F32},   {"f16", CALGAE_TYPE_F16}};
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-        if (!strcmp(s, types[i].name) && (allow_f32 || calgae_rtn_is_block_type(types[i].type))) {
-            *type = types[i].type;
-            return 0;
-        }
-    }
-    calgae_cli_error("%s: unknown type '%s' (%s)", flag, s,
-                 allow_f32 ? "f32, f16, q8_0, q4_0 or q4_1" : "q8_0, q4_0 or q4_1");
+    const calgae_type_info *t;
+    if (calgae_type_by_name(s, type) == 0 && (t = calgae_type_traits(*type)) && t->from_float &&
+        *type != CALGAE_TYPE_Q8_K)
+        return 0;
+    calgae_cli_error("%s: unknown type '%s' (a ggml type such as f32, f16, bf16, q8_0, q4_k, "
+                     "q6_k, iq4_nl)", flag, s);
     return -1;
+}
+
+/* --type: Calgae's own q8_0, q4_0, q4_1 (every layer matrix of that type; embeddings per
+ * --keep-embeddings), or a llama-quantize mixture (every other name, and the upper-case Q8_0,
+ * Q4_0, Q4_1), which picks the type of each matrix as llama-quantize does. */
+static int parse_matrix_type(const char *s, calgae_qtypes *t)
+{
+    if (strcmp(s, "q8_0") && strcmp(s, "q4_0") && strcmp(s, "q4_1")) {
+        t->recipe = calgae_recipe_by_name(s);
+        if (!t->recipe) {
+            calgae_cli_error("--type: unknown type '%s' (q8_0, q4_0, q4_1, or a llama-quantize "
+                             "type: Q2_K, Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M, Q5_K_S, "
+                             "Q5_K_M, Q6_K, IQ4_NL, IQ4_XS, Q5_0, Q5_1, Q8_0, Q4_0, Q4_1, BF16)",
+                             s);
+            return -1;
+        }
+        t->matrix = t->recipe->base;
+        return 0;
+    }
+    t->recipe = NULL;
+    return calgae_type_by_name(s, &t->matrix);
 }
 
 struct opts {
@@ -87,7 +110,7 @@ struct opts {
 static int parse(int argc, char **argv, struct opts *o)
 {
     enum { O_TYPE = 256, O_METHOD, O_CALIB, O_CALIB_TOKENS, O_NO_CLIP, O_EMBD, O_OUTPUT, O_TOK,
-           O_BACKEND };
+           O_BACKEND, O_PURE };
     static const struct option longs[] = {
         {"model", required_argument, 0, 'm'},         {"out", required_argument, 0, 'o'},
         {"type", required_argument, 0, O_TYPE},       {"method", required_argument, 0, O_METHOD},
@@ -97,6 +120,7 @@ static int parse(int argc, char **argv, struct opts *o)
         {"output-type", required_argument, 0, O_OUTPUT},
         {"tokenizer", required_argument, 0, O_TOK},   {"threads", required_argument, 0, 't'},
         {"backend", required_argument, 0, O_BACKEND}, {"verbose", no_argument, 0, 'v'},
+        {"pure", no_argument, 0, O_PURE},
         {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
     long v;
     int c;
@@ -107,9 +131,10 @@ static int parse(int argc, char **argv, struct opts *o)
         case 'm': o->so.model = optarg; break;
         case 'o': o->out = optarg; break;
         case O_TYPE:
-            if (parse_type("--type", optarg, 0, &o->types.matrix)) return 2;
+            if (parse_matrix_type(optarg, &o->types)) return 2;
             o->have_type = 1;
             break;
+        case O_PURE: o->types.pure = 1; break;
         case O_METHOD:
             if (strcmp(optarg, "rtn") && strcmp(optarg, "awq")) {
                 calgae_cli_error("--method: unknown method '%s' (rtn or awq)", optarg);
@@ -129,10 +154,11 @@ static int parse(int argc, char **argv, struct opts *o)
                 return 2;
             }
             o->types.embd = !strcmp(optarg, "f32") ? CALGAE_TYPE_F32 : CALGAE_TYPE_Q8_0;
+            o->types.embd_set = 1;
             break;
         case O_OUTPUT:
-            if (parse_type("--output-type", optarg, 1, &o->types.output)) return 2;
-            o->have_output = 1;
+            if (parse_any_type("--output-type", optarg, &o->types.output)) return 2;
+            o->have_output = o->types.output_set = 1;
             break;
         case O_TOK: o->so.tokenizer = optarg; break;
         case O_BACKEND: o->so.backend = optarg; break;
@@ -152,6 +178,10 @@ static int parse(int argc, char **argv, struct opts *o)
     }
     if (!o->have_output)
         o->types.output = o->types.matrix;
+    if (o->types.pure && !o->types.recipe) {
+        calgae_cli_error("--pure is for llama-quantize's types (Q4_K_M, ...), not q8_0/q4_0/q4_1");
+        return 2;
+    }
     if (!o->awq && (o->calib || o->calib_tokens)) {
         calgae_cli_error("--calib and --calib-tokens are for --method awq");
         return 2;
@@ -220,9 +250,13 @@ static void summary(const struct opts *o, const calgae_transformer *src, const c
     double out_mib = stat(o->out, &out) == 0 ? (double)out.st_size / mib : 0.0;
     uint64_t src_params = 0;
     const uint64_t src_bytes = source_tensor_bytes(src, &src_params);
-    fprintf(stderr, "calgae: wrote %s: %s (embeddings %s, classifier %s), %s\n", o->out,
-            calgae_type_name(o->types.matrix), calgae_type_name(o->types.embd),
-            calgae_type_name(o->types.output), o->awq ? "AWQ" : "RTN");
+    if (o->types.recipe)
+        fprintf(stderr, "calgae: wrote %s: %s%s (llama-quantize's mixture), %s\n", o->out,
+                o->types.recipe->name, o->types.pure ? " --pure" : "", o->awq ? "AWQ" : "RTN");
+    else
+        fprintf(stderr, "calgae: wrote %s: %s (embeddings %s, classifier %s), %s\n", o->out,
+                calgae_type_name(o->types.matrix), calgae_type_name(o->types.embd),
+                calgae_type_name(o->types.output), o->awq ? "AWQ" : "RTN");
     if (rep) {
         fprintf(stderr, "calgae: awq: %lld calibration tokens, %d pass%s, %d groups searched, %d "
                 "scaled; calibration output error %+.1f%% vs RTN",

@@ -20,10 +20,37 @@ static const calgae_gguf_tensor *need_tensor(const calgae_gguf *g, const char *n
     return t;
 }
 
-static int get_matrix(const calgae_gguf *g, const char *name, int64_t rows, int64_t cols,
+/* A matrix of a type the table reads but no plugin multiplies yet (the K-quant and IQ4 types,
+ * Q5_0, Q5_1, BF16) is widened to F32 once, at load: slower and larger than a kernel of its own
+ * would be, but every value is the one llama.cpp's dequantization gives. The buffer is the
+ * model's (m->widened), freed with it. */
+static int widen_to_f32(calgae_transformer *m, const calgae_gguf_tensor *t, int64_t rows,
+                        int64_t cols, size_t row_bytes, calgae_weight *w, const char *path,
+                        char *err, size_t err_len)
+{
+    if ((uint64_t)rows > SIZE_MAX / sizeof(float) / (uint64_t)cols)
+        return calgae_fail(err, err_len, "%s: tensor %s is too large", path, t->name);
+    void **list = realloc(m->widened, (m->n_widened + 1) * sizeof *list);
+    if (!list)
+        return calgae_fail(err, err_len, "%s: out of memory", path);
+    m->widened = list;
+    float *f = malloc((size_t)rows * (size_t)cols * sizeof(float));
+    if (!f)
+        return calgae_fail(err, err_len, "%s: out of memory widening %s to F32", path, t->name);
+    m->widened[m->n_widened++] = f;
+    for (int64_t r = 0; r < rows; r++)
+        calgae_dequantize_row(t->type, (const char *)t->data + (size_t)r * row_bytes,
+                              f + (size_t)r * (size_t)cols, cols);
+    w->type = CALGAE_TYPE_F32;
+    w->row_bytes = (size_t)cols * sizeof(float);
+    w->data = f;
+    return 0;
+}
+
+static int get_matrix(calgae_transformer *m, const char *name, int64_t rows, int64_t cols,
                       calgae_weight *w, const char *path, char *err, size_t err_len)
 {
-    const calgae_gguf_tensor *t = need_tensor(g, name, path, err, err_len);
+    const calgae_gguf_tensor *t = need_tensor(&m->gguf, name, path, err, err_len);
     if (!t)
         return -1;
     if (t->n_dims != 2 || t->ne[0] != cols || t->ne[1] != rows)
@@ -31,11 +58,11 @@ static int get_matrix(const calgae_gguf *g, const char *name, int64_t rows, int6
                            "%s: tensor %s has shape [%lld, %lld] (%u dims), expected [%lld, %lld]",
                            path, name, (long long)t->ne[0], (long long)t->ne[1], t->n_dims,
                            (long long)cols, (long long)rows);
-    /* a matrix type is one the plugins multiply: the type table gives it product slots */
+    /* a matrix type is one the plugins multiply (the type table gives it product slots), or
+     * one the table can dequantize, widened below */
     const calgae_type_info *ti = calgae_type_traits(t->type);
     size_t row_bytes;
-    if (!calgae_type_has_products(t->type) ||
-        calgae_type_row_bytes(t->type, cols, &row_bytes) != 0)
+    if (!ti || calgae_type_row_bytes(t->type, cols, &row_bytes) != 0)
         return calgae_fail(err, err_len, "%s: tensor %s has type %s, which is not supported",
                            path, name, calgae_type_name(t->type));
     if ((uintptr_t)t->data % ti->align != 0)
@@ -46,6 +73,8 @@ static int get_matrix(const calgae_gguf *g, const char *name, int64_t rows, int6
     w->cols = cols;
     w->row_bytes = row_bytes;
     w->data = t->data;
+    if (!calgae_type_has_products(t->type))
+        return widen_to_f32(m, t, rows, cols, row_bytes, w, path, err, err_len);
     return 0;
 }
 
@@ -122,7 +151,7 @@ static int read_config(calgae_transformer *m, const char *path, char *err, size_
     return calgae_config_check(c, path, err, err_len);
 }
 
-static int load_layer(const calgae_transformer *m, int l, calgae_layer *L, const char *path, char *err,
+static int load_layer(calgae_transformer *m, int l, calgae_layer *L, const char *path, char *err,
                       size_t err_len)
 {
     const calgae_gguf *g = &m->gguf;
@@ -133,13 +162,13 @@ static int load_layer(const calgae_transformer *m, int l, calgae_layer *L, const
     if (!(L->attn_norm = get_vector(g, NAME("attn_norm"), c->dim, path, err, err_len)) ||
         !(L->ffn_norm = get_vector(g, NAME("ffn_norm"), c->dim, path, err, err_len)))
         return -1;
-    if (get_matrix(g, NAME("attn_q"), c->dim, c->dim, &L->wq, path, err, err_len) ||
-        get_matrix(g, NAME("attn_k"), kv_dim, c->dim, &L->wk, path, err, err_len) ||
-        get_matrix(g, NAME("attn_v"), kv_dim, c->dim, &L->wv, path, err, err_len) ||
-        get_matrix(g, NAME("attn_output"), c->dim, c->dim, &L->wo, path, err, err_len) ||
-        get_matrix(g, NAME("ffn_gate"), c->hidden_dim, c->dim, &L->w_gate, path, err, err_len) ||
-        get_matrix(g, NAME("ffn_down"), c->dim, c->hidden_dim, &L->w_down, path, err, err_len) ||
-        get_matrix(g, NAME("ffn_up"), c->hidden_dim, c->dim, &L->w_up, path, err, err_len))
+    if (get_matrix(m, NAME("attn_q"), c->dim, c->dim, &L->wq, path, err, err_len) ||
+        get_matrix(m, NAME("attn_k"), kv_dim, c->dim, &L->wk, path, err, err_len) ||
+        get_matrix(m, NAME("attn_v"), kv_dim, c->dim, &L->wv, path, err, err_len) ||
+        get_matrix(m, NAME("attn_output"), c->dim, c->dim, &L->wo, path, err, err_len) ||
+        get_matrix(m, NAME("ffn_gate"), c->hidden_dim, c->dim, &L->w_gate, path, err, err_len) ||
+        get_matrix(m, NAME("ffn_down"), c->dim, c->hidden_dim, &L->w_down, path, err, err_len) ||
+        get_matrix(m, NAME("ffn_up"), c->hidden_dim, c->dim, &L->w_up, path, err, err_len))
         return -1;
 #undef NAME
     return 0;
@@ -153,7 +182,7 @@ int calgae_transformer_load_gguf(calgae_transformer *m, const char *path, char *
     if (read_config(m, path, err, err_len) != 0)
         return -1;
     const calgae_config *c = &m->cfg;
-    if (get_matrix(&m->gguf, "token_embd.weight", c->vocab_size, c->dim, &m->tok_embd, path,
+    if (get_matrix(m, "token_embd.weight", c->vocab_size, c->dim, &m->tok_embd, path,
                    err, err_len) != 0)
         return -1;
     if (!(m->out_norm = get_vector(&m->gguf, "output_norm.weight", c->dim, path, err, err_len)))
@@ -161,7 +190,7 @@ int calgae_transformer_load_gguf(calgae_transformer *m, const char *path, char *
     m->tied = calgae_gguf_find_tensor(&m->gguf, "output.weight") == NULL;
     if (m->tied)
         m->output = m->tok_embd;
-    else if (get_matrix(&m->gguf, "output.weight", c->vocab_size, c->dim, &m->output, path, err,
+    else if (get_matrix(m, "output.weight", c->vocab_size, c->dim, &m->output, path, err,
                         err_len) != 0)
         return -1;
     /* The layer array is sized by block_count, a header value: bound it by the file first. Each
@@ -181,7 +210,9 @@ int calgae_transformer_load_gguf(calgae_transformer *m, const char *path, char *
     for (int l = 0; l < c->n_layers; l++)
         if (load_layer(m, l, &m->layers[l], path, err, err_len) != 0)
             return -1;
-    m->file_type = m->layers[0].wq.type;
+    /* the stored type, also where the matrix was widened to F32 */
+    const calgae_gguf_tensor *q0 = calgae_gguf_find_tensor(&m->gguf, "blk.0.attn_q.weight");
+    m->file_type = q0 ? q0->type : m->layers[0].wq.type;
     if (calgae_gguf_find_kv(&m->gguf, "tokenizer.ggml.tokens")) {
         if (calgae_tokenizer_load_gguf(&m->tokenizer, &m->gguf, path, err, err_len) != 0)
             return -1;

@@ -13,6 +13,9 @@
 void calgae_transformer_free(calgae_transformer *m)
 {
     free(m->layers);
+    for (size_t i = 0; i < m->n_widened; i++)
+        free(m->widened[i]);
+    free(m->widened);
     if (m->has_tokenizer)
         calgae_tokenizer_free(&m->tokenizer);
     if (m->format == CALGAE_FORMAT_GGUF)

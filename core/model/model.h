@@ -63,6 +63,9 @@ typedef struct calgae_transformer {
     int has_tokenizer;
     calgae_tokenizer tokenizer;
     uint32_t file_type;     /* the dominant matrix type, for display */
+    /* F32 copies of matrices whose stored type no plugin multiplies (formats/model_gguf.c) */
+    void **widened;
+    size_t n_widened;
 } calgae_transformer;
 
 void calgae_transformer_free(calgae_transformer *m);

@@ -68,7 +68,10 @@ int calgae_convert_add_hparams(calgae_gguf_writer *w, const calgae_transformer *
     const calgae_type_info *ti = calgae_type_traits(type); /* llama.cpp's ftype for the type */
     return calgae_gguf_add_str(w, "general.architecture", "llama") ||
            calgae_gguf_add_str(w, "general.name", base ? base + 1 : m->path) ||
-           calgae_gguf_add_u32(w, "general.file_type", ti ? ti->file_type : 0) ||
+           calgae_gguf_add_u32(w, "general.file_type",
+                               type & CALGAE_FTYPE_FLAG ? type & ~CALGAE_FTYPE_FLAG
+                               : ti                     ? ti->file_type
+                                                        : 0) ||
            (quantization_version != 0 &&
             calgae_gguf_add_u32(w, "general.quantization_version", quantization_version)) ||
            calgae_gguf_add_u32(w, "llama.context_length", (uint32_t)c->ctx) ||

@@ -30,8 +30,10 @@ int calgae_convert_to_gguf(const calgae_transformer *m, const calgae_tokenizer *
  *
  * add_hparams: general.architecture, general.name (m's file name) and general.file_type
  * (llama.cpp's llama_ftype for matrices of `type`); general.quantization_version unless
- * quantization_version is 0; the llama.* hyperparameters.
+ * quantization_version is 0; the llama.* hyperparameters. A `type` of CALGAE_FTYPE_FLAG | f writes
+ * llama_ftype f itself (a mixture's, such as 15 for Q4_K_M).
  * add_vocab: tokenizer.ggml.*, a SentencePiece ("llama") vocabulary. */
+#define CALGAE_FTYPE_FLAG 0x80000000u
 int calgae_convert_add_hparams(calgae_gguf_writer *w, const calgae_transformer *m, uint32_t type,
                                uint32_t quantization_version);
 int calgae_convert_add_vocab(calgae_gguf_writer *w, const calgae_tokenizer *t);

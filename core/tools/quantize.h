@@ -38,13 +38,20 @@
 #include "model.h"
 #include "pool.h"
 #include "progress.h"
+#include "quantize_recipe.h"
 #include "tokenizer.h"
 
-/* The types written: the layers' matrices, the token embeddings and the classifier. */
+/* The types written: the layers' matrices, the token embeddings and the classifier. With a
+ * recipe (quantize_recipe.h), each matrix gets llama-quantize's choice under it instead (matrix
+ * is then the recipe's base type, for AWQ's search); embd and output still override it when
+ * their own flags are set. */
 typedef struct calgae_qtypes {
     uint32_t matrix;
     uint32_t embd;
     uint32_t output;
+    const calgae_recipe *recipe; /* NULL: the three types above as they are */
+    int pure;                    /* with a recipe: llama-quantize --pure */
+    int embd_set, output_set;    /* with a recipe: embd / output were asked for explicitly */
 } calgae_qtypes;
 
 /* A model whose every tensor is a private, writable F32 copy. `model` is an ordinary view of it

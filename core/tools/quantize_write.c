@@ -37,9 +37,24 @@ static int keep(struct writer *wr, void *p)
     return 0;
 }
 
+/* The stored type: llama-quantize's choice under a recipe, else the asked-for type, F32 where
+ * its blocks do not tile the row. */
+static uint32_t pick(const calgae_transformer *m, const calgae_qtypes *t, uint32_t asked,
+                     enum calgae_tensor_role role, int layer, int64_t cols)
+{
+    if (!t->recipe)
+        return calgae_rtn_storage_type(asked, cols);
+    if ((role == CALGAE_ROLE_TOKEN_EMBD && t->embd_set) ||
+        (role == CALGAE_ROLE_OUTPUT && t->output_set))
+        return calgae_rtn_storage_type(asked, cols);
+    const calgae_tensor_place p = {role, layer, m->cfg.n_layers,
+                                   m->cfg.n_kv_heads > 0 ? m->cfg.n_heads / m->cfg.n_kv_heads : 1,
+                                   m->tied, cols};
+    return calgae_recipe_type(t->recipe, t->pure, &p);
+}
+
 static int add_matrix(struct writer *wr, const char *name, const calgae_weight *src, uint32_t type)
 {
-    type = calgae_rtn_storage_type(type, src->cols);
     size_t row_bytes;
     if (calgae_type_row_bytes(type, src->cols, &row_bytes) != 0)
         return -1;
@@ -79,21 +94,29 @@ static int add_meta(calgae_gguf_writer *w, const calgae_qmeta *q)
 static int add_tensors(struct writer *wr, const calgae_transformer *m, const calgae_qtypes *t)
 {
     const calgae_config *c = &m->cfg;
-    if (add_matrix(wr, "token_embd.weight", &m->tok_embd, t->embd))
+    if (add_matrix(wr, "token_embd.weight", &m->tok_embd,
+                   pick(m, t, t->embd, CALGAE_ROLE_TOKEN_EMBD, 0, c->dim)))
         return -1;
     for (int l = 0; l < c->n_layers; l++) {
         const calgae_layer *L = &m->layers[l];
         char name[96];
 #define NAME(s) (snprintf(name, sizeof name, "blk.%d." s ".weight", l), name)
         if (add_vector(wr, NAME("attn_norm"), L->attn_norm, c->dim) ||
-            add_matrix(wr, NAME("attn_q"), &L->wq, t->matrix) ||
-            add_matrix(wr, NAME("attn_k"), &L->wk, t->matrix) ||
-            add_matrix(wr, NAME("attn_v"), &L->wv, t->matrix) ||
-            add_matrix(wr, NAME("attn_output"), &L->wo, t->matrix) ||
+            add_matrix(wr, NAME("attn_q"), &L->wq,
+                       pick(m, t, t->matrix, CALGAE_ROLE_ATTN_Q, l, L->wq.cols)) ||
+            add_matrix(wr, NAME("attn_k"), &L->wk,
+                       pick(m, t, t->matrix, CALGAE_ROLE_ATTN_K, l, L->wk.cols)) ||
+            add_matrix(wr, NAME("attn_v"), &L->wv,
+                       pick(m, t, t->matrix, CALGAE_ROLE_ATTN_V, l, L->wv.cols)) ||
+            add_matrix(wr, NAME("attn_output"), &L->wo,
+                       pick(m, t, t->matrix, CALGAE_ROLE_ATTN_OUTPUT, l, L->wo.cols)) ||
             add_vector(wr, NAME("ffn_norm"), L->ffn_norm, c->dim) ||
-            add_matrix(wr, NAME("ffn_gate"), &L->w_gate, t->matrix) ||
-            add_matrix(wr, NAME("ffn_down"), &L->w_down, t->matrix) ||
-            add_matrix(wr, NAME("ffn_up"), &L->w_up, t->matrix))
+            add_matrix(wr, NAME("ffn_gate"), &L->w_gate,
+                       pick(m, t, t->matrix, CALGAE_ROLE_FFN_GATE, l, L->w_gate.cols)) ||
+            add_matrix(wr, NAME("ffn_down"), &L->w_down,
+                       pick(m, t, t->matrix, CALGAE_ROLE_FFN_DOWN, l, L->w_down.cols)) ||
+            add_matrix(wr, NAME("ffn_up"), &L->w_up,
+                       pick(m, t, t->matrix, CALGAE_ROLE_FFN_UP, l, L->w_up.cols)))
             return -1;
 #undef NAME
     }
@@ -101,10 +124,12 @@ static int add_tensors(struct writer *wr, const calgae_transformer *m, const cal
         return -1;
     /* a tied classifier stays tied (llama.cpp then reads token_embd, as we do) only when it is
      * stored like the embeddings; otherwise it becomes a tensor of its own */
-    if (m->tied && calgae_rtn_storage_type(t->output, c->dim) ==
-                       calgae_rtn_storage_type(t->embd, c->dim))
+    const uint32_t out = pick(m, t, t->output, CALGAE_ROLE_OUTPUT, 0, c->dim);
+    if (m->tied && (t->recipe && !t->output_set
+                        ? 1 /* llama-quantize keeps a tied classifier tied */
+                        : out == pick(m, t, t->embd, CALGAE_ROLE_TOKEN_EMBD, 0, c->dim)))
         return 0;
-    return add_matrix(wr, "output.weight", &m->output, t->output);
+    return add_matrix(wr, "output.weight", &m->output, out);
 }
 
 int calgae_quantize_write(const calgae_transformer *m, const calgae_tokenizer *t,
@@ -121,9 +146,10 @@ int calgae_quantize_write(const calgae_transformer *m, const calgae_tokenizer *t
     const int widest = m->cfg.dim > m->cfg.hidden_dim ? m->cfg.dim : m->cfg.hidden_dim;
     wr.row = malloc((size_t)widest * sizeof(float));
     int rc = -1;
-    /* general.file_type after the layers' matrices, the bulk of the weights; 2 is ggml's
+    /* general.file_type after the layers' matrices, the bulk of the weights, or the mixture's
+     * llama_ftype as llama-quantize records it; 2 is ggml's
      * GGML_QNT_VERSION, which llama.cpp's quantizer records */
-    if (!wr.w || !wr.row || calgae_convert_add_hparams(wr.w, m, types->matrix, 2) ||
+    if (!wr.w || !wr.row || calgae_convert_add_hparams(wr.w, m, types->recipe ? CALGAE_FTYPE_FLAG | types->recipe->ftype : types->matrix, 2) ||
         add_meta(wr.w, meta) || calgae_convert_add_vocab(wr.w, t) || add_tensors(&wr, m, types)) {
         calgae_fail(err, err_len, "%s: out of memory while quantizing", m->path);
         goto out;
