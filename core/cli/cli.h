@@ -23,5 +23,7 @@ int calgae_cmd_info(int argc, char **argv);
 /* `calgae chat`; also `calgae run -i` / `--interactive`, which calgae_run_wants_chat spots. */
 int calgae_cmd_chat(int argc, char **argv);
 int calgae_run_wants_chat(int argc, char **argv);
+/* `calgae agent exec FILE`: the code agent's pipeline on a saved answer (agent/). */
+int calgae_cmd_agent(int argc, char **argv);
 
 #endif

@@ -22,6 +22,7 @@ static const char usage[] =
     "  bench      prompt and generation speed per backend and thread count\n"
     "  backends   list the kernel plugins found; 'backends verify NAME|FILE.so' checks one\n"
     "  info       a model's metadata, tensors, parameter count and bytes read per token\n"
+    "  agent      'agent exec FILE': run the code blocks of a saved answer in a sandbox\n"
     "\n"
     "Run 'calgae help <command>' or 'calgae <command> --help' for a command's options.\n"
     "Exit status: 0 success; 1 a failure (bad file, bad model, write error); 2 a usage error:\n"
@@ -37,6 +38,9 @@ static const struct {
     {"quantize", calgae_cmd_quantize}, {"perplexity", calgae_cmd_perplexity},
     {"bench", calgae_cmd_bench},       {"backends", calgae_cmd_backends},
     {"info", calgae_cmd_info},         {"chat", calgae_cmd_chat},
+#ifndef CALGAE_NO_AGENT
+    {"agent", calgae_cmd_agent},
+#endif
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
