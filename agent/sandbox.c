@@ -5,6 +5,9 @@
  * namespace: loopback down) and its own PID namespace (the host's processes, calgae included,
  * are invisible, so they can be neither signalled nor traced; when the command's bwrap init
  * dies the kernel kills everything left in the namespace, so nothing outlives the run).
+ * --as-pid-1 makes the command itself that PID 1: its parent (bwrap, outside) is not in its
+ * namespace, so the namespace holds nothing but the command and what it started; there is no
+ * process of ours in it to kill or ptrace, and its exit ends every background process.
  * --cap-drop ALL and, when we are root, a switch to uid/gid 65534 before exec make the
  * sandbox unprivileged outside too: RLIMIT_NPROC is not enforced for uid 0, and root-owned
  * host files stay root's. Only /usr (with the merged /bin, /lib links), /etc and the work
@@ -222,7 +225,7 @@ int calgae_sandbox_run(const calgae_sandbox *sb, const char *const *argv,
     const char *a[MAX_ARGS];
     int n = 0;
     const char *fixed[] = {
-        sb->bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+        sb->bwrap, "--unshare-all", "--as-pid-1", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
         "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin",
         "/sbin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
         "--ro-bind", "/etc", "/etc", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
