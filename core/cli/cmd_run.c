@@ -3,6 +3,11 @@
  * to stderr. Generation follows llama2.c's run.c: BOS + prompt, each new token printed as the
  * piece it decodes to (leading space dropped after BOS), stop at EOS, at BOS (a new sequence),
  * or after --tokens tokens; a final newline.
+ *
+ * With --execute, the generated text then goes through the code agent (agent/pipeline.h): its
+ * fenced code blocks are compiled and run in the bubblewrap sandbox; on a compile or run-time
+ * error the error is fed back to the model (prompt, answer, error, request to fix) and it
+ * answers again, up to --retries times. Model output never runs without --execute.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,6 +18,9 @@
 
 #include "args.h"
 #include "cli.h"
+#ifndef CALGAE_NO_AGENT
+#include "agent_report.h"
+#endif
 #include "config.h"
 #include "session.h"
 #include "util.h"
@@ -58,7 +66,19 @@ static const char usage[] =
     "      --no-parse-special  keep control tokens written in the prompt (<|eot_id|>, </s>)\n"
     "                         as text (default: they become those tokens, as in llama.cpp)\n"
     "  -v, --verbose          log plugin loading and the seed\n"
-    "  -h, --help             show this help\n";
+    "  -h, --help             show this help\n"
+#ifndef CALGAE_NO_AGENT
+    "\n"
+    "Code agent (runs what the model writes; only with --execute):\n"
+    "      --execute          compile and run the answer's fenced code blocks (C, Python,\n"
+    "                         shell, Rust when rustc is installed) in a bubblewrap sandbox;\n"
+    "                         exit status 1 when no block succeeds or there is none\n"
+    "      --retries N        on a compile or run error, give the model the error and let it\n"
+    "                         answer again, up to N times (default 0)\n"
+    "      --all              run every block (default: stop at the first that succeeds)\n"
+    "%s"
+#endif
+    ;
 
 #define MAX_PROMPT_BYTES (64L << 20)
 
@@ -76,6 +96,13 @@ struct run_opts {
     long repeat_last_n;    /* -1: the context */
     int no_display_prompt;
     int no_parse_special;
+    int execute;           /* --execute: run the answer's code in the sandbox */
+    long retries;          /* --retries N */
+    int all;               /* --all */
+    int agent_flags;       /* an agent flag was given (they need --execute) */
+#ifndef CALGAE_NO_AGENT
+    calgae_sandbox_limits limits;
+#endif
 };
 
 static int parse(int argc, char **argv, struct run_opts *o)
@@ -94,13 +121,19 @@ static int parse(int argc, char **argv, struct run_opts *o)
         {"config", required_argument, 0, 'F'},    {"help", no_argument, 0, 'h'},
         {"no-repack", no_argument, 0, 'R'},       {"no-display-prompt", no_argument, 0, 'D'},
         {"calibrate", required_argument, 0, 'A'},  {"no-parse-special", no_argument, 0, 'S'},
+#ifndef CALGAE_NO_AGENT
+        {"execute", no_argument, 0, 'X'},         {"retries", required_argument, 0, 'r'},
+        {"all", no_argument, 0, 'a'},             {"timeout", required_argument, 0, 1000},
+        {"cpu", required_argument, 0, 1001},      {"memory", required_argument, 0, 1002},
+        {"output-cap", required_argument, 0, 1003},
+#endif
         {0, 0, 0, 0}};
     const char *shorts = ":m:p:n:t:c:s:f:vh";
     long v;
-    int c;
+    int c, li = 0;
     if (calgae_args_check("run", &argc, argv, shorts, longs) != 0)
         return 2;
-    while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shorts, longs, &li)) != -1) {
         switch (c) {
         case 'm': o->s.model = optarg; break;
         case 'p': o->prompt = optarg; break;
@@ -129,7 +162,25 @@ static int parse(int argc, char **argv, struct run_opts *o)
         case 'A': if (calgae_calibrate_flag(optarg) < 0) return 2; o->s.calibrate = optarg; break;
         case 'D': o->no_display_prompt = 1; break;
         case 'S': o->no_parse_special = 1; break;
+#ifndef CALGAE_NO_AGENT
+        case 'X': o->execute = 1; break;
+        case 'r':
+            if (calgae_parse_int("--retries", optarg, 0, 100, &o->retries)) return 2;
+            o->agent_flags = 1;
+            break;
+        case 'a': o->all = o->agent_flags = 1; break;
+        case 1000: case 1001: case 1002: case 1003:
+            if (calgae_agent_limit_flag(&o->limits, longs[li].name[0] == 't' ? "--timeout"
+                                        : longs[li].name[0] == 'c' ? "--cpu"
+                                        : longs[li].name[0] == 'm' ? "--memory" : "--output-cap",
+                                        optarg))
+                return 2;
+            o->agent_flags = 1;
+            break;
+        case 'h': printf(usage, calgae_agent_limit_help); return 0;
+#else
         case 'h': fputs(usage, stdout); return 0;
+#endif
         case ':':
         default: return calgae_option_error("run", c, argv, longs);
         }
@@ -144,6 +195,10 @@ static int parse(int argc, char **argv, struct run_opts *o)
     }
     if (o->file && o->prompt) {
         calgae_cli_error("run: give the prompt once: --prompt or --file");
+        return 2;
+    }
+    if (o->agent_flags && !o->execute) {
+        calgae_cli_error("run: --retries, --all and the sandbox limits need --execute");
         return 2;
     }
     if (o->prompt && !strcmp(o->prompt, "-")) {
@@ -216,17 +271,40 @@ static int random_seed(uint64_t *seed)
     return 0;
 }
 
+/* The generated text, kept for --execute (NULL buf: only printed). */
+struct answer {
+    char *buf;
+    size_t len, cap;
+    int oom;
+};
+
 static int print_token(void *user, calgae_token token, const char *text, size_t len)
 {
-    (void)user;
+    struct answer *a = user;
     (void)token;
     fwrite(text, 1, len, stdout);
     fflush(stdout);
+    if (!a)
+        return 0;
+    if (a->len + len + 1 > a->cap) {
+        size_t cap = (a->cap ? a->cap * 2 : 4096) + len;
+        char *b = realloc(a->buf, cap);
+        if (!b) {
+            a->oom = 1;
+            return 1; /* stop: the answer could not be kept */
+        }
+        a->buf = b;
+        a->cap = cap;
+    }
+    memcpy(a->buf + a->len, text, len);
+    a->len += len;
+    a->buf[a->len] = '\0';
     return 0;
 }
 
 /* The prompt's echo, exactly as its tokens decode, then what the library generates. */
-static int generate(calgae_session *s, const struct run_opts *o, char *err, size_t err_len)
+static int generate(calgae_session *s, const struct run_opts *o, struct answer *ans, char *err,
+                    size_t err_len)
 {
     const calgae_vocab *v = calgae_model_vocab(s->lm);
     const char *prompt = o->prompt ? o->prompt : "";
@@ -278,8 +356,12 @@ static int generate(calgae_session *s, const struct run_opts *o, char *err, size
     calgae_generate_params gp = calgae_generate_default_params();
     gp.max_tokens = (int)o->tokens;
     calgae_generate_result r;
-    if (calgae_generate_tokens(s->cx, smp, ids, n, &gp, print_token, NULL, &r, &e) != CALGAE_OK)
+    if (calgae_generate_tokens(s->cx, smp, ids, n, &gp, print_token, ans, &r, &e) != CALGAE_OK)
         goto out;
+    if (ans && ans->oom) {
+        calgae_fail(err, err_len, "out of memory keeping the answer for --execute");
+        goto out;
+    }
     if (r.stop_reason == CALGAE_STOP_CONTEXT)
         fprintf(stderr, "\ncalgae: context of %d tokens is full\n", calgae_context_size(s->cx));
     fputc('\n', stdout);
@@ -302,10 +384,77 @@ out:
     return rc;
 }
 
+#ifndef CALGAE_NO_AGENT
+/* The follow-up prompt after a failed attempt: what was asked, what the model answered, what
+ * went wrong, and a request to fix it. */
+static char *follow_up(const char *prompt, const char *answer, const char *failure)
+{
+    static const char ask[] = "\n\nFix the program so that it compiles and runs without "
+                              "error. Answer with the whole corrected program in one fenced "
+                              "code block.\n";
+    size_t n = strlen(prompt) + strlen(answer) + strlen(failure) + sizeof ask + 8;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s%s\n\n%s%s", prompt, answer, failure, ask);
+    return p;
+}
+
+/* --execute: open the sandbox first (no generation when it cannot confine), then generate,
+ * run the answer's code, and on a failure that ran something ask again, up to --retries. */
+static int execute(calgae_session *s, struct run_opts *o)
+{
+    char err[CALGAE_ERR_LEN];
+    calgae_sandbox sb;
+    if (calgae_sandbox_open(&sb, NULL, err, sizeof err) != 0) {
+        calgae_cli_error("%s", err);
+        return 1;
+    }
+    const calgae_pipeline_opts po = {.limits = o->limits, .all = o->all};
+    const char *first_prompt = o->prompt ? o->prompt : "";
+    char *retry_prompt = NULL;
+    int rc = 1;
+    for (long attempt = 0;; attempt++) {
+        struct answer ans = {0};
+        calgae_pipeline_result r;
+        if (attempt > 0)
+            fprintf(stdout, "=== attempt %ld of %ld ===\n", attempt + 1, o->retries + 1);
+        calgae_context_truncate(s->cx, 0, NULL);
+        if (generate(s, o, &ans, err, sizeof err) != 0 ||
+            calgae_pipeline_run(&sb, ans.buf ? ans.buf : "", ans.len, &po, &r, err,
+                                sizeof err) != 0) {
+            calgae_cli_error("%s", err);
+            free(ans.buf);
+            break;
+        }
+        calgae_agent_print(stdout, &r);
+        rc = calgae_agent_status(&r);
+        char failure[4096];
+        calgae_pipeline_failure_text(&r, failure, sizeof failure);
+        calgae_pipeline_result_free(&r);
+        /* retry only what ran and failed: a model that writes no code will not start to */
+        char *next = rc != 0 && failure[0] && attempt < o->retries
+                         ? follow_up(first_prompt, ans.buf ? ans.buf : "", failure) : NULL;
+        free(ans.buf);
+        if (!next)
+            break;
+        free(retry_prompt);
+        retry_prompt = next;
+        o->prompt = retry_prompt;
+        o->no_display_prompt = 1;
+    }
+    free(retry_prompt);
+    calgae_sandbox_close(&sb);
+    return rc;
+}
+#endif
+
 int calgae_cmd_run(int argc, char **argv)
 {
     struct run_opts o = {.tokens = 128, .temperature = 0.7, .top_k = 50, .top_p = 0.9,
                          .repeat_penalty = 1.0, .repeat_last_n = 64};
+#ifndef CALGAE_NO_AGENT
+    o.limits = calgae_sandbox_default_limits();
+#endif
     o.s.need_state = 1;
     if (calgae_run_wants_chat(argc, argv)) /* -i: llama.cpp's spelling of chat */
         return calgae_cmd_chat(argc, argv);
@@ -328,9 +477,16 @@ int calgae_cmd_run(int argc, char **argv)
     }
     if (o.repeat_last_n < 0)
         o.repeat_last_n = s.st->ctx;
-    rc = generate(&s, &o, err, sizeof err) == 0 ? 0 : 1;
-    if (rc)
-        calgae_cli_error("%s", err);
+#ifndef CALGAE_NO_AGENT
+    if (o.execute)
+        rc = execute(&s, &o);
+    else
+#endif
+    {
+        rc = generate(&s, &o, NULL, err, sizeof err) == 0 ? 0 : 1;
+        if (rc)
+            calgae_cli_error("%s", err);
+    }
     calgae_session_close(&s);
     free(o.prompt_buf);
     return rc;
