@@ -98,3 +98,71 @@ int calgae_agent_status(const calgae_pipeline_result *r)
     }
     return 0;
 }
+
+static void print_fn_report(FILE *out, const calgae_fn_report *r, const calgae_fn_sig *sig,
+                            const calgae_fn_example *ex)
+{
+    fprintf(out, "=== function %s: block %d ===\n", sig->name, r->block);
+    print_stream(out, "compiler stderr", r->compile.err, r->compile.err_len,
+                 r->compile.err_truncated);
+    print_status(out, "compile", &r->compile);
+    for (int i = 0; i < r->n_cases; i++) {
+        const calgae_fn_case *c = &r->cases[i];
+        const calgae_sandbox_result *s = &c->run;
+        fprintf(out, "example %d: %s: ", i + 1, ex[i].text);
+        if (s->timed_out)
+            fprintf(out, "FAIL (never returned: killed at the timeout)\n");
+        else if (s->signal)
+            fprintf(out, "FAIL (crashed: signal %d, %s)\n", s->signal, strsignal(s->signal));
+        else if (s->exit_code != 0)
+            fprintf(out, "FAIL (caller exit status %d: %.200s)\n", s->exit_code, s->err);
+        else
+            fprintf(out, "%s (got %s, expected %s)\n", c->pass ? "pass" : "FAIL", c->got,
+                    ex[i].expect);
+    }
+    fprintf(out, "%d of %d examples pass\n", r->n_pass, r->n_cases);
+    fflush(out);
+}
+
+int calgae_agent_function(const char *answer, size_t len, const char *function,
+                          const char *examples, const calgae_sandbox_limits *lim)
+{
+    char err[4608];
+    calgae_fn_sig sig;
+    calgae_fn_example *ex;
+    int n;
+    if (calgae_fn_sig_parse(function, &sig, err, sizeof err) != 0 ||
+        calgae_fn_examples_parse(examples, &sig, &ex, &n, err, sizeof err) != 0) {
+        calgae_cli_error("%s", err);
+        return 2;
+    }
+    calgae_sandbox sb;
+    calgae_fn_report r;
+    err[0] = '\0';
+    if (calgae_sandbox_open(&sb, NULL, err, sizeof err) != 0) {
+        calgae_fn_examples_free(ex, n);
+        calgae_cli_error("%s", err);
+        return 1;
+    }
+    int rc = calgae_fn_run(&sb, answer, len, &sig, ex, n, lim, &r, err, sizeof err);
+    calgae_sandbox_close(&sb);
+    if (rc != 0) {
+        calgae_fn_examples_free(ex, n);
+        calgae_cli_error("%s", err);
+        return 1;
+    }
+    if (!r.block) {
+        calgae_cli_error("agent: the answer holds no C code block to take the function from");
+        rc = 1;
+    } else {
+        print_fn_report(stdout, &r, &sig, ex);
+        rc = r.compiled_ok && r.n_pass == n ? 0 : 1;
+        if (!r.compiled_ok)
+            calgae_cli_error("agent: the function did not compile");
+        else if (rc)
+            calgae_cli_error("agent: %d of %d examples failed", n - r.n_pass, n);
+    }
+    calgae_fn_report_free(&r);
+    calgae_fn_examples_free(ex, n);
+    return rc;
+}

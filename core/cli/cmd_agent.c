@@ -23,6 +23,11 @@ static const char usage[] =
     "\n"
     "Options:\n"
     "      --all              run every block (default: stop at the first that succeeds)\n"
+    "      --function SIG     function mode: the first C block defines SIG, e.g. 'int add(int,\n"
+    "                         int)'; it is built as a shared object and called through libffi\n"
+    "                         in the sandbox on each example; exit status 0 when all pass\n"
+    "      --examples EX      'ARGS->RESULT; ...', e.g. '1,2->3; 5,-1->4'; strings in double\n"
+    "                         quotes, arrays as [1, 2] (their length parameter is filled in)\n"
     "%s"
     "  -h, --help             show this help\n";
 
@@ -72,15 +77,19 @@ static int exec_cmd(int argc, char **argv)
         {"all", no_argument, 0, 'a'},           {"timeout", required_argument, 0, 'T'},
         {"cpu", required_argument, 0, 'C'},     {"memory", required_argument, 0, 'M'},
         {"output-cap", required_argument, 0, 'O'}, {"help", no_argument, 0, 'h'},
+        {"function", required_argument, 0, 'f'}, {"examples", required_argument, 0, 'e'},
         {0, 0, 0, 0}};
     const char *shorts = ":h";
     calgae_pipeline_opts o = {.limits = calgae_sandbox_default_limits()};
+    const char *function = NULL, *examples = NULL;
     int c, li = 0;
     if (calgae_args_check("agent exec", &argc, argv, shorts, longs) != 0)
         return 2;
     while ((c = getopt_long(argc, argv, shorts, longs, &li)) != -1) {
         switch (c) {
         case 'a': o.all = 1; break;
+        case 'f': function = optarg; break;
+        case 'e': examples = optarg; break;
         case 'T': if (calgae_agent_limit_flag(&o.limits, "--timeout", optarg)) return 2; break;
         case 'C': if (calgae_agent_limit_flag(&o.limits, "--cpu", optarg)) return 2; break;
         case 'M': if (calgae_agent_limit_flag(&o.limits, "--memory", optarg)) return 2; break;
@@ -93,10 +102,19 @@ static int exec_cmd(int argc, char **argv)
         calgae_cli_error("agent exec: give one FILE (see 'calgae agent exec --help')");
         return 2;
     }
+    if (!function != !examples) {
+        calgae_cli_error("agent exec: --function and --examples go together");
+        return 2;
+    }
     size_t len;
     char *text = read_all(argv[optind], &len);
     if (!text)
         return 1;
+    if (function) {
+        int frc = calgae_agent_function(text, len, function, examples, &o.limits);
+        free(text);
+        return frc;
+    }
     char err[4608];
     calgae_sandbox sb;
     if (calgae_sandbox_open(&sb, NULL, err, sizeof err) != 0) {
