@@ -81,7 +81,8 @@ static int parse_type(const char *s, size_t n, calgae_fn_type *t, int is_ret, ch
             *p = c;
             while (*rest && isspace((unsigned char)*rest)) rest++;
             if (*rest || c == '*' || named || words == 0)
-                return fail(err, err_len, "function signature: unknown type '%s'", w);
+                return fail(err, err_len, "function signature: unknown type '%.*s'",
+                            (int)(p - w), w);
             named = 1;
             break;
         }
