@@ -28,6 +28,23 @@ else
     fail "stories260K --execute (rc $rc)"
 fi
 
+# --candidates 3 in one batch: candidate i is the text a separate run with seed 7+i prints
+"$CALGAE_BIN" run --model "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --prompt "Once upon a time" \
+    --tokens 40 --seed 7 --execute --candidates 3 --all >"$T/out" 2>"$T/err"
+rc=$?
+good=1
+for i in 0 1 2; do
+    "$CALGAE_BIN" run --model "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --prompt "Once upon a time" \
+        --tokens 40 --seed $((7 + i)) >"$T/one" 2>/dev/null || good=0
+    awk -v c="=== candidate $((i + 1)) (seed $((7 + i))) ===" 'p && /^=== /{exit} p{print} $0==c{p=1}' \
+        "$T/out" >"$T/cand"
+    cmp -s "$T/one" "$T/cand" || good=0
+done
+[ $rc = 1 ] && [ $good = 1 ] && grep -q "3 candidates in one batch: 120 tokens" "$T/err" &&
+    grep -q "none of the 3 answers holds a fenced code block" "$T/err" &&
+    ok "--candidates 3: one batch, each the text of its own seed's run, no code said" ||
+    fail "--candidates 3 (rc $rc, same texts $good)"
+
 "$CALGAE_BIN" run --model "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --retries 2 \
     >"$T/out" 2>"$T/err"
 rc=$?

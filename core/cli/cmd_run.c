@@ -20,6 +20,7 @@
 #include "cli.h"
 #ifndef CALGAE_NO_AGENT
 #include "agent_report.h"
+#include "run_candidates.h"
 #endif
 #include "config.h"
 #include "session.h"
@@ -75,7 +76,11 @@ static const char usage[] =
     "                         exit status 1 when no block succeeds or there is none\n"
     "      --retries N        on a compile or run error, give the model the error and let it\n"
     "                         answer again, up to N times (default 0)\n"
-    "      --all              run every block (default: stop at the first that succeeds)\n"
+    "      --all              run every block and candidate (default: stop at the first\n"
+    "                         that succeeds)\n"
+    "      --candidates N     N answers with seeds SEED .. SEED+N-1, generated in one batch\n"
+    "                         (one forward pass over the N sequences per step), each run in\n"
+    "                         turn (default 1)\n"
     "%s"
 #endif
     ;
@@ -98,6 +103,7 @@ struct run_opts {
     int no_parse_special;
     int execute;           /* --execute: run the answer's code in the sandbox */
     long retries;          /* --retries N */
+    long candidates;       /* --candidates N */
     int all;               /* --all */
     int agent_flags;       /* an agent flag was given (they need --execute) */
 #ifndef CALGAE_NO_AGENT
@@ -126,6 +132,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         {"all", no_argument, 0, 'a'},             {"timeout", required_argument, 0, 1000},
         {"cpu", required_argument, 0, 1001},      {"memory", required_argument, 0, 1002},
         {"output-cap", required_argument, 0, 1003},
+        {"candidates", required_argument, 0, 1004},
 #endif
         {0, 0, 0, 0}};
     const char *shorts = ":m:p:n:t:c:s:f:vh";
@@ -169,6 +176,10 @@ static int parse(int argc, char **argv, struct run_opts *o)
             o->agent_flags = 1;
             break;
         case 'a': o->all = o->agent_flags = 1; break;
+        case 1004:
+            if (calgae_parse_int("--candidates", optarg, 1, 64, &o->candidates)) return 2;
+            o->agent_flags = 1;
+            break;
         case 1000: case 1001: case 1002: case 1003:
             if (calgae_agent_limit_flag(&o->limits, longs[li].name[0] == 't' ? "--timeout"
                                         : longs[li].name[0] == 'c' ? "--cpu"
@@ -198,7 +209,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         return 2;
     }
     if (o->agent_flags && !o->execute) {
-        calgae_cli_error("run: --retries, --all and the sandbox limits need --execute");
+        calgae_cli_error("run: --retries, --all, --candidates and the sandbox limits need --execute");
         return 2;
     }
     if (o->prompt && !strcmp(o->prompt, "-")) {
@@ -399,6 +410,85 @@ static char *follow_up(const char *prompt, const char *answer, const char *failu
     return p;
 }
 
+/* --candidates N: the prompt's tokens, the N answers in one batch, each printed and run; the
+ * first that succeeds is reported (all with --all). */
+static int candidates(calgae_session *s, const struct run_opts *o, calgae_sandbox *sb)
+{
+    char err[CALGAE_ERR_LEN];
+    const int n = (int)o->candidates;
+    const char *prompt = o->prompt ? o->prompt : "";
+    const calgae_encode_opts eo = {.add_special = 1, .parse_special = !o->no_parse_special};
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    char **answers = calloc((size_t)n, sizeof *answers);
+    if (!answers || calgae_tokenizer_encode_opts(s->tok, prompt, strlen(prompt), &eo, &ids,
+                                                 &n_ids, err, sizeof err) != 0) {
+        calgae_cli_error("%s", answers ? err : "out of memory");
+        free(answers);
+        return 1;
+    }
+    if (n_ids == 0 && s->tok->bos_id >= 0)
+        ids[n_ids++] = s->tok->bos_id;
+    calgae_sampler_params sp = calgae_sampler_default_params();
+    sp.temperature = (float)o->temperature;
+    sp.top_k = (int)o->top_k;
+    sp.top_p = (float)o->top_p;
+    sp.min_p = (float)o->min_p;
+    sp.repeat_penalty = (float)o->repeat_penalty;
+    sp.repeat_last_n = (int)o->repeat_last_n;
+    sp.seed = o->seed;
+    double ms = 0;
+    int tokens = 0, rc = 1;
+    const int max_tokens = (int)(o->tokens < (1 << 24) ? o->tokens : 1 << 24);
+    if (n_ids == 0 || n_ids >= (size_t)calgae_context_size(s->cx)) {
+        calgae_cli_error("run: the prompt of %zu tokens leaves no room in the context", n_ids);
+        goto out;
+    }
+    if (calgae_generate_candidates(s, ids, (int)n_ids, &sp, n, max_tokens, answers, &ms, &tokens,
+                                   err, sizeof err) != 0) {
+        calgae_cli_error("%s", err);
+        goto out;
+    }
+    fprintf(stderr, "calgae: %d candidates in one batch: %d tokens in %.1f ms (%.1f tok/s)\n", n,
+            tokens, ms, tokens * 1000.0 / (ms > 1e-3 ? ms : 1e-3));
+    const calgae_pipeline_opts po = {.limits = o->limits, .all = o->all};
+    int first = 0, blocks = 0;
+    for (int i = 0; i < n; i++) {
+        calgae_pipeline_result r;
+        printf("=== candidate %d (seed %llu) ===\n%s%s\n", i + 1,
+               (unsigned long long)(o->seed + (uint64_t)i), o->no_display_prompt ? "" : prompt,
+               answers[i]);
+        if (calgae_pipeline_run(sb, answers[i], strlen(answers[i]), &po, &r, err, sizeof err) != 0) {
+            calgae_cli_error("%s", err);
+            goto out;
+        }
+        calgae_agent_print(stdout, &r);
+        if (r.first_ok && !first)
+            first = i + 1;
+        blocks += r.n_blocks;
+        calgae_pipeline_result_free(&r);
+        if (first && !o->all)
+            break;
+    }
+    if (first) {
+        printf("=== candidate %d succeeded ===\n", first);
+        rc = 0;
+    } else if (!blocks) {
+        calgae_cli_error("agent: none of the %d answers holds a fenced code block (``` or ~~~): "
+                         "nothing to run", n);
+    } else {
+        calgae_cli_error("agent: none of the %d candidates holds code that compiled and ran "
+                         "successfully", n);
+    }
+out:
+    fflush(stdout);
+    for (int i = 0; i < n; i++)
+        free(answers[i]);
+    free(answers);
+    free(ids);
+    return rc;
+}
+
 /* --execute: open the sandbox first (no generation when it cannot confine), then generate,
  * run the answer's code, and on a failure that ran something ask again, up to --retries. */
 static int execute(calgae_session *s, struct run_opts *o)
@@ -408,6 +498,11 @@ static int execute(calgae_session *s, struct run_opts *o)
     if (calgae_sandbox_open(&sb, NULL, err, sizeof err) != 0) {
         calgae_cli_error("%s", err);
         return 1;
+    }
+    if (o->candidates > 1) {
+        int crc = candidates(s, o, &sb);
+        calgae_sandbox_close(&sb);
+        return crc;
     }
     const calgae_pipeline_opts po = {.limits = o->limits, .all = o->all};
     const char *first_prompt = o->prompt ? o->prompt : "";
@@ -456,6 +551,7 @@ int calgae_cmd_run(int argc, char **argv)
     o.limits = calgae_sandbox_default_limits();
 #endif
     o.s.need_state = 1;
+    o.candidates = 1;
     if (calgae_run_wants_chat(argc, argv)) /* -i: llama.cpp's spelling of chat */
         return calgae_cmd_chat(argc, argv);
     int rc = parse(argc, argv, &o);
@@ -469,6 +565,9 @@ int calgae_cmd_run(int argc, char **argv)
         fprintf(stderr, "calgae: seed %llu\n", (unsigned long long)o.seed);
     char err[CALGAE_ERR_LEN];
     calgae_session s;
+#ifndef CALGAE_NO_AGENT
+    o.s.n_seq = (int)o.candidates;
+#endif
     rc = calgae_session_open(&s, &o.s, err, sizeof err);
     if (rc != 0) {
         calgae_cli_error("%s", err);
