@@ -64,6 +64,17 @@ else
     fail "cannot make a mount namespace to hide bwrap (the refusal is untested)"
 fi
 
+"$CALGAE_BIN" run --model "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --temperature 0 \
+    --tokens 20 --execute --function 'int add(int, int)' --examples '1,2->3' >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 1 ] && grep -q "no C code block to take the function from" "$T/err" &&
+    ok "function mode on stories260K: no C block said" || fail "run --function (rc $rc)"
+"$CALGAE_BIN" run --model "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --execute \
+    --function 'void f(int)' --examples '1->1' >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 2 ] && [ ! -s "$T/out" ] && grep -q "void return" "$T/err" &&
+    ok "run --function: a bad signature refused before generating" || fail "run bad signature (rc $rc)"
+
 "$CALGAE_BIN" agent exec "$T/missing.md" >"$T/out" 2>"$T/err"
 rc=$?
 [ $rc = 1 ] && [ "$(wc -l <"$T/err")" = 1 ] && grep -q "missing.md: cannot open" "$T/err" &&

@@ -20,8 +20,8 @@
 #include "cli.h"
 #ifndef CALGAE_NO_AGENT
 #include "agent_report.h"
-#include "run_candidates.h"
 #endif
+#include "run_priv.h"
 #include "config.h"
 #include "session.h"
 #include "util.h"
@@ -78,6 +78,8 @@ static const char usage[] =
     "                         answer again, up to N times (default 0)\n"
     "      --all              run every block and candidate (default: stop at the first\n"
     "                         that succeeds)\n"
+    "      --function SIG     function mode (see 'calgae agent exec --help'), with --examples\n"
+    "      --examples EX      the examples the function must pass\n"
     "      --candidates N     N answers with seeds SEED .. SEED+N-1, generated in one batch\n"
     "                         (one forward pass over the N sequences per step), each run in\n"
     "                         turn (default 1)\n"
@@ -87,29 +89,6 @@ static const char usage[] =
 
 #define MAX_PROMPT_BYTES (64L << 20)
 
-struct run_opts {
-    calgae_session_opts s;
-    const char *prompt;
-    long tokens;
-    double temperature, top_p;
-    long top_k;
-    uint64_t seed;
-    int seed_set;          /* --seed N given (N != -1) */
-    const char *file;      /* --file, or "-" for -p - */
-    char *prompt_buf;      /* the prompt read from --file or stdin */
-    double min_p, repeat_penalty;
-    long repeat_last_n;    /* -1: the context */
-    int no_display_prompt;
-    int no_parse_special;
-    int execute;           /* --execute: run the answer's code in the sandbox */
-    long retries;          /* --retries N */
-    long candidates;       /* --candidates N */
-    int all;               /* --all */
-    int agent_flags;       /* an agent flag was given (they need --execute) */
-#ifndef CALGAE_NO_AGENT
-    calgae_sandbox_limits limits;
-#endif
-};
 
 static int parse(int argc, char **argv, struct run_opts *o)
 {
@@ -133,6 +112,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         {"cpu", required_argument, 0, 1001},      {"memory", required_argument, 0, 1002},
         {"output-cap", required_argument, 0, 1003},
         {"candidates", required_argument, 0, 1004},
+        {"function", required_argument, 0, 1005}, {"examples", required_argument, 0, 1006},
 #endif
         {0, 0, 0, 0}};
     const char *shorts = ":m:p:n:t:c:s:f:vh";
@@ -176,6 +156,8 @@ static int parse(int argc, char **argv, struct run_opts *o)
             o->agent_flags = 1;
             break;
         case 'a': o->all = o->agent_flags = 1; break;
+        case 1005: o->function = optarg; o->agent_flags = 1; break;
+        case 1006: o->examples = optarg; o->agent_flags = 1; break;
         case 1004:
             if (calgae_parse_int("--candidates", optarg, 1, 64, &o->candidates)) return 2;
             o->agent_flags = 1;
@@ -212,6 +194,24 @@ static int parse(int argc, char **argv, struct run_opts *o)
         calgae_cli_error("run: --retries, --all, --candidates and the sandbox limits need --execute");
         return 2;
     }
+    if (!o->function != !o->examples || (o->function && o->candidates > 1)) {
+        calgae_cli_error("run: --function and --examples go together, without --candidates");
+        return 2;
+    }
+#ifndef CALGAE_NO_AGENT
+    if (o->function) { /* a bad signature is a usage error before any generation */
+        calgae_fn_sig sig;
+        calgae_fn_example *ex;
+        int n;
+        char e[512];
+        if (calgae_fn_sig_parse(o->function, &sig, e, sizeof e) != 0 ||
+            calgae_fn_examples_parse(o->examples, &sig, &ex, &n, e, sizeof e) != 0) {
+            calgae_cli_error("%s", e);
+            return 2;
+        }
+        calgae_fn_examples_free(ex, n);
+    }
+#endif
     if (o->prompt && !strcmp(o->prompt, "-")) {
         o->file = "-";
         o->prompt = NULL;
@@ -282,12 +282,6 @@ static int random_seed(uint64_t *seed)
     return 0;
 }
 
-/* The generated text, kept for --execute (NULL buf: only printed). */
-struct answer {
-    char *buf;
-    size_t len, cap;
-    int oom;
-};
 
 static int print_token(void *user, calgae_token token, const char *text, size_t len)
 {
@@ -314,8 +308,8 @@ static int print_token(void *user, calgae_token token, const char *text, size_t 
 }
 
 /* The prompt's echo, exactly as its tokens decode, then what the library generates. */
-static int generate(calgae_session *s, const struct run_opts *o, struct answer *ans, char *err,
-                    size_t err_len)
+int calgae_run_generate(calgae_session *s, const struct run_opts *o, struct answer *ans,
+                        char *err, size_t err_len)
 {
     const calgae_vocab *v = calgae_model_vocab(s->lm);
     const char *prompt = o->prompt ? o->prompt : "";
@@ -395,153 +389,6 @@ out:
     return rc;
 }
 
-#ifndef CALGAE_NO_AGENT
-/* The follow-up prompt after a failed attempt: what was asked, what the model answered, what
- * went wrong, and a request to fix it. */
-static char *follow_up(const char *prompt, const char *answer, const char *failure)
-{
-    static const char ask[] = "\n\nFix the program so that it compiles and runs without "
-                              "error. Answer with the whole corrected program in one fenced "
-                              "code block.\n";
-    size_t n = strlen(prompt) + strlen(answer) + strlen(failure) + sizeof ask + 8;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s%s\n\n%s%s", prompt, answer, failure, ask);
-    return p;
-}
-
-/* --candidates N: the prompt's tokens, the N answers in one batch, each printed and run; the
- * first that succeeds is reported (all with --all). */
-static int candidates(calgae_session *s, const struct run_opts *o, calgae_sandbox *sb)
-{
-    char err[CALGAE_ERR_LEN];
-    const int n = (int)o->candidates;
-    const char *prompt = o->prompt ? o->prompt : "";
-    const calgae_encode_opts eo = {.add_special = 1, .parse_special = !o->no_parse_special};
-    int32_t *ids = NULL;
-    size_t n_ids = 0;
-    char **answers = calloc((size_t)n, sizeof *answers);
-    if (!answers || calgae_tokenizer_encode_opts(s->tok, prompt, strlen(prompt), &eo, &ids,
-                                                 &n_ids, err, sizeof err) != 0) {
-        calgae_cli_error("%s", answers ? err : "out of memory");
-        free(answers);
-        return 1;
-    }
-    if (n_ids == 0 && s->tok->bos_id >= 0)
-        ids[n_ids++] = s->tok->bos_id;
-    calgae_sampler_params sp = calgae_sampler_default_params();
-    sp.temperature = (float)o->temperature;
-    sp.top_k = (int)o->top_k;
-    sp.top_p = (float)o->top_p;
-    sp.min_p = (float)o->min_p;
-    sp.repeat_penalty = (float)o->repeat_penalty;
-    sp.repeat_last_n = (int)o->repeat_last_n;
-    sp.seed = o->seed;
-    double ms = 0;
-    int tokens = 0, rc = 1;
-    const int max_tokens = (int)(o->tokens < (1 << 24) ? o->tokens : 1 << 24);
-    if (n_ids == 0 || n_ids >= (size_t)calgae_context_size(s->cx)) {
-        calgae_cli_error("run: the prompt of %zu tokens leaves no room in the context", n_ids);
-        goto out;
-    }
-    if (calgae_generate_candidates(s, ids, (int)n_ids, &sp, n, max_tokens, answers, &ms, &tokens,
-                                   err, sizeof err) != 0) {
-        calgae_cli_error("%s", err);
-        goto out;
-    }
-    fprintf(stderr, "calgae: %d candidates in one batch: %d tokens in %.1f ms (%.1f tok/s)\n", n,
-            tokens, ms, tokens * 1000.0 / (ms > 1e-3 ? ms : 1e-3));
-    const calgae_pipeline_opts po = {.limits = o->limits, .all = o->all};
-    int first = 0, blocks = 0;
-    for (int i = 0; i < n; i++) {
-        calgae_pipeline_result r;
-        printf("=== candidate %d (seed %llu) ===\n%s%s\n", i + 1,
-               (unsigned long long)(o->seed + (uint64_t)i), o->no_display_prompt ? "" : prompt,
-               answers[i]);
-        if (calgae_pipeline_run(sb, answers[i], strlen(answers[i]), &po, &r, err, sizeof err) != 0) {
-            calgae_cli_error("%s", err);
-            goto out;
-        }
-        calgae_agent_print(stdout, &r);
-        if (r.first_ok && !first)
-            first = i + 1;
-        blocks += r.n_blocks;
-        calgae_pipeline_result_free(&r);
-        if (first && !o->all)
-            break;
-    }
-    if (first) {
-        printf("=== candidate %d succeeded ===\n", first);
-        rc = 0;
-    } else if (!blocks) {
-        calgae_cli_error("agent: none of the %d answers holds a fenced code block (``` or ~~~): "
-                         "nothing to run", n);
-    } else {
-        calgae_cli_error("agent: none of the %d candidates holds code that compiled and ran "
-                         "successfully", n);
-    }
-out:
-    fflush(stdout);
-    for (int i = 0; i < n; i++)
-        free(answers[i]);
-    free(answers);
-    free(ids);
-    return rc;
-}
-
-/* --execute: open the sandbox first (no generation when it cannot confine), then generate,
- * run the answer's code, and on a failure that ran something ask again, up to --retries. */
-static int execute(calgae_session *s, struct run_opts *o)
-{
-    char err[CALGAE_ERR_LEN];
-    calgae_sandbox sb;
-    if (calgae_sandbox_open(&sb, NULL, err, sizeof err) != 0) {
-        calgae_cli_error("%s", err);
-        return 1;
-    }
-    if (o->candidates > 1) {
-        int crc = candidates(s, o, &sb);
-        calgae_sandbox_close(&sb);
-        return crc;
-    }
-    const calgae_pipeline_opts po = {.limits = o->limits, .all = o->all};
-    const char *first_prompt = o->prompt ? o->prompt : "";
-    char *retry_prompt = NULL;
-    int rc = 1;
-    for (long attempt = 0;; attempt++) {
-        struct answer ans = {0};
-        calgae_pipeline_result r;
-        if (attempt > 0)
-            fprintf(stdout, "=== attempt %ld of %ld ===\n", attempt + 1, o->retries + 1);
-        calgae_context_truncate(s->cx, 0, NULL);
-        if (generate(s, o, &ans, err, sizeof err) != 0 ||
-            calgae_pipeline_run(&sb, ans.buf ? ans.buf : "", ans.len, &po, &r, err,
-                                sizeof err) != 0) {
-            calgae_cli_error("%s", err);
-            free(ans.buf);
-            break;
-        }
-        calgae_agent_print(stdout, &r);
-        rc = calgae_agent_status(&r);
-        char failure[4096];
-        calgae_pipeline_failure_text(&r, failure, sizeof failure);
-        calgae_pipeline_result_free(&r);
-        /* retry only what ran and failed: a model that writes no code will not start to */
-        char *next = rc != 0 && failure[0] && attempt < o->retries
-                         ? follow_up(first_prompt, ans.buf ? ans.buf : "", failure) : NULL;
-        free(ans.buf);
-        if (!next)
-            break;
-        free(retry_prompt);
-        retry_prompt = next;
-        o->prompt = retry_prompt;
-        o->no_display_prompt = 1;
-    }
-    free(retry_prompt);
-    calgae_sandbox_close(&sb);
-    return rc;
-}
-#endif
 
 int calgae_cmd_run(int argc, char **argv)
 {
@@ -578,11 +425,11 @@ int calgae_cmd_run(int argc, char **argv)
         o.repeat_last_n = s.st->ctx;
 #ifndef CALGAE_NO_AGENT
     if (o.execute)
-        rc = execute(&s, &o);
+        rc = calgae_run_execute(&s, &o);
     else
 #endif
     {
-        rc = generate(&s, &o, NULL, err, sizeof err) == 0 ? 0 : 1;
+        rc = calgae_run_generate(&s, &o, NULL, err, sizeof err) == 0 ? 0 : 1;
         if (rc)
             calgae_cli_error("%s", err);
     }
