@@ -1,7 +1,8 @@
 /*
  * lang.h - which language a code block is in: the fence's tag when it names one, else the
  * content's telltale lines (#include / fn main / def, import / a shebang or shell builtins).
- * Rust counts only when rustc is installed; anything else is "unknown" and is not run.
+ * Rust counts only when rustc is installed where the sandbox sees it (pipeline.h); anything
+ * else is "unknown" and is not run.
  */
 #ifndef CALGAE_AGENT_LANG_H
 #define CALGAE_AGENT_LANG_H

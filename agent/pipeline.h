@@ -44,7 +44,8 @@ int calgae_pipeline_run(calgae_sandbox *sb, const char *text, size_t len,
                         size_t err_len);
 void calgae_pipeline_result_free(calgae_pipeline_result *r);
 
-/* Whether rustc is on PATH (Rust blocks are run only then). */
+/* Whether a rustc the sandbox can run is installed (/usr/local/bin or /usr/bin): Rust blocks
+ * are run only then. */
 int calgae_have_rustc(void);
 
 /* A one-paragraph account of the first failed block (compiler or run-time errors, exit
