@@ -40,7 +40,10 @@ void calgae_quantize_row_q4_1(const float *x, calgae_block_q4_1 *y, int64_t n);
 /*@ requires n >= 0;
     requires \valid_read(x + (0 .. n / CALGAE_QK - 1));
     requires \valid(y + (0 .. n / CALGAE_QK * CALGAE_QK - 1));
-    assigns y[0 .. n / CALGAE_QK * CALGAE_QK - 1]; */
+    requires \separated(x + (0 .. n / CALGAE_QK - 1), y + (0 .. n / CALGAE_QK * CALGAE_QK - 1));
+    assigns y[0 .. n / CALGAE_QK * CALGAE_QK - 1];
+    ensures SCALE_Q8_0: \forall integer b, k; 0 <= b < n / CALGAE_QK && 0 <= k < CALGAE_QK ==>
+                          y[b * CALGAE_QK + k] == x[b].qs[k] * fp16_value(x[b].d); */
 void calgae_dequantize_row_q8_0(const calgae_block_q8_0 *x, float *y, int64_t n);
 
 /*@ requires n >= 0;

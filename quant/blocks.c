@@ -59,10 +59,16 @@ void calgae_quantize_row_q4_0(const float *x, calgae_block_q4_0 *y, int64_t n)
 void calgae_dequantize_row_q8_0(const calgae_block_q8_0 *x, float *y, int64_t n)
 {
     /*@ loop invariant 0 <= i <= n / CALGAE_QK;
+        loop invariant \forall integer b, k; 0 <= b < i && 0 <= k < CALGAE_QK ==>
+                         y[b * CALGAE_QK + k] == x[b].qs[k] * fp16_value(x[b].d);
         loop assigns i, y[0 .. n / CALGAE_QK * CALGAE_QK - 1]; */
     for (int64_t i = 0; i < n / CALGAE_QK; i++) {
         const float d = calgae_fp16_to_fp32(x[i].d);
         /*@ loop invariant 0 <= j <= CALGAE_QK;
+            loop invariant \forall integer k; 0 <= k < j ==>
+                             y[i * CALGAE_QK + k] == x[i].qs[k] * fp16_value(x[i].d);
+            loop invariant \forall integer b, k; 0 <= b < i && 0 <= k < CALGAE_QK ==>
+                             y[b * CALGAE_QK + k] == x[b].qs[k] * fp16_value(x[b].d);
             loop assigns j, y[i * CALGAE_QK .. i * CALGAE_QK + CALGAE_QK - 1]; */
         for (int j = 0; j < CALGAE_QK; j++)
             y[i * CALGAE_QK + j] = (float)x[i].qs[j] * d;

@@ -18,11 +18,14 @@ int calgae_cmd_verify(int argc, char **argv);
 int calgae_cmd_bench(int argc, char **argv);
 int calgae_cmd_quantize(int argc, char **argv);
 int calgae_cmd_perplexity(int argc, char **argv);
+int calgae_cmd_distill(int argc, char **argv);
 /* `calgae info --model M`: metadata, tensors, parameter count, bytes read per token. */
 int calgae_cmd_info(int argc, char **argv);
 /* `calgae chat`; also `calgae run -i` / `--interactive`, which calgae_run_wants_chat spots. */
 int calgae_cmd_chat(int argc, char **argv);
 int calgae_run_wants_chat(int argc, char **argv);
+/* `calgae fetch-model ORG/NAME`: a Hugging Face Hub repository into huggingface_hub's cache. */
+int calgae_cmd_fetch(int argc, char **argv);
 /* `calgae agent exec FILE`: the code agent's pipeline on a saved answer (agent/). */
 int calgae_cmd_agent(int argc, char **argv);
 

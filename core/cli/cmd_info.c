@@ -87,8 +87,12 @@ static void put_array(const calgae_gguf_kv *kv, int all)
 
 static void gguf_metadata(const calgae_gguf *g, int all)
 {
-    printf("GGUF v%u, %" PRIu64 " key/values, %" PRIu64 " tensors\n\nmetadata:\n", g->version,
-           g->n_kv, g->n_tensors);
+    if (g->version == 0) /* a Hugging Face folder: its JSON files as GGUF keys, no GGUF tensors */
+        printf("Hugging Face folder, %" PRIu64 " key/values from its JSON files\n\nmetadata:\n",
+               g->n_kv);
+    else
+        printf("GGUF v%u, %" PRIu64 " key/values, %" PRIu64 " tensors\n\nmetadata:\n",
+               g->version, g->n_kv, g->n_tensors);
     for (uint64_t i = 0; i < g->n_kv; i++) {
         const calgae_gguf_kv *kv = &g->kv[i];
         printf("  %-40.*s %-4s ", (int)kv->key.len, kv->key.ptr,
@@ -216,6 +220,8 @@ int calgae_cmd_info(int argc, char **argv)
     if (is_gguf) {
         gguf_metadata(gg, all);
         params = gguf_tensors(gg);
+        if (gg->version == 0) /* a Hugging Face folder: the tensors are in its safetensors */
+            params = calgae_transformer_params(&m);
     } else {
         printf("llama2.c checkpoint\n");
         params = bin_tensors(&m);

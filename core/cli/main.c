@@ -12,16 +12,18 @@ static const char usage[] =
     "A CPU-first runtime for Llama-family models with pluggable SIMD kernels.\n"
     "\n"
     "Commands:\n"
-    "  run        generate text from a model (GGUF or llama2.c .bin)\n"
+    "  run        generate text from a model (GGUF, llama2.c .bin, Hugging Face folder)\n"
     "  chat       talk with a model, line by line (also 'run -i')\n"
     "  tokenize   print the token ids of a text\n"
-    "  convert    write a llama2.c checkpoint (or any model Calgae reads) as GGUF\n"
+    "  convert    write any model Calgae reads as GGUF, or as a Hugging Face folder\n"
     "  logits     write the raw logits of a token sequence (for testing)\n"
     "  quantize   write a model as Q8_0/Q4_0/Q4_1 GGUF, by round-to-nearest or AWQ\n"
     "  perplexity perplexity on a text; KL divergence and top-1 agreement against a base model\n"
+    "  distill    train a quantized copy or a smaller model from a teacher (knowledge distillation)\n"
     "  bench      prompt and generation speed per backend and thread count\n"
     "  backends   list the kernel plugins found; 'backends verify NAME|FILE.so' checks one\n"
     "  info       a model's metadata, tensors, parameter count and bytes read per token\n"
+    "  fetch-model  download a Hugging Face Hub repository into huggingface_hub's cache\n"
     "  agent      'agent exec FILE': run the code blocks of a saved answer in a sandbox\n"
     "\n"
     "Run 'calgae help <command>' or 'calgae <command> --help' for a command's options.\n"
@@ -38,6 +40,8 @@ static const struct {
     {"quantize", calgae_cmd_quantize}, {"perplexity", calgae_cmd_perplexity},
     {"bench", calgae_cmd_bench},       {"backends", calgae_cmd_backends},
     {"info", calgae_cmd_info},         {"chat", calgae_cmd_chat},
+    {"distill", calgae_cmd_distill},
+    {"fetch-model", calgae_cmd_fetch},
 #ifndef CALGAE_NO_AGENT
     {"agent", calgae_cmd_agent},
 #endif

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "model.h"
+#include "hf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@ void calgae_transformer_free(calgae_transformer *m)
     if (m->format == CALGAE_FORMAT_GGUF)
         calgae_gguf_close(&m->gguf);
     calgae_unmap(&m->map);
+    calgae_hf_free(m->hf);
     memset(m, 0, sizeof *m);
 }
 
@@ -28,6 +30,8 @@ const calgae_map *calgae_transformer_file(const calgae_transformer *m)
 
 const calgae_gguf *calgae_transformer_meta(const calgae_transformer *m)
 {
+    if (m->format == CALGAE_FORMAT_HF && m->hf)
+        return calgae_hf_meta(m->hf);
     return m->format == CALGAE_FORMAT_GGUF ? &m->gguf : NULL;
 }
 

@@ -1,7 +1,8 @@
 /*
  * model.h - a Llama-architecture model in memory: its hyperparameters and weights, pointing
- * into a read-only map of the file (no copy). Two formats: GGUF v2/v3 (llama.cpp's; see
- * model_gguf.c) and llama2.c's float32 checkpoint (.bin; see model_bin.c).
+ * into a read-only map of the file (no copy). Three formats: GGUF v2/v3 (llama.cpp's; see
+ * model_gguf.c), llama2.c's float32 checkpoint (.bin; see model_bin.c) and Hugging Face
+ * folders of safetensors (model_hf.c).
  */
 #ifndef CALGAE_MODEL_H
 #define CALGAE_MODEL_H
@@ -40,7 +41,9 @@ typedef struct calgae_layer {
     calgae_weight w_up;     /* hidden x dim (w3) */
 } calgae_layer;
 
-enum calgae_format { CALGAE_FORMAT_GGUF, CALGAE_FORMAT_BIN };
+enum calgae_format { CALGAE_FORMAT_GGUF, CALGAE_FORMAT_BIN, CALGAE_FORMAT_HF };
+
+struct calgae_hf;
 
 typedef struct calgae_transformer {
     char path[CALGAE_PATH_MAX];
@@ -55,6 +58,7 @@ typedef struct calgae_transformer {
     enum calgae_format format;
     calgae_gguf gguf;       /* format GGUF */
     calgae_map map;         /* format BIN */
+    struct calgae_hf *hf;   /* format HF: shards, buffers and metadata (formats/hf.h) */
     /* GGUF files carry their vocabulary */
     int has_tokenizer;
     calgae_tokenizer tokenizer;

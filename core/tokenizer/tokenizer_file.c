@@ -1,10 +1,12 @@
 /*
- * tokenizer_file.c - a vocabulary from a file of its own: llama2.c's tokenizer.bin, or any GGUF
- * that carries tokenizer.ggml.* metadata (a vocabulary-only GGUF included).
+ * tokenizer_file.c - a vocabulary from a file of its own: llama2.c's tokenizer.bin, any GGUF
+ * that carries tokenizer.ggml.* metadata (a vocabulary-only GGUF included), or a Hugging Face
+ * tokenizer.json (hf.h).
  */
 #include <string.h>
 
 #include "gguf.h"
+#include "hf.h"
 #include "tokenizer.h"
 #include "util.h"
 
@@ -17,9 +19,13 @@ int calgae_tokenizer_load_file(calgae_tokenizer *t, const char *path, int32_t n_
         return -1;
     calgae_unmap(&probe);
     int is_gguf = calgae_gguf_probe(path, err, err_len);
+    size_t n = strlen(path);
     if (is_gguf < 0)
         return -1;
-    if (!is_gguf) {
+    if (!is_gguf && n >= 5 && strcmp(path + n - 5, ".json") == 0) {
+        if (calgae_hf_load_tokenizer_json(t, path, err, err_len) != 0)
+            return -1;
+    } else if (!is_gguf) {
         /* read every token the file has, so a vocabulary of the wrong model is noticed */
         if (calgae_tokenizer_load_bin(t, path, 0, err, err_len) != 0)
             return -1;

@@ -31,6 +31,11 @@ static int keep(struct conv *cv, void *p)
 static int add_matrix(struct conv *cv, const char *name, const calgae_weight *src, uint32_t type)
 {
     size_t row_bytes;
+    if (type == CALGAE_CONVERT_KEEP) {
+        const int64_t ne[2] = {src->cols, src->rows};
+        return calgae_gguf_add_tensor(cv->w, name, src->type, 2, ne, src->data,
+                                      src->row_bytes * (size_t)src->rows);
+    }
     if (calgae_type_row_bytes(type, src->cols, &row_bytes) != 0) {
         type = CALGAE_TYPE_F32; /* rows that are not whole blocks stay F32, as llama.cpp does */
         if (calgae_type_row_bytes(type, src->cols, &row_bytes) != 0)
@@ -229,8 +234,9 @@ static int add_tensors(struct conv *cv, const calgae_transformer *m, uint32_t ty
 int calgae_convert_to_gguf(const calgae_transformer *m, const calgae_tokenizer *t, uint32_t type,
                            const char *out_path, char *err, size_t err_len)
 {
-    const calgae_type_info *ti = calgae_type_traits(type);
-    if (!ti || !ti->from_float || !calgae_type_has_products(type))
+    const int keep_types = type == CALGAE_CONVERT_KEEP;
+    const calgae_type_info *ti = calgae_type_traits(keep_types ? m->file_type : type);
+    if (!ti || (!keep_types && (!ti->from_float || !calgae_type_has_products(type))))
         return calgae_fail(err, err_len, "cannot convert to type %s", calgae_type_name(type));
     if (t->n_vocab != m->cfg.vocab_size)
         return calgae_fail(err, err_len, "%s: vocabulary of %d tokens for a model of %d", m->path,
@@ -241,7 +247,8 @@ int calgae_convert_to_gguf(const calgae_transformer *m, const calgae_tokenizer *
     cv.row = malloc((size_t)widest * sizeof(float));
     int rc = -1;
     /* no general.quantization_version: convert's files never had it, and they stay as they were */
-    if (!cv.w || !cv.row || calgae_convert_add_hparams(cv.w, m, type, 0) ||
+    if (!cv.w || !cv.row || calgae_convert_add_hparams(cv.w, m, keep_types ? m->file_type : type,
+                                                        keep_types ? 2 : 0) ||
         calgae_convert_add_vocab(cv.w, t) || add_tensors(&cv, m, type)) {
         calgae_fail(err, err_len, "%s: out of memory while converting", m->path);
         goto out;

@@ -19,6 +19,11 @@
 int calgae_convert_to_gguf(const calgae_transformer *m, const calgae_tokenizer *t, uint32_t type,
                            const char *out_path, char *err, size_t err_len);
 
+/* As type: every matrix keeps its own type and its bytes are copied unchanged (no re-rounding);
+ * general.file_type is m->file_type's. `calgae distill` writes its trained quantized students
+ * so, with general.quantization_version 2 as `calgae quantize` writes. */
+#define CALGAE_CONVERT_KEEP UINT32_MAX
+
 /* The metadata both converters write, in two calls because `calgae quantize` (quantize_write.c)
  * adds keys of its own between them. Each returns 0, or nonzero where the writer refused a key
  * (it records why).
