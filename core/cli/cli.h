@@ -26,5 +26,7 @@ int calgae_cmd_chat(int argc, char **argv);
 int calgae_run_wants_chat(int argc, char **argv);
 /* `calgae fetch-model ORG/NAME`: a Hugging Face Hub repository into huggingface_hub's cache. */
 int calgae_cmd_fetch(int argc, char **argv);
+/* `calgae agent exec FILE`: the code agent's pipeline on a saved answer (agent/). */
+int calgae_cmd_agent(int argc, char **argv);
 
 #endif

@@ -3,6 +3,11 @@
  * to stderr. Generation follows llama2.c's run.c: BOS + prompt, each new token printed as the
  * piece it decodes to (leading space dropped after BOS), stop at EOS, at BOS (a new sequence),
  * or after --tokens tokens; a final newline.
+ *
+ * With --execute, the generated text then goes through the code agent (agent/pipeline.h): its
+ * fenced code blocks are compiled and run in the bubblewrap sandbox; on a compile or run-time
+ * error the error is fed back to the model (prompt, answer, error, request to fix) and it
+ * answers again, up to --retries times. Model output never runs without --execute.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,6 +18,10 @@
 
 #include "args.h"
 #include "cli.h"
+#ifndef CALGAE_NO_AGENT
+#include "agent_report.h"
+#endif
+#include "run_priv.h"
 #include "config.h"
 #include "session.h"
 #include "util.h"
@@ -58,25 +67,28 @@ static const char usage[] =
     "      --no-parse-special  keep control tokens written in the prompt (<|eot_id|>, </s>)\n"
     "                         as text (default: they become those tokens, as in llama.cpp)\n"
     "  -v, --verbose          log plugin loading and the seed\n"
-    "  -h, --help             show this help\n";
+    "  -h, --help             show this help\n"
+#ifndef CALGAE_NO_AGENT
+    "\n"
+    "Code agent (runs what the model writes; only with --execute):\n"
+    "      --execute          compile and run the answer's fenced code blocks (C, Python,\n"
+    "                         shell, Rust when rustc is installed) in a bubblewrap sandbox;\n"
+    "                         exit status 1 when no block succeeds or there is none\n"
+    "      --retries N        on a compile or run error, give the model the error and let it\n"
+    "                         answer again, up to N times (default 0)\n"
+    "      --all              run every block and candidate (default: stop at the first\n"
+    "                         that succeeds)\n"
+    "      --function SIG     function mode (see 'calgae agent exec --help'), with --examples\n"
+    "      --examples EX      the examples the function must pass\n"
+    "      --candidates N     N answers with seeds SEED .. SEED+N-1, generated in one batch\n"
+    "                         (one forward pass over the N sequences per step), each run in\n"
+    "                         turn (default 1)\n"
+    "%s"
+#endif
+    ;
 
 #define MAX_PROMPT_BYTES (64L << 20)
 
-struct run_opts {
-    calgae_session_opts s;
-    const char *prompt;
-    long tokens;
-    double temperature, top_p;
-    long top_k;
-    uint64_t seed;
-    int seed_set;          /* --seed N given (N != -1) */
-    const char *file;      /* --file, or "-" for -p - */
-    char *prompt_buf;      /* the prompt read from --file or stdin */
-    double min_p, repeat_penalty;
-    long repeat_last_n;    /* -1: the context */
-    int no_display_prompt;
-    int no_parse_special;
-};
 
 static int parse(int argc, char **argv, struct run_opts *o)
 {
@@ -94,13 +106,21 @@ static int parse(int argc, char **argv, struct run_opts *o)
         {"config", required_argument, 0, 'F'},    {"help", no_argument, 0, 'h'},
         {"no-repack", no_argument, 0, 'R'},       {"no-display-prompt", no_argument, 0, 'D'},
         {"calibrate", required_argument, 0, 'A'},  {"no-parse-special", no_argument, 0, 'S'},
+#ifndef CALGAE_NO_AGENT
+        {"execute", no_argument, 0, 'X'},         {"retries", required_argument, 0, 'r'},
+        {"all", no_argument, 0, 'a'},             {"timeout", required_argument, 0, 1000},
+        {"cpu", required_argument, 0, 1001},      {"memory", required_argument, 0, 1002},
+        {"output-cap", required_argument, 0, 1003},
+        {"candidates", required_argument, 0, 1004},
+        {"function", required_argument, 0, 1005}, {"examples", required_argument, 0, 1006},
+#endif
         {0, 0, 0, 0}};
     const char *shorts = ":m:p:n:t:c:s:f:vh";
     long v;
-    int c;
+    int c, li = 0;
     if (calgae_args_check("run", &argc, argv, shorts, longs) != 0)
         return 2;
-    while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shorts, longs, &li)) != -1) {
         switch (c) {
         case 'm': o->s.model = optarg; break;
         case 'p': o->prompt = optarg; break;
@@ -129,7 +149,31 @@ static int parse(int argc, char **argv, struct run_opts *o)
         case 'A': if (calgae_calibrate_flag(optarg) < 0) return 2; o->s.calibrate = optarg; break;
         case 'D': o->no_display_prompt = 1; break;
         case 'S': o->no_parse_special = 1; break;
+#ifndef CALGAE_NO_AGENT
+        case 'X': o->execute = 1; break;
+        case 'r':
+            if (calgae_parse_int("--retries", optarg, 0, 100, &o->retries)) return 2;
+            o->agent_flags = 1;
+            break;
+        case 'a': o->all = o->agent_flags = 1; break;
+        case 1005: o->function = optarg; o->agent_flags = 1; break;
+        case 1006: o->examples = optarg; o->agent_flags = 1; break;
+        case 1004:
+            if (calgae_parse_int("--candidates", optarg, 1, 64, &o->candidates)) return 2;
+            o->agent_flags = 1;
+            break;
+        case 1000: case 1001: case 1002: case 1003:
+            if (calgae_agent_limit_flag(&o->limits, longs[li].name[0] == 't' ? "--timeout"
+                                        : longs[li].name[0] == 'c' ? "--cpu"
+                                        : longs[li].name[0] == 'm' ? "--memory" : "--output-cap",
+                                        optarg))
+                return 2;
+            o->agent_flags = 1;
+            break;
+        case 'h': printf(usage, calgae_agent_limit_help); return 0;
+#else
         case 'h': fputs(usage, stdout); return 0;
+#endif
         case ':':
         default: return calgae_option_error("run", c, argv, longs);
         }
@@ -146,6 +190,28 @@ static int parse(int argc, char **argv, struct run_opts *o)
         calgae_cli_error("run: give the prompt once: --prompt or --file");
         return 2;
     }
+    if (o->agent_flags && !o->execute) {
+        calgae_cli_error("run: --retries, --all, --candidates and the sandbox limits need --execute");
+        return 2;
+    }
+    if (!o->function != !o->examples || (o->function && o->candidates > 1)) {
+        calgae_cli_error("run: --function and --examples go together, without --candidates");
+        return 2;
+    }
+#ifndef CALGAE_NO_AGENT
+    if (o->function) { /* a bad signature is a usage error before any generation */
+        calgae_fn_sig sig;
+        calgae_fn_example *ex;
+        int n;
+        char e[512];
+        if (calgae_fn_sig_parse(o->function, &sig, e, sizeof e) != 0 ||
+            calgae_fn_examples_parse(o->examples, &sig, &ex, &n, e, sizeof e) != 0) {
+            calgae_cli_error("%s", e);
+            return 2;
+        }
+        calgae_fn_examples_free(ex, n);
+    }
+#endif
     if (o->prompt && !strcmp(o->prompt, "-")) {
         o->file = "-";
         o->prompt = NULL;
@@ -216,97 +282,18 @@ static int random_seed(uint64_t *seed)
     return 0;
 }
 
-static int print_token(void *user, calgae_token token, const char *text, size_t len)
-{
-    (void)user;
-    (void)token;
-    fwrite(text, 1, len, stdout);
-    fflush(stdout);
-    return 0;
-}
 
-/* The prompt's echo, exactly as its tokens decode, then what the library generates. */
-static int generate(calgae_session *s, const struct run_opts *o, char *err, size_t err_len)
-{
-    const calgae_vocab *v = calgae_model_vocab(s->lm);
-    const char *prompt = o->prompt ? o->prompt : "";
-    calgae_sampler_params sp = calgae_sampler_default_params();
-    sp.temperature = (float)o->temperature;
-    sp.top_k = (int)o->top_k;
-    sp.top_p = (float)o->top_p;
-    sp.min_p = (float)o->min_p;
-    sp.repeat_penalty = (float)o->repeat_penalty;
-    sp.repeat_last_n = (int)o->repeat_last_n;
-    sp.seed = o->seed;
-    calgae_sampler *smp = NULL;
-    calgae_decoder *echo = NULL;
-    calgae_error e = {.status = CALGAE_OK};
-    int32_t *ids = NULL;
-    size_t n_ids = 0;
-    int rc = -1;
-    const size_t len = strlen(prompt);
-    if (calgae_sampler_create(v, &sp, &smp, &e) != CALGAE_OK ||
-        calgae_decoder_create(v, &echo, &e) != CALGAE_OK)
-        goto out;
-    /* The vocabulary's own BOS/EOS rule (a Qwen2 vocabulary adds no BOS) and llama.cpp's
-     * parse_special, through the tokenizer itself: the public calgae_tokenize has neither. */
-    const calgae_encode_opts eo = {.add_special = 1, .parse_special = !o->no_parse_special};
-    if (calgae_tokenizer_encode_opts(s->tok, prompt, len, &eo, &ids, &n_ids, err, err_len) != 0)
-        goto out;
-    /* An empty prompt starts from BOS alone, as llama2.c does, even without add_bos. */
-    if (n_ids == 0) {
-        if (s->tok->bos_id < 0) {
-            calgae_fail(err, err_len, "empty prompt, and the vocabulary has no BOS to start from");
-            goto out;
-        }
-        ids[n_ids++] = s->tok->bos_id; /* room: the encoder allocates at least 2 */
-    }
-    if (n_ids > (size_t)calgae_context_size(s->cx)) {
-        calgae_fail(err, err_len, "prompt of %zu tokens does not fit the context of %d (--ctx)",
-                    n_ids, calgae_context_size(s->cx));
-        goto out;
-    }
-    const int n = (int)n_ids;
-    char text[CALGAE_DECODE_MAX];
-    /* the prompt after the BOS the tokenizer added (a BOS typed in the prompt is echoed) */
-    const int first = s->tok->add_bos && ids[0] == s->tok->bos_id;
-    for (int i = first; i < n && !o->no_display_prompt; i++) {
-        calgae_decoder_push(echo, ids[i], text, sizeof text);
-        fputs(text, stdout);
-    }
-    fflush(stdout);
-    calgae_generate_params gp = calgae_generate_default_params();
-    gp.max_tokens = (int)o->tokens;
-    calgae_generate_result r;
-    if (calgae_generate_tokens(s->cx, smp, ids, n, &gp, print_token, NULL, &r, &e) != CALGAE_OK)
-        goto out;
-    if (r.stop_reason == CALGAE_STOP_CONTEXT)
-        fprintf(stderr, "\ncalgae: context of %d tokens is full\n", calgae_context_size(s->cx));
-    fputc('\n', stdout);
-    fflush(stdout);
-    calgae_model_info info;
-    calgae_model_get_info(s->lm, &info);
-    fprintf(stderr,
-            "calgae: load %.1f ms, prompt %d tokens at %.1f tok/s, generation %d tokens at "
-            "%.1f tok/s, backend %s, threads %d\n",
-            s->load_ms, r.n_prompt, r.n_prompt * 1000.0 / (r.prompt_ms > 1e-3 ? r.prompt_ms : 1e-3),
-            r.n_generated, r.n_generated * 1000.0 / (r.generate_ms > 1e-3 ? r.generate_ms : 1e-3),
-            info.backends, calgae_context_threads(s->cx));
-    rc = 0;
-out:
-    if (rc != 0 && e.status != CALGAE_OK)
-        snprintf(err, err_len, "%s", e.message);
-    free(ids);
-    calgae_decoder_free(echo);
-    calgae_sampler_free(smp);
-    return rc;
-}
+
 
 int calgae_cmd_run(int argc, char **argv)
 {
     struct run_opts o = {.tokens = 128, .temperature = 0.7, .top_k = 50, .top_p = 0.9,
                          .repeat_penalty = 1.0, .repeat_last_n = 64};
+#ifndef CALGAE_NO_AGENT
+    o.limits = calgae_sandbox_default_limits();
+#endif
     o.s.need_state = 1;
+    o.candidates = 1;
     if (calgae_run_wants_chat(argc, argv)) /* -i: llama.cpp's spelling of chat */
         return calgae_cmd_chat(argc, argv);
     int rc = parse(argc, argv, &o);
@@ -320,6 +307,9 @@ int calgae_cmd_run(int argc, char **argv)
         fprintf(stderr, "calgae: seed %llu\n", (unsigned long long)o.seed);
     char err[CALGAE_ERR_LEN];
     calgae_session s;
+#ifndef CALGAE_NO_AGENT
+    o.s.n_seq = (int)o.candidates;
+#endif
     rc = calgae_session_open(&s, &o.s, err, sizeof err);
     if (rc != 0) {
         calgae_cli_error("%s", err);
@@ -328,9 +318,16 @@ int calgae_cmd_run(int argc, char **argv)
     }
     if (o.repeat_last_n < 0)
         o.repeat_last_n = s.st->ctx;
-    rc = generate(&s, &o, err, sizeof err) == 0 ? 0 : 1;
-    if (rc)
-        calgae_cli_error("%s", err);
+#ifndef CALGAE_NO_AGENT
+    if (o.execute)
+        rc = calgae_run_execute(&s, &o);
+    else
+#endif
+    {
+        rc = calgae_run_generate(&s, &o, NULL, err, sizeof err) == 0 ? 0 : 1;
+        if (rc)
+            calgae_cli_error("%s", err);
+    }
     calgae_session_close(&s);
     free(o.prompt_buf);
     return rc;

@@ -24,6 +24,7 @@ static const char usage[] =
     "  backends   list the kernel plugins found; 'backends verify NAME|FILE.so' checks one\n"
     "  info       a model's metadata, tensors, parameter count and bytes read per token\n"
     "  fetch-model  download a Hugging Face Hub repository into huggingface_hub's cache\n"
+    "  agent      'agent exec FILE': run the code blocks of a saved answer in a sandbox\n"
     "\n"
     "Run 'calgae help <command>' or 'calgae <command> --help' for a command's options.\n"
     "Exit status: 0 success; 1 a failure (bad file, bad model, write error); 2 a usage error:\n"
@@ -41,6 +42,9 @@ static const struct {
     {"info", calgae_cmd_info},         {"chat", calgae_cmd_chat},
     {"distill", calgae_cmd_distill},
     {"fetch-model", calgae_cmd_fetch},
+#ifndef CALGAE_NO_AGENT
+    {"agent", calgae_cmd_agent},
+#endif
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 

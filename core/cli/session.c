@@ -212,6 +212,8 @@ int calgae_session_open(calgae_session *s, const calgae_session_opts *o, char *e
     }
     cp.n_ctx = o->need_state ? o->ctx : 1; /* without state: a token's worth, for the pool */
     cp.n_batch = o->need_state && o->max_batch > 0 ? o->max_batch : o->need_state ? 64 : 1;
+    if (o->n_seq > 1)
+        cp.n_seq = o->n_seq;
     if (calgae_context_create(s->lm, &cp, &s->cx, &e) != CALGAE_OK) {
         snprintf(err, err_len, "%s", e.message);
         calgae_session_close(s);

@@ -21,6 +21,7 @@ typedef struct calgae_session_opts {
     int need_state;        /* a KV cache and activations of full size (else a token's worth) */
     int no_repack;         /* keep the stored layout even where a plugin has its own */
     const char *calibrate; /* NULL: [run] calibrate, else auto; "auto", "redo" or "off" */
+    int n_seq;             /* 0 or 1: one sequence; more: the context's n_seq (calgae.h) */
 } calgae_session_opts;
 
 
