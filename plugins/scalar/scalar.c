@@ -5,6 +5,10 @@
  * over speed: dot products accumulate left to right in float (as llama2.c's matmul does), and
  * the block-type products follow ggml's reference vec_dot: integer sums inside a 32-block,
  * scaled by both blocks' fp16 scales. Built against plugin-api/ alone.
+ *
+ * The integer sum of one block pair is a function of its own (block_dot_*), which proofs/
+ * shows cannot overflow its int32 accumulator for any block bytes (proofs/README.md); the
+ * comments that start with @ are its loop annotations.
  */
 #include <math.h>
 
@@ -34,15 +38,60 @@ static float row_f16(const calgae_weight *w, int64_t r, const void *x)
     return sum;
 }
 
+/* The integer dot product of two Q8_0 blocks: 32 products of bytes, |sum| <= 32 * 128 * 128. */
+static int32_t block_dot_q8_0(const calgae_block_q8_0 *w, const calgae_block_q8_0 *x)
+{
+    int32_t isum = 0;
+    /*@ loop invariant 0 <= j <= CALGAE_QK;
+        loop invariant -j * 16384 <= isum <= j * 16384;
+        loop assigns j, isum; */
+    for (int j = 0; j < CALGAE_QK; j++)
+        isum += (int32_t)w->qs[j] * (int32_t)x->qs[j];
+    return isum;
+}
+
+/* The same for a Q4_0 block (codes 0..15 less 8) against a Q8_0 block: |sum| <= 32 * 8 * 128. */
+static int32_t block_dot_q4_0(const calgae_block_q4_0 *w, const calgae_block_q8_0 *x)
+{
+    int32_t isum = 0;
+    /*@ loop invariant 0 <= j <= CALGAE_QK / 2;
+        loop invariant -j * 2048 <= isum <= j * 2048;
+        loop assigns j, isum; */
+    for (int j = 0; j < CALGAE_QK / 2; j++) {
+        /* % and / by 16 are the nibbles (the same code as & 0x0f and >> 4 on an unsigned
+         * byte), in the form the provers read */
+        isum += (w->qs[j] % 16 - 8) * (int32_t)x->qs[j];
+        isum += (w->qs[j] / 16 - 8) * (int32_t)x->qs[j + CALGAE_QK / 2];
+    }
+    return isum;
+}
+
+/* Q4_1 (codes 0..15) against Q8_0: the code products, and the activations' sum for the
+ * minimum's term. |isum| <= 32 * 15 * 128, |xsum| <= 32 * 128. */
+static int32_t block_dot_q4_1(const calgae_block_q4_1 *w, const calgae_block_q8_0 *x,
+                              int32_t *xsum_out)
+{
+    int32_t isum = 0, xsum = 0;
+    /*@ loop invariant 0 <= j <= CALGAE_QK / 2;
+        loop invariant -j * 3840 <= isum <= j * 3840;
+        loop invariant -j * 256 <= xsum <= j * 256;
+        loop assigns j, isum, xsum; */
+    for (int j = 0; j < CALGAE_QK / 2; j++) {
+        isum += w->qs[j] % 16 * (int32_t)x->qs[j]; /* nibbles as in block_dot_q4_0 */
+        isum += w->qs[j] / 16 * (int32_t)x->qs[j + CALGAE_QK / 2];
+        xsum += x->qs[j] + x->qs[j + CALGAE_QK / 2];
+    }
+    *xsum_out = xsum;
+    return isum;
+}
+
 static float row_q8_0(const calgae_weight *w, int64_t r, const void *x)
 {
     const calgae_block_q8_0 *wb = (const calgae_block_q8_0 *)((const char *)w->data + (size_t)r * w->row_bytes);
     const calgae_block_q8_0 *xb = x;
     float sum = 0.0f;
     for (int64_t b = 0; b < w->cols / CALGAE_QK; b++) {
-        int32_t isum = 0;
-        for (int j = 0; j < CALGAE_QK; j++)
-            isum += (int32_t)wb[b].qs[j] * (int32_t)xb[b].qs[j];
+        const int32_t isum = block_dot_q8_0(&wb[b], &xb[b]);
         sum += (float)isum * (calgae_fp16_to_fp32(wb[b].d) * calgae_fp16_to_fp32(xb[b].d));
     }
     return sum;
@@ -54,11 +103,7 @@ static float row_q4_0(const calgae_weight *w, int64_t r, const void *x)
     const calgae_block_q8_0 *xb = x;
     float sum = 0.0f;
     for (int64_t b = 0; b < w->cols / CALGAE_QK; b++) {
-        int32_t isum = 0;
-        for (int j = 0; j < CALGAE_QK / 2; j++) {
-            isum += ((wb[b].qs[j] & 0x0f) - 8) * (int32_t)xb[b].qs[j];
-            isum += ((wb[b].qs[j] >> 4) - 8) * (int32_t)xb[b].qs[j + CALGAE_QK / 2];
-        }
+        const int32_t isum = block_dot_q4_0(&wb[b], &xb[b]);
         sum += (float)isum * (calgae_fp16_to_fp32(wb[b].d) * calgae_fp16_to_fp32(xb[b].d));
     }
     return sum;
@@ -70,12 +115,8 @@ static float row_q4_1(const calgae_weight *w, int64_t r, const void *x)
     const calgae_block_q8_0 *xb = x;
     float sum = 0.0f;
     for (int64_t b = 0; b < w->cols / CALGAE_QK; b++) {
-        int32_t isum = 0, xsum = 0;
-        for (int j = 0; j < CALGAE_QK / 2; j++) {
-            isum += (wb[b].qs[j] & 0x0f) * (int32_t)xb[b].qs[j];
-            isum += (wb[b].qs[j] >> 4) * (int32_t)xb[b].qs[j + CALGAE_QK / 2];
-            xsum += xb[b].qs[j] + xb[b].qs[j + CALGAE_QK / 2];
-        }
+        int32_t xsum;
+        const int32_t isum = block_dot_q4_1(&wb[b], &xb[b], &xsum);
         const float dx = calgae_fp16_to_fp32(xb[b].d);
         sum += (float)isum * (calgae_fp16_to_fp32(wb[b].d) * dx) +
                calgae_fp16_to_fp32(wb[b].m) * (dx * (float)xsum);
