@@ -6,6 +6,7 @@
 
 #include "convert_hf.h"
 #include "hf.h"
+#include "safetensors.h"
 
 int calgae_hf_is_folder(const char *dir)
 {
@@ -46,4 +47,11 @@ int calgae_convert_to_hf(const calgae_transformer *m, const calgae_tokenizer *t,
     (void)m, (void)t, (void)dtype, (void)shards;
     return calgae_fail(err, err_len, "%s: Hugging Face folders need cJSON, absent in this "
                        "build", out_dir);
+}
+
+/* convert --to-hf names its dtype in a message; without cJSON no folder is ever written */
+const char *calgae_st_dtype_name(int dtype)
+{
+    (void)dtype;
+    return "none";
 }
