@@ -11,6 +11,7 @@ is still running when Ctrl-C comes).
 import fcntl
 import os
 import pty
+import random
 import re
 import select
 import signal
@@ -276,6 +277,33 @@ def test_run_interactive():
     c.expect(b"chat template plain")
     (p, n, g), _ = c.line("Once upon a time")
     assert (p, n) == (5, 5)
+    c.prompt()
+    c.send(b"exit\r")
+    assert c.wait() == 0
+
+
+def test_ctrl_c_between_keys():
+    """Ctrl-C at the prompt as a signal races the key reads: it can land while the last key is
+    being echoed (before the next read), and it flushes the terminal's queue (after select said
+    a read would not block). Either way the prompt must come back. The old blocking read hung
+    within a few hundred tries here; the delays (0-2 ms) scatter the signal over the window."""
+    home = fresh_home("ctrl_c_race")
+    c = Chat(greedy(["-n", "10"]), home)
+    rng = random.Random(7)
+    c.prompt()
+    for i in range(600):
+        c.send(b"a" * 40)
+        time.sleep(rng.random() * 0.002)
+        c.send(b"\x03")
+        try:
+            c.prompt(timeout=10)
+        except AssertionError:
+            raise AssertionError("Ctrl-C number %d did not bring the prompt back; calgae wrote:"
+                                 "\n%s" % (i + 1, c.text()))
+    # the cancelled keys reached nothing: the first turn is BOS + "Once upon a time"
+    c.send(b"Once upon a time\r")
+    m = c.expect(STATS)
+    assert int(m.group(1)) == 5, "cancelled keys reached the conversation: %s" % m.group(0)
     c.prompt()
     c.send(b"exit\r")
     assert c.wait() == 0

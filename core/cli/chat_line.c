@@ -7,18 +7,21 @@
  * returns EINTR). libedit's own signal handling is left off (EL_SIGNAL 0): it would re-raise
  * the signal to the whole process group. At the prompt Ctrl-C just clears the line: libedit's
  * raw mode usually reads it as a key, bound here to end the line as cancelled, and where the
- * terminal still makes it a signal, our read function sees EINTR and does the same. During an
+ * terminal still makes it a signal, our read function (waiting in pselect with SIGINT unblocked
+ * only there, so no signal is missed between reads) does the same. During an
  * answer the token callback sees the flag and stops the answer.
  */
 #define _POSIX_C_SOURCE 200809L /* sigaction, getline, strdup */
 #include "chat_line.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <wchar.h>
@@ -64,34 +67,74 @@ struct chat_line {
     char *history_path; /* NULL: no history file */
     char *plain;        /* getline's buffer when stdin is not a terminal */
     size_t plain_cap;
+    int key_fd;         /* the terminal opened again, non-blocking; -1: read stdin itself */
 };
 
 #ifndef CALGAE_NO_LIBEDIT
 static int line_cancelled; /* set by read_wchar, read by read_editline: one thread */
 
-/* One character for libedit, from UTF-8 (or the locale's) bytes; at EINTR after Ctrl-C, a
- * newline that ends the line as cancelled. */
+/* Ctrl-C at the prompt as a signal (the terminal's ISIG, which libedit's raw mode keeps) has
+ * two races with a plain blocking read: the signal can land between two reads (while libedit
+ * echoes a key), leaving the next read blocked with the flag already set; and it flushes the
+ * terminal's input queue, so a read that select said would not block can block after all.
+ * So SIGINT stays blocked while a key is read and is let in only inside pselect, which checks
+ * the flag atomically; and the byte is read from a non-blocking descriptor of our own for the
+ * terminal (its O_NONBLOCK leaves the shell's stdin alone), where a flushed queue is EAGAIN
+ * and we wait again. Returns 1 with a byte, 0 at Ctrl-C, -1 at end of input or error. */
+static int read_key_byte(int fd, char *c)
+{
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &block, &old) != 0)
+        return -1;
+    int result = -1;
+    for (;;) {
+        if (sigint_seen) {
+            result = 0;
+            break;
+        }
+        fd_set in;
+        FD_ZERO(&in);
+        FD_SET(fd, &in);
+        int r = pselect(fd + 1, &in, NULL, NULL, NULL, &old);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            break;
+        ssize_t n = read(fd, c, 1);
+        if (n == 1) {
+            result = 1;
+            break;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+            break;
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return result;
+}
+
+/* One character for libedit, from UTF-8 (or the locale's) bytes; at Ctrl-C, a newline that
+ * ends the line as cancelled. */
 static int read_wchar(EditLine *el, wchar_t *wc)
 {
-    (void)el;
+    chat_line *l = NULL;
+    el_get(el, EL_CLIENTDATA, &l);
+    int fd = l && l->key_fd >= 0 ? l->key_fd : STDIN_FILENO;
     mbstate_t st;
     memset(&st, 0, sizeof st);
     char first = 0;
     for (int n = 0;;) {
         char c;
-        ssize_t r = read(STDIN_FILENO, &c, 1);
-        if (r == 0)
-            return 0;
-        if (r < 0 && errno == EINTR) {
-            if (!sigint_seen)
-                continue;
+        int r = read_key_byte(fd, &c);
+        if (r < 0)
+            return 0; /* end of input: libedit returns NULL, the chat ends */
+        if (r == 0) {
             sigint_seen = 0;
             line_cancelled = 1;
             *wc = L'\n';
             return 1;
         }
-        if (r < 0)
-            return -1;
         if (n++ == 0)
             first = c;
         size_t k = mbrtowc(wc, &c, 1, &st);
@@ -148,6 +191,9 @@ static char *history_file(void)
 
 static chat_line *open_editline(chat_line *l, const char *program)
 {
+    const char *tty = ttyname(STDIN_FILENO);
+    if (tty) /* failing that, stdin itself: only the flush race stays open */
+        l->key_fd = open(tty, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     l->el = el_init(program, stdin, stdout, stderr);
     l->hist = history_init();
     if (!l->el || !l->hist) {
@@ -164,6 +210,7 @@ static chat_line *open_editline(chat_line *l, const char *program)
     el_set(l->el, EL_SIGNAL, 0);
     el_set(l->el, EL_PROMPT, prompt_text);
     el_set(l->el, EL_HIST, history, l->hist);
+    el_set(l->el, EL_CLIENTDATA, l);
     el_set(l->el, EL_GETCFN, read_wchar);
     /* the wide form: the narrow one copies the names with wcsdup and never frees them */
     el_wset(l->el, EL_ADDFN, L"calgae-cancel", L"clear the line (Ctrl-C)", cancel_line);
@@ -201,7 +248,10 @@ static const char *read_editline(chat_line *l, int *cancelled)
 chat_line *chat_line_open(const char *program)
 {
     chat_line *l = calloc(1, sizeof *l);
-    if (!l || !isatty(STDIN_FILENO))
+    if (!l)
+        return NULL;
+    l->key_fd = -1;
+    if (!isatty(STDIN_FILENO))
         return l;
 #ifdef CALGAE_NO_LIBEDIT
     (void)program;
@@ -221,6 +271,8 @@ void chat_line_close(chat_line *l)
     if (l->hist)
         history_end(l->hist);
 #endif
+    if (l->key_fd >= 0)
+        close(l->key_fd);
     free(l->history_path);
     free(l->plain);
     free(l);
