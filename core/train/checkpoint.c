@@ -105,6 +105,7 @@ int calgae_ckpt_write(const calgae_ckpt *c, const char *path, char *err, size_t 
         return calgae_fail(err, err_len, "%s: cannot create a temporary file: %s", path,
                            strerror(e));
     }
+    fchmod(fd, 0644); /* mkstemp makes it 0600; a checkpoint is a file like the model */
     sink s = {fdopen(fd, "wb"), CALGAE_FNV_INIT, 0};
     if (!s.f) {
         const int e = errno;
