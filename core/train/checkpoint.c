@@ -54,10 +54,20 @@ static void put_f32(sink *s, float f)
     put_le(s, u, 4);
 }
 
+/* In chunks: one stdio call per 1024 floats, not per float. */
 static void put_floats(sink *s, const float *p, uint64_t n)
 {
-    for (uint64_t i = 0; i < n; i++)
-        put_f32(s, p[i]);
+    uint8_t buf[4096];
+    for (uint64_t i = 0; i < n;) {
+        size_t k = 0;
+        for (; k < sizeof buf && i < n; k += 4, i++) {
+            uint32_t u;
+            memcpy(&u, &p[i], 4);
+            buf[k] = (uint8_t)u, buf[k + 1] = (uint8_t)(u >> 8);
+            buf[k + 2] = (uint8_t)(u >> 16), buf[k + 3] = (uint8_t)(u >> 24);
+        }
+        put(s, buf, k);
+    }
 }
 
 static void put_id(sink *s, const calgae_ckpt_id *id)
