@@ -24,6 +24,11 @@ uint64_t calgae_fnv1a(uint64_t h, const void *p, size_t n)
     return h;
 }
 
+uint64_t calgae_ckpt_bytes(uint64_t n)
+{
+    return (uint64_t)HEAD_BYTES + 12 * n + TAIL_BYTES;
+}
+
 /* ---- writing: a stdio stream, the running checksum, the first error ---- */
 
 typedef struct sink {

@@ -49,6 +49,9 @@ typedef struct calgae_ckpt {
 #define CALGAE_FNV_INIT 0xcbf29ce484222325ull
 uint64_t calgae_fnv1a(uint64_t h, const void *p, size_t n);
 
+/* The size of a checkpoint of n floats per array. */
+uint64_t calgae_ckpt_bytes(uint64_t n);
+
 /* Writes c to path atomically: a temporary file beside it, synced, then renamed over it, so an
  * existing checkpoint stays whole if anything fails. Returns 0, or -1 with a one-line message. */
 int calgae_ckpt_write(const calgae_ckpt *c, const char *path, char *err, size_t err_len);

@@ -181,7 +181,7 @@ static int save_checkpoint(struct run *R, int steps_done, calgae_distill_result 
         return -1;
     r->checkpoint_seconds += now() - t0;
     r->checkpoints++;
-    r->checkpoint_bytes = 148 + 12 * c.n;
+    r->checkpoint_bytes = calgae_ckpt_bytes(c.n);
     return 0;
 }
 

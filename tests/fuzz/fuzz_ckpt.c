@@ -74,7 +74,7 @@ static void one(const uint8_t *data, size_t size)
         FUZZ_CHECK(!c.x && !c.m && !c.v, "a refusal owns arrays");
         return;
     }
-    FUZZ_CHECK(c.n <= size / 12 && size == 148 + 12 * c.n, "size %zu for n %llu", size,
+    FUZZ_CHECK(c.n <= size / 12 && size == calgae_ckpt_bytes(c.n), "size %zu for n %llu", size,
                (unsigned long long)c.n);
     FUZZ_CHECK((c.id.mode == CALGAE_CKPT_QAD || c.id.mode == CALGAE_CKPT_CLASSIC) &&
                c.step >= 0 && c.step <= c.id.steps, "mode %u step %d of %d", c.id.mode, c.step,
