@@ -39,11 +39,19 @@ static const char usage[] =
     "      --eval-windows N     held-out windows of --seq tokens (default 32)\n"
     "      --seed N             data order and initialisation (default 1)\n"
     "      --tokenizer FILE     the vocabulary (default: the teacher's own, or tokenizer.bin)\n"
+    "      --checkpoint FILE    write a checkpoint (trained floats, Adam moments, step, data\n"
+    "                           sampler state, the run's settings) when the run ends, atomically\n"
+    "      --checkpoint-every N and every N steps too\n"
+    "      --resume FILE        continue the run a checkpoint recorded (same settings, teacher,\n"
+    "                           student and --data, else refused); the result is what one\n"
+    "                           uninterrupted run gives, byte for byte\n"
+    "      --stop-after N       end this run after step N of --steps (checkpoint and --out are\n"
+    "                           written as of that step; --resume continues to --steps)\n"
     "  -t, --threads N          worker threads (default: physical cores)\n"
     "  -h, --help               show this help\n";
 
 enum { O_STUDENT = 256, O_SHAPE, O_DATA, O_EVAL, O_STEPS, O_ALPHA, O_TEMP, O_LR, O_SEQ, O_BATCH,
-       O_EVERY, O_WINDOWS, O_SEED };
+       O_EVERY, O_WINDOWS, O_SEED, O_CKPT, O_CKPT_EVERY, O_RESUME, O_STOP };
 
 struct opts {
     calgae_session_opts so;
@@ -64,6 +72,9 @@ static int parse(struct opts *o, int argc, char **argv)
         {"eval-every", required_argument, 0, O_EVERY},
         {"eval-windows", required_argument, 0, O_WINDOWS},
         {"seed", required_argument, 0, O_SEED},   {"tokenizer", required_argument, 0, 'z'},
+        {"checkpoint", required_argument, 0, O_CKPT},
+        {"checkpoint-every", required_argument, 0, O_CKPT_EVERY},
+        {"resume", required_argument, 0, O_RESUME}, {"stop-after", required_argument, 0, O_STOP},
         {"threads", required_argument, 0, 't'},   {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
@@ -122,6 +133,16 @@ static int parse(struct opts *o, int argc, char **argv)
             if (calgae_parse_u64("--seed", optarg, &u)) return 2;
             o->d.seed = u;
             break;
+        case O_CKPT: o->d.checkpoint = optarg; break;
+        case O_RESUME: o->d.resume = optarg; break;
+        case O_CKPT_EVERY:
+            if (calgae_parse_int("--checkpoint-every", optarg, 1, 10000000, &v)) return 2;
+            o->d.checkpoint_every = (int)v;
+            break;
+        case O_STOP:
+            if (calgae_parse_int("--stop-after", optarg, 1, 10000000, &v)) return 2;
+            o->d.stop_after = (int)v;
+            break;
         case 'h': fputs(usage, stdout); return -1;
         case ':':
         default: return calgae_option_error("distill", c, argv, longs);
@@ -133,6 +154,24 @@ static int parse(struct opts *o, int argc, char **argv)
                          "--eval, --steps and --out (see 'calgae distill --help')");
         return 2;
     }
+    if (o->d.checkpoint_every && !o->d.checkpoint) {
+        calgae_cli_error("distill: --checkpoint-every needs --checkpoint FILE");
+        return 2;
+    }
+    return 0;
+}
+
+/* The checkpoint is written, so it must not be one of the files read or the student written. */
+static int check_checkpoint(const struct opts *o, const char *teacher)
+{
+    const char *c = o->d.checkpoint;
+    const char *others[] = {teacher, o->student, o->data, o->eval, o->out};
+    for (size_t i = 0; c && i < sizeof others / sizeof *others; i++)
+        if (others[i] && calgae_same_file(c, others[i])) {
+            calgae_cli_error("distill: --checkpoint %s is %s itself; write to another file", c,
+                             others[i]);
+            return 2;
+        }
     return 0;
 }
 
@@ -200,9 +239,16 @@ static int run(struct opts *o, calgae_session *s, char *err, size_t err_len)
     if (rc == 0)
         fprintf(stderr, "calgae: wrote %s: %zu floats trained, %d steps in %.1f s (%.0f training "
                 "tok/s, %d threads); held-out ppl %.4f -> %.4f, KL %.5f -> %.5f\n", o->out,
-                r.trained_params, o->d.steps, r.seconds, r.tokens_per_s,
+                r.trained_params, r.last_step - r.first_step, r.seconds, r.tokens_per_s,
                 calgae_pool_threads(s->pool), exp(r.eval_ce_before), exp(r.eval_ce_after),
                 r.eval_kl_before, r.eval_kl_after);
+    if (rc == 0 && r.first_step > 0)
+        fprintf(stderr, "calgae: resumed from %s at step %d, now at step %d of %d\n", o->d.resume,
+                r.first_step, r.last_step, o->d.steps);
+    if (rc == 0 && r.checkpoints > 0)
+        fprintf(stderr, "calgae: checkpoint %s: %llu bytes, written %d times, %.1f ms each\n",
+                o->d.checkpoint, (unsigned long long)r.checkpoint_bytes, r.checkpoints,
+                r.checkpoint_seconds * 1e3 / r.checkpoints);
 done:
     free(train);
     free(held);
@@ -233,7 +279,8 @@ int calgae_cmd_distill(int argc, char **argv)
         return src == CALGAE_SETTINGS_BAD ? 2 : 1;
     }
     if (calgae_check_out("distill", o.out, s.model->path, o.student) != 0 ||
-        calgae_check_out("distill", o.out, o.data, o.eval) != 0) {
+        calgae_check_out("distill", o.out, o.data, o.eval) != 0 ||
+        check_checkpoint(&o, s.model->path) != 0) {
         calgae_session_close(&s);
         return 2;
     }

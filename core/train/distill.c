@@ -1,10 +1,12 @@
-/* distill.c - see distill.h: the training loop both kinds of student share. */
+/* distill.c - see distill.h: the training loop both kinds of student share, and its checkpoints
+ * (checkpoint.h). */
 #include "distill.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "convert.h"
 #include "distill_qad.h"
 #include "util.h"
@@ -20,6 +22,7 @@ struct run {
     float *eval_teacher;   /* eval windows x seq x vocab */
     int n_eval_windows;
     uint64_t rng;
+    calgae_ckpt_id id;     /* the run's identity, as a checkpoint records it */
 };
 
 static double now(void)
@@ -124,6 +127,92 @@ static int setup(struct run *R, char *err, size_t err_len)
     return 0;
 }
 
+/* The run's identity; call before training (the student's hash is of its weights as loaded). */
+static void make_id(struct run *R, const calgae_adamw *opt)
+{
+    const calgae_distill_opts *o = R->o;
+    const calgae_train_shape *sh = &R->student.shape;
+    calgae_ckpt_id *id = &R->id;
+    memset(id, 0, sizeof *id);
+    id->mode = R->quant ? CALGAE_CKPT_QAD : CALGAE_CKPT_CLASSIC;
+    id->dim = sh->dim, id->hidden = sh->hidden, id->layers = sh->layers;
+    id->heads = sh->heads, id->kv_heads = sh->kv_heads, id->vocab = sh->vocab;
+    id->seq = o->seq, id->batch = o->batch, id->steps = opt->total_steps;
+    id->warmup = opt->warmup;
+    id->lr = opt->lr, id->weight_decay = opt->weight_decay, id->clip = opt->clip;
+    id->alpha = R->quant ? 1.0f : o->alpha; /* what step() uses */
+    id->temp = R->quant ? 1.0f : o->temp;
+    id->seed = o->seed;
+    id->teacher_hash = calgae_fnv1a(CALGAE_FNV_INIT, R->teacher.params,
+                                    R->teacher.n_params * sizeof(float));
+    id->student_hash = R->quant ? calgae_fnv1a(CALGAE_FNV_INIT, R->student.params,
+                                               R->student.n_params * sizeof(float)) : 0;
+    id->train_hash = calgae_fnv1a(CALGAE_FNV_INIT, o->train_ids, o->n_train * sizeof(int32_t));
+    id->n_train = o->n_train;
+}
+
+/* The trained floats and their moments: the quantized student's free floats, or every
+ * parameter of the classic student (moments allocated here when the optimizer has not yet). */
+static int state_arrays(struct run *R, float **x, float **m, float **v, uint64_t *n)
+{
+    if (R->quant) {
+        *x = R->qad.x, *m = R->qad.m, *v = R->qad.v, *n = R->qad.n;
+        return 0;
+    }
+    calgae_train_model *tm = &R->student;
+    if (!tm->adam_m) {
+        tm->adam_m = calloc(tm->n_params, sizeof(float));
+        tm->adam_v = calloc(tm->n_params, sizeof(float));
+        if (!tm->adam_m || !tm->adam_v)
+            return -1;
+    }
+    *x = tm->params, *m = tm->adam_m, *v = tm->adam_v, *n = tm->n_params;
+    return 0;
+}
+
+static int save_checkpoint(struct run *R, int steps_done, calgae_distill_result *r, char *err,
+                           size_t err_len)
+{
+    calgae_ckpt c = {.id = R->id, .step = steps_done, .rng = R->rng};
+    if (state_arrays(R, &c.x, &c.m, &c.v, &c.n) != 0)
+        return calgae_fail(err, err_len, "%s: out of memory", R->o->checkpoint);
+    const double t0 = now();
+    if (calgae_ckpt_write(&c, R->o->checkpoint, err, err_len) != 0)
+        return -1;
+    r->checkpoint_seconds += now() - t0;
+    r->checkpoints++;
+    r->checkpoint_bytes = calgae_ckpt_bytes(c.n);
+    return 0;
+}
+
+/* Continues from o->resume: the trained floats, moments, steps done and sampler state. */
+static int resume(struct run *R, int *steps_done, char *err, size_t err_len)
+{
+    const char *path = R->o->resume;
+    calgae_ckpt c;
+    if (calgae_ckpt_read(path, &c, err, err_len) != 0)
+        return -1;
+    float *x = NULL, *m = NULL, *v = NULL;
+    uint64_t n = 0;
+    int rc = calgae_ckpt_check(&c.id, &R->id, path, err, err_len);
+    if (rc == 0 && state_arrays(R, &x, &m, &v, &n) != 0)
+        rc = calgae_fail(err, err_len, "%s: out of memory", path);
+    if (rc == 0 && c.n != n)
+        rc = calgae_fail(err, err_len, "%s: checkpoint of %llu trained floats, this run trains "
+                         "%llu", path, (unsigned long long)c.n, (unsigned long long)n);
+    if (rc == 0) {
+        memcpy(x, c.x, n * sizeof(float));
+        memcpy(m, c.m, n * sizeof(float));
+        memcpy(v, c.v, n * sizeof(float));
+        R->rng = c.rng;
+        *steps_done = c.step;
+        if (R->quant)
+            calgae_qad_apply(&R->qad, &R->student);
+    }
+    calgae_ckpt_free(&c);
+    return rc;
+}
+
 /* One optimizer step over a batch of windows; returns the loss. */
 static double step(struct run *R, const calgae_adamw *opt, int s)
 {
@@ -155,6 +244,60 @@ static double step(struct run *R, const calgae_adamw *opt, int s)
         return NAN;
     }
     return loss;
+}
+
+/* Whether a checkpoint is due after step (1-based) of a run that ends after `last`. */
+static int checkpoint_due(const calgae_distill_opts *o, int step, int last)
+{
+    return o->checkpoint && ((o->checkpoint_every > 0 && step % o->checkpoint_every == 0) ||
+                             step == last);
+}
+
+/* From a fresh start or o->resume, up to step o->stop_after (or o->steps). */
+static int train(struct run *R, calgae_distill_result *r, char *err, size_t err_len)
+{
+    const calgae_distill_opts *o = R->o;
+    const calgae_adamw opt = {o->lr, 0.9f, 0.95f, 1e-8f, o->weight_decay, o->clip,
+                              o->steps / 20, o->steps};
+    const int last = o->stop_after > 0 && o->stop_after < o->steps ? o->stop_after : o->steps;
+    int first = 0;
+    make_id(R, &opt);
+    if (o->resume && resume(R, &first, err, err_len) != 0)
+        return -1;
+    r->first_step = first;
+    r->last_step = first > last ? first : last;
+    r->trained_params = R->quant ? R->qad.n : R->student.n_params;
+    evaluate(R, &r->eval_ce_before, &r->eval_kl_before);
+    calgae_distill_stats st = {0};
+    st.steps = o->steps;
+    st.step = first;
+    for (int s = first; s < last; s++) {
+        const double t0 = now();
+        st.loss = step(R, &opt, s);
+        r->seconds += now() - t0;
+        if (isnan(st.loss))
+            return calgae_fail(err, err_len, "distill: out of memory, or the loss is NaN at "
+                               "step %d (lower --lr)", s + 1);
+        st.step = s + 1;
+        st.tokens_per_s = (double)(st.step - first) * o->batch * o->seq / r->seconds;
+        st.eta_s = r->seconds / (st.step - first) * (last - st.step);
+        st.has_eval = (o->eval_every > 0 && st.step % o->eval_every == 0) || st.step == last;
+        if (st.has_eval)
+            evaluate(R, &st.eval_ce, &st.eval_kl);
+        if (o->report)
+            o->report(o->report_user, &st);
+        if (checkpoint_due(o, st.step, last) && save_checkpoint(R, st.step, r, err, err_len) != 0)
+            return -1;
+    }
+    if (first >= last) { /* nothing left to train: the resumed state as it is */
+        evaluate(R, &st.eval_ce, &st.eval_kl);
+        if (o->checkpoint && save_checkpoint(R, first, r, err, err_len) != 0)
+            return -1;
+    }
+    r->eval_ce_after = st.eval_ce;
+    r->eval_kl_after = st.eval_kl;
+    r->tokens_per_s = st.tokens_per_s;
+    return 0;
 }
 
 static int write_student(struct run *R, const calgae_tokenizer *tok, const char *out_path,
@@ -200,36 +343,8 @@ int calgae_distill(const calgae_distill_opts *o, const calgae_tokenizer *tok, co
         return -1;
     }
     int rc = setup(&R, err, err_len);
-    if (rc == 0) {
-        r->trained_params = R.quant ? R.qad.n : R.student.n_params;
-        evaluate(&R, &r->eval_ce_before, &r->eval_kl_before);
-        const calgae_adamw opt = {o->lr, 0.9f, 0.95f, 1e-8f, o->weight_decay, o->clip,
-                                  o->steps / 20, o->steps};
-        calgae_distill_stats st = {0};
-        st.steps = o->steps;
-        for (int s = 0; s < o->steps && rc == 0; s++) {
-            const double t0 = now();
-            st.loss = step(&R, &opt, s);
-            r->seconds += now() - t0;
-            if (isnan(st.loss)) {
-                rc = calgae_fail(err, err_len, "distill: out of memory, or the loss is NaN at "
-                                 "step %d (lower --lr)", s + 1);
-                break;
-            }
-            st.step = s + 1;
-            st.tokens_per_s = (double)st.step * o->batch * o->seq / r->seconds;
-            st.eta_s = r->seconds / st.step * (o->steps - st.step);
-            st.has_eval = (o->eval_every > 0 && st.step % o->eval_every == 0) ||
-                          st.step == o->steps;
-            if (st.has_eval)
-                evaluate(&R, &st.eval_ce, &st.eval_kl);
-            if (o->report)
-                o->report(o->report_user, &st);
-        }
-        r->eval_ce_after = st.eval_ce;
-        r->eval_kl_after = st.eval_kl;
-        r->tokens_per_s = st.tokens_per_s;
-    }
+    if (rc == 0)
+        rc = train(&R, r, err, err_len);
     if (rc == 0)
         rc = write_student(&R, tok, out_path, err, err_len);
     cleanup(&R);

@@ -48,6 +48,13 @@ typedef struct calgae_distill_opts {
     calgae_pool *pool;                   /* NULL: one thread */
     void (*report)(void *user, const calgae_distill_stats *s); /* each step, or NULL */
     void *report_user;
+    /* checkpoints (checkpoint.h): written to `checkpoint` (NULL: none) every checkpoint_every
+     * steps (0: only at the end) and when the run ends; `resume` (NULL: a fresh start) continues
+     * a run from one, refused unless its settings, teacher, student and text are this run's */
+    const char *checkpoint;
+    int checkpoint_every;
+    const char *resume;
+    int stop_after;                      /* end this run after that step (0: at `steps`) */
 } calgae_distill_opts;
 
 typedef struct calgae_distill_result {
@@ -56,6 +63,11 @@ typedef struct calgae_distill_result {
     double seconds;                        /* training time, evaluations excluded */
     double tokens_per_s;                   /* training tokens per second */
     size_t trained_params;
+    int first_step;                        /* steps done before this run (resumed), else 0 */
+    int last_step;                         /* steps done when it ended */
+    int checkpoints;                       /* checkpoints written */
+    double checkpoint_seconds;             /* writing them, in all */
+    uint64_t checkpoint_bytes;             /* the size of one */
 } calgae_distill_result;
 
 /* Trains and writes the student to out_path as GGUF (the quantized student in its own types,
