@@ -62,33 +62,22 @@ if "${PPL[@]}" --model "$M/stories260K.gguf" --file "$D/eval.txt" --ctx 128 --ch
     else
         bad "header or tokens differ: $(cmp -n 2068 "$G" "$T/own.kld" 2>&1)"
     fi
-    if "$PY" - "$G" "$T/own.kld" >"$T/cmp" 2>&1 <<'PYEOF'; then
-import struct, sys
-a, b = (open(p, "rb").read() for p in sys.argv[1:3])
-assert len(a) == len(b), f"sizes {len(a)} {len(b)}"
-n_ctx, n_vocab, n_chunk = struct.unpack_from("<3i", a, 8)
-nv = 2 * ((n_vocab + 1) // 2) + 4
-off = 20 + 4 * n_ctx * n_chunk
-rows = n_chunk * (n_ctx - 1 - n_ctx // 2)
-worst = 0.0
-for r in range(rows):
-    o = off + r * 2 * nv
-    sa, ma = struct.unpack_from("<2f", a, o)
-    sb, mb = struct.unpack_from("<2f", b, o)
-    qa = struct.unpack_from(f"<{n_vocab}H", a, o + 8)
-    qb = struct.unpack_from(f"<{n_vocab}H", b, o + 8)
-    step = max(sa, sb)
-    for v in range(n_vocab):
-        if qa[v] == 0 or qb[v] == 0:  # clipped at 16 nats below the top: no value to compare
-            continue
-        d = abs((sa * qa[v] + ma) - (sb * qb[v] + mb))
-        worst = max(worst, d)
-        assert d <= 2 * step + 1e-4, f"row {r} token {v}: {sa*qa[v]+ma} vs {sb*qb[v]+mb}"
-print(f"{rows} rows, largest log-prob difference {worst:.2e}")
-PYEOF
-        ok "written log-probabilities within 2 steps + 1e-4 of llama.cpp's ($(cat "$T/cmp"))"
+    # llama.cpp's and calgae's F32 logits differ by up to ~0.03 nats on this model (the KLD
+    # between them is ~1e-6): that, not the 16/65535-nat step, bounds the difference here
+    if "$PY" "$HERE/kldfile_check.py" compare "$G" "$T/own.kld" 0.05 >"$T/cmp" 2>&1; then
+        ok "written log-probabilities within 0.05 nats of llama.cpp's ($(cat "$T/cmp"))"
     else
         bad "written log-probabilities: $(tail -1 "$T/cmp")"
+    fi
+    # the compression itself: the first chunk's rows re-encoded in numpy, as llama.cpp's
+    # log_softmax() does, from calgae's raw logits of the same window (calgae logits)
+    ids=$("$PY" "$HERE/kldfile_check.py" ids "$T/own.kld")
+    if "$CALGAE_BIN" logits --model "$M/stories260K.gguf" --ids "$ids" --out "$T/raw.f32" \
+        --threads 1 >/dev/null 2>"$T/err" &&
+        "$PY" "$HERE/kldfile_check.py" encode "$T/own.kld" "$T/raw.f32" >"$T/enc" 2>&1; then
+        ok "written rows are the numpy encoding of the logits ($(cat "$T/enc"))"
+    else
+        bad "written rows vs numpy encoding: $(tail -1 "$T/enc" 2>/dev/null)"
     fi
     # and calgae reads its own file as the base of the same model
     if "${PPL[@]}" --model "$M/stories260K.gguf" --kl-divergence-base "$T/own.kld" \
@@ -121,7 +110,7 @@ printf '_logits_\1\0\0\0' >"$T/short.kld"; hostile "short header" "$T/short.kld"
 
 # a failed write (text shorter than two windows) leaves the existing file as it was
 echo keep >"$T/keep.kld"
-head -c 2000 "$D/eval.txt" >"$T/short.txt"
+head -c 200 "$D/eval.txt" >"$T/short.txt"
 if ! "${PPL[@]}" --model "$M/stories260K.gguf" --file "$T/short.txt" --ctx 128 \
     --kl-divergence-base "$T/keep.kld" >/dev/null 2>"$T/err" &&
     [ "$(cat "$T/keep.kld")" = keep ] && [ "$(ls "$T" | grep -c '^keep')" -eq 1 ]; then
