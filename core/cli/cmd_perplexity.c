@@ -330,7 +330,11 @@ int calgae_cmd_perplexity(int argc, char **argv)
         return rc < -1 ? 2 : 1;
     }
     if (o.ctx > m.st->ctx) {
-        calgae_cli_error("--ctx %ld is longer than the model's context (%d)", o.ctx, m.st->ctx);
+        if (o.kld_read)
+            calgae_cli_error("%s: windows of %ld tokens, longer than the model's context (%d)",
+                             o.kld_file, o.ctx, m.st->ctx);
+        else
+            calgae_cli_error("--ctx %ld is longer than the model's context (%d)", o.ctx, m.st->ctx);
         calgae_session_close(&m);
         calgae_unmap(&kmap);
         return 2;
