@@ -101,9 +101,11 @@ int calgae_kldfile_parse(calgae_kldfile *f, const void *data, size_t size, const
     for (size_t i = 0; i < n_rows; i++) {
         const uint8_t *r = calgae_kldfile_row(f, i);
         const float scale = get_f32(r), min = get_f32(r + 4);
-        /* the writer's range is at most 16 nats in 65535 steps, below a top log-prob <= 0 */
+        /* the writer's range is at most 16 nats in 65535 steps, and its bottom lies at most
+         * 16 + log(n_vocab) below zero (the top log-prob is -log of a sum of n_vocab terms
+         * <= 1): anything else is forged and could make the base perplexity infinite */
         if (!isfinite(scale) || !isfinite(min) || scale < 0.0f || scale > 16.01f / 65535.f ||
-            min > 0.0f)
+            min > 0.0f || min < -(16.01f + logf((float)f->n_vocab)))
             return calgae_fail(err, err_len, "%s: row %zu has scale %g and minimum %g (not a "
                                "compressed log-probability row)", name, i, (double)scale,
                                (double)min);
