@@ -1,7 +1,9 @@
 /*
  * cmd_perplexity.c - `calgae perplexity`: perplexity on a text file, and with --kl-base the KL
  * divergence from a base model and top-1 agreement, computed as llama.cpp's perplexity tool
- * does (see perplexity.h). The result is the last line on stdout.
+ * does (see perplexity.h). The result is the last line on stdout. --kl-divergence-base writes,
+ * and with --kl-divergence reads, llama.cpp's logits file (kldfile.h), so that llama-perplexity
+ * and calgae can each be the base for the other.
  */
 #define _GNU_SOURCE /* sigaction */
 #include <getopt.h>
@@ -12,6 +14,8 @@
 
 #include "args.h"
 #include "gguf.h"
+#include "kldfile.h"
+#include "outfile.h"
 #include "perplexity.h"
 #include "progress.h"
 #include "session.h"
@@ -32,6 +36,11 @@ static const char usage[] =
     "  -c, --ctx N            window length (default: 512, or the model's context if smaller)\n"
     "      --kl-base BASE     the reference model (usually the F32 one); same vocabulary\n"
     "      --chunks N         evaluate at most N windows (default: all)\n"
+    "      --kl-divergence-base FILE\n"
+    "                         without --kl-divergence: write M's log-probabilities to FILE as\n"
+    "                         llama-perplexity --kl-divergence-base does (2 windows of text)\n"
+    "      --kl-divergence    read FILE (from calgae or llama-perplexity) as the base: KLD, same\n"
+    "                         top-1 and PPL of M on the file's tokens and windows (no --file)\n"
     "      --tokenizer FILE   vocabulary for .bin models (used for M and BASE)\n"
     "  -t, --threads N        worker threads (default: physical cores)\n"
     "      --backend NAME     kernel plugin (default: auto)\n"
@@ -47,18 +56,21 @@ static void on_signal(int sig)
 
 struct opts {
     calgae_session_opts so;
-    const char *file, *base;
+    const char *file, *base, *kld_file;
     long ctx, chunks;
+    int kld_read;
 };
 
 static int parse(int argc, char **argv, struct opts *o)
 {
-    enum { O_BASE = 256, O_CHUNKS, O_TOK, O_BACKEND };
+    enum { O_BASE = 256, O_CHUNKS, O_TOK, O_BACKEND, O_KLD_FILE, O_KLD };
     static const struct option longs[] = {
         {"model", required_argument, 0, 'm'},     {"file", required_argument, 0, 'f'},
         {"ctx", required_argument, 0, 'c'},       {"kl-base", required_argument, 0, O_BASE},
         {"chunks", required_argument, 0, O_CHUNKS}, {"tokenizer", required_argument, 0, O_TOK},
         {"threads", required_argument, 0, 't'},   {"backend", required_argument, 0, O_BACKEND},
+        {"kl-divergence-base", required_argument, 0, O_KLD_FILE},
+        {"kl-divergence", no_argument, 0, O_KLD},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     long v;
     int c;
@@ -72,6 +84,8 @@ static int parse(int argc, char **argv, struct opts *o)
         case O_BASE: o->base = optarg; break;
         case O_CHUNKS: if (calgae_parse_int("--chunks", optarg, 1, 1 << 30, &o->chunks)) return 2; break;
         case O_TOK: o->so.tokenizer = optarg; break;
+        case O_KLD_FILE: o->kld_file = optarg; break;
+        case O_KLD: o->kld_read = 1; break;
         case O_BACKEND: o->so.backend = optarg; break;
         case 't':
             if (calgae_parse_int("--threads", optarg, 1, 1024, &v)) return 2;
@@ -84,6 +98,19 @@ static int parse(int argc, char **argv, struct opts *o)
     }
     if (optind < argc || !o->so.model) {
         calgae_cli_error("perplexity needs --model (see 'calgae perplexity --help')");
+        return 2;
+    }
+    if (o->kld_read && !o->kld_file) {
+        calgae_cli_error("--kl-divergence needs --kl-divergence-base FILE (the base's logits)");
+        return 2;
+    }
+    if (o->kld_file && o->base) {
+        calgae_cli_error("--kl-base and --kl-divergence-base are two ways to give a base: use one");
+        return 2;
+    }
+    if (o->kld_read && (o->file || o->ctx || o->chunks)) {
+        calgae_cli_error("--kl-divergence takes the tokens, --ctx and chunks from the base file: "
+                         "drop --file, --ctx and --chunks");
         return 2;
     }
     return 0;
@@ -103,6 +130,96 @@ static uint64_t calib_hash_of(const calgae_transformer *m)
     memcpy(buf, s.ptr, s.len);
     buf[s.len] = '\0';
     return strtoull(buf, NULL, 16);
+}
+
+/* --kl-divergence-base without --kl-divergence: each scored row, compressed, goes to the file */
+struct kld_writer {
+    FILE *f;
+    const char *path;
+    uint8_t *row;
+};
+
+static int write_row(void *user, const float *logits, int vocab, int32_t target, char *err,
+                     size_t err_len)
+{
+    struct kld_writer *w = user;
+    calgae_kldfile_encode(logits, vocab, target, w->row);
+    const size_t len = calgae_kldfile_row_bytes(vocab);
+    if (fwrite(w->row, 1, len, w->f) != len)
+        return calgae_fail(err, err_len, "%s: write failed", w->path);
+    return 0;
+}
+
+/* The header and the tokens of the chunks, as llama-perplexity writes them. */
+static int write_head(FILE *f, const char *path, const int32_t *ids, int ctx, int vocab,
+                      int chunks, char *err, size_t err_len)
+{
+    uint8_t head[CALGAE_KLDFILE_HEADER];
+    calgae_kldfile_header(head, ctx, vocab, chunks);
+    int ok = fwrite(head, 1, sizeof head, f) == sizeof head;
+    for (size_t i = 0; ok && i < (size_t)ctx * (size_t)chunks; i++) {
+        const uint32_t v = (uint32_t)ids[i];
+        const uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+        ok = fwrite(b, 1, 4, f) == 4;
+    }
+    return ok ? 0 : calgae_fail(err, err_len, "%s: write failed", path);
+}
+
+/* --kl-divergence: each scored row of the model against the file's next base row */
+struct kld_reader {
+    const calgae_kldfile *kf;
+    size_t next;
+    calgae_kld_acc acc;
+};
+
+static int read_row(void *user, const float *logits, int vocab, int32_t target, char *err,
+                    size_t err_len)
+{
+    (void)err;
+    (void)err_len;
+    struct kld_reader *r = user;
+    calgae_kld_add(&r->acc, logits, vocab, calgae_kldfile_row(r->kf, r->next++), target);
+    return 0;
+}
+
+static void print_kld(const calgae_kld_acc *a, const char *model, const char *base)
+{
+    calgae_kld_stats s;
+    calgae_kld_stats_of(a, &s);
+    printf("Mean PPL(Q)                   : %10.6f +/- %10.6f\n", s.ppl, s.ppl_se);
+    printf("Mean PPL(base)                : %10.6f +/- %10.6f\n", s.base_ppl, s.base_ppl_se);
+    printf("Mean ln(PPL(Q)/PPL(base))     : %10.6f +/- %10.6f\n", s.ln_ratio, s.ln_ratio_se);
+    printf("Mean    KLD                   : %10.6f +/- %10.6f\n", s.kld, s.kld_se);
+    printf("RMS Delta p                   : %6.3f +/- %5.3f %%\n", 100.0 * s.rms_dp,
+           100.0 * s.rms_dp_se);
+    printf("Same top p                    : %6.3f +/- %5.3f %%\n", 100.0 * s.top1, 100.0 * s.top1_se);
+    printf("PPL = %.6f +/- %.6f, base PPL = %.6f, KLD = %.6f +/- %.6f, same top p = %.3f +/- "
+           "%.3f %% (%s against %s, %lld positions)\n", s.ppl, s.ppl_se, s.base_ppl, s.kld,
+           s.kld_se, 100.0 * s.top1, 100.0 * s.top1_se, model, base, (long long)a->count);
+}
+
+/* Reads the base file and runs the model on its tokens and windows. */
+static int evaluate_kld(calgae_session *m, const calgae_kldfile *kf, const char *path,
+                        calgae_progress_bar *bar, char *err, size_t err_len)
+{
+    const size_t n = (size_t)kf->n_ctx * (size_t)kf->n_chunk;
+    int32_t *ids = malloc(n * sizeof *ids);
+    if (!ids)
+        return calgae_fail(err, err_len, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        ids[i] = calgae_kldfile_token(kf, i);
+    struct kld_reader rd = {.kf = kf};
+    calgae_ppl_opts po = {.ctx = kf->n_ctx, .max_windows = kf->n_chunk, .bos = m->tok->bos_id,
+                          .progress = calgae_progress_update, .progress_user = bar,
+                          .stop = &stop_flag, .row = read_row, .row_user = &rd};
+    calgae_ppl_result r;
+    int rc = calgae_perplexity(m->st, NULL, ids, n, &po, &r, err, err_len);
+    calgae_progress_clear(bar);
+    free(ids);
+    if (rc != 0)
+        return -1;
+    print_kld(&rd.acc, m->model->path, path);
+    return 0;
 }
 
 static int evaluate(const struct opts *o, calgae_session *m, calgae_session *b, const char *file,
@@ -126,11 +243,42 @@ static int evaluate(const struct opts *o, calgae_session *m, calgae_session *b, 
     calgae_ppl_opts po = {.ctx = m->st->ctx, .max_windows = (int)o->chunks, .bos = m->tok->bos_id,
                           .progress = calgae_progress_update, .progress_user = bar,
                           .stop = &stop_flag};
+    const int vocab = m->model->cfg.vocab_size;
+    struct kld_writer w = {.path = o->kld_file};
+    calgae_outfile out = {0};
+    if (o->kld_file) {
+        /* llama-perplexity's rule and chunk count, so both programs write the same tokens */
+        if (n < 2 * (size_t)po.ctx) {
+            free(ids);
+            return calgae_fail(err, err_len, "%s: %zu tokens; writing %s needs at least %d (two "
+                               "windows of %d)", file, n, o->kld_file, 2 * po.ctx, po.ctx);
+        }
+        int chunks = (int)(n / (size_t)po.ctx);
+        po.max_windows = o->chunks && o->chunks < chunks ? (int)o->chunks : chunks;
+        w.row = malloc(calgae_kldfile_row_bytes(vocab));
+        if (!w.row || calgae_outfile_open(&out, o->kld_file, err, err_len) != 0) {
+            if (!w.row)
+                calgae_fail(err, err_len, "out of memory");
+            free(w.row);
+            free(ids);
+            return -1;
+        }
+        w.f = out.f;
+        po.row = write_row;
+        po.row_user = &w;
+        rc = write_head(out.f, o->kld_file, ids, po.ctx, vocab, po.max_windows, err, err_len);
+    }
     calgae_ppl_result r;
     const double t0 = calgae_now_ms();
-    rc = calgae_perplexity(m->st, b ? b->st : NULL, ids, n, &po, &r, err, err_len);
+    if (rc == 0)
+        rc = calgae_perplexity(m->st, b ? b->st : NULL, ids, n, &po, &r, err, err_len);
     calgae_progress_clear(bar);
     free(ids);
+    free(w.row);
+    if (o->kld_file && rc != 0)
+        calgae_outfile_abort(&out);
+    else if (o->kld_file)
+        rc = calgae_outfile_commit(&out, err, err_len);
     if (rc != 0)
         return -1;
     const char *ws = r.windows == 1 ? "" : "s";
@@ -156,23 +304,45 @@ int calgae_cmd_perplexity(int argc, char **argv)
     if (prc != 0)
         return prc < 0 ? 0 : prc;
     const char *file = o.file;
-    if (!file) {
+    char err[CALGAE_ERR_LEN];
+    calgae_map kmap = {0};
+    calgae_kldfile kf;
+    if (o.kld_read) {
+        if (calgae_map_file(&kmap, o.kld_file, err, sizeof err) != 0 ||
+            calgae_kldfile_parse(&kf, kmap.data, kmap.size, o.kld_file, err, sizeof err) != 0) {
+            calgae_cli_error("%s", err);
+            calgae_unmap(&kmap);
+            return 1;
+        }
+        o.ctx = kf.n_ctx;
+    }
+    if (!file && !o.kld_read) {
         calgae_cli_error("perplexity: --file TEXT is required: the text to score (held out from any "
                      "calibration)");
         return 2;
     }
-    char err[CALGAE_ERR_LEN];
     calgae_session m, b;
     o.so.ctx = (int)(o.ctx ? o.ctx : DEFAULT_CTX);
     int rc = calgae_session_open(&m, &o.so, err, sizeof err);
     if (rc != 0) {
         calgae_cli_error("%s", err);
+        calgae_unmap(&kmap);
         return rc < -1 ? 2 : 1;
     }
     if (o.ctx > m.st->ctx) {
-        calgae_cli_error("--ctx %ld is longer than the model's context (%d)", o.ctx, m.st->ctx);
+        if (o.kld_read)
+            calgae_cli_error("%s: windows of %ld tokens, longer than the model's context (%d)",
+                             o.kld_file, o.ctx, m.st->ctx);
+        else
+            calgae_cli_error("--ctx %ld is longer than the model's context (%d)", o.ctx, m.st->ctx);
         calgae_session_close(&m);
+        calgae_unmap(&kmap);
         return 2;
+    }
+    if (o.kld_read && kf.n_vocab != m.model->cfg.vocab_size) {
+        calgae_cli_error("%s: a vocabulary of %d tokens; %s has %d", o.kld_file, kf.n_vocab,
+                         m.model->path, m.model->cfg.vocab_size);
+        rc = 1;
     }
     calgae_session_opts bo = o.so;
     bo.model = o.base;
@@ -194,7 +364,12 @@ int calgae_cmd_perplexity(int argc, char **argv)
     sigaction(SIGTERM, &sa, &old_term);
     calgae_progress_bar bar;
     calgae_progress_init(&bar);
-    if (rc == 0 && evaluate(&o, &m, o.base ? &b : NULL, file, &bar, err, sizeof err) != 0) {
+    if (rc == 0 && o.kld_read) {
+        if (evaluate_kld(&m, &kf, o.kld_file, &bar, err, sizeof err) != 0) {
+            calgae_cli_error("%s", err);
+            rc = 1;
+        }
+    } else if (rc == 0 && evaluate(&o, &m, o.base ? &b : NULL, file, &bar, err, sizeof err) != 0) {
         calgae_cli_error("%s", err);
         rc = 1;
     }
@@ -203,6 +378,7 @@ int calgae_cmd_perplexity(int argc, char **argv)
     if (o.base)
         calgae_session_close(&b);
     calgae_session_close(&m);
+    calgae_unmap(&kmap);
     if (rc != 0 && stop_flag)
         return 130;
     return rc;

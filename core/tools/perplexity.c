@@ -95,7 +95,12 @@ static int run_window(calgae_state *st, calgae_state *base, const int32_t *ids, 
             if (p < first || p >= ctx - 1)
                 continue;
             const float *lb = base ? base->logits + (size_t)t * (size_t)vocab : NULL;
-            score(a, st->logits + (size_t)t * (size_t)vocab, lb, vocab, ids[p + 1], lp, lpb);
+            const float *lm = st->logits + (size_t)t * (size_t)vocab;
+            score(a, lm, lb, vocab, ids[p + 1], lp, lpb);
+            if (o->row && o->row(o->row_user, lm, vocab, ids[p + 1], err, err_len) != 0) {
+                rc = -1;
+                break;
+            }
         }
         pos += n;
     }

@@ -26,6 +26,12 @@ typedef struct calgae_ppl_opts {
     calgae_progress_fn progress;
     void *progress_user;
     volatile sig_atomic_t *stop; /* non-zero: stop with an error */
+    /* Optional: called for every scored position in order (window by window) with the model's
+     * logits and the next token; what writes and reads llama.cpp's logits files (kldfile.h).
+     * Non-zero stops the run with its message in err. */
+    int (*row)(void *user, const float *logits, int vocab, int32_t target, char *err,
+               size_t err_len);
+    void *row_user;
 } calgae_ppl_opts;
 
 typedef struct calgae_ppl_result {

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# kldfile_test.sh - llama.cpp's logits file (llama-perplexity --kl-divergence-base) read and
+# written by `calgae perplexity`, against a file llama.cpp wrote (tests/golden/kld/README.md):
+#  * calgae with the same F32 model reads it with KLD <= 1e-4 and same top-1 >= 99%;
+#  * a Q4_0 model's KLD against it is within 5% of what llama-perplexity printed;
+#  * the file calgae writes with the same -c and --chunks has llama.cpp's header and tokens byte
+#    for byte, and log-probabilities within the compression's step (decoded in Python);
+#  * hostile files (truncated, padded, bad token, other vocabulary) are one-line errors, and a
+#    failed write leaves an existing file as it was.
+set -u
+: "${CALGAE_BIN:?}" "${CALGAE_MODELS:?}" "${CALGAE_DATA:?}" "${CALGAE_TEST_TMP:?}"
+M=$CALGAE_MODELS
+D=$CALGAE_DATA
+PY=${CALGAE_PYTHON:-/usr/bin/python3}
+HERE=$(cd "$(dirname "$0")" && pwd)
+G=$HERE/golden/kld/stories260K_c128_4.kld
+LLAMA_Q4_KLD=0.102740 # printed by llama-perplexity for the same Q4_0 file (golden/kld/README.md)
+T=$CALGAE_TEST_TMP/kldfile.$$
+mkdir -p "$T"
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; [ -f "$T/err" ] && sed 's/^/     /' "$T/err" | tail -5; }
+PPL=("$CALGAE_BIN" perplexity --threads 1)
+field() { sed -n "s/^$1 *: *\([-0-9.]*\).*/\1/p" "$2"; }
+
+# 1. F32 against llama.cpp's F32 file
+if "${PPL[@]}" --model "$M/stories260K.gguf" --kl-divergence-base "$G" --kl-divergence \
+    >"$T/f32" 2>"$T/err"; then
+    kld=$(field "Mean    KLD" "$T/f32")
+    top=$(field "Same top p" "$T/f32")
+    if awk -v k="$kld" -v t="$top" 'BEGIN { exit !(k != "" && k <= 1e-4 && t >= 99) }'; then
+        ok "F32 read llama.cpp's F32 file: KLD $kld, same top p $top %"
+    else
+        bad "F32 against llama.cpp's file: KLD '$kld', same top p '$top'"; cat "$T/f32"
+    fi
+else
+    bad "reading llama.cpp's file"
+fi
+
+# 2. Q4_0 (llama-quantize's mixture) against it, beside llama.cpp's printed figure
+if "$CALGAE_BIN" quantize --model "$M/stories260K.gguf" --type Q4_0 --out "$T/q4_0.gguf" \
+    --threads 1 >/dev/null 2>"$T/err" &&
+    "${PPL[@]}" --model "$T/q4_0.gguf" --kl-divergence-base "$G" --kl-divergence \
+        >"$T/q4" 2>"$T/err"; then
+    kld=$(field "Mean    KLD" "$T/q4")
+    if awk -v k="$kld" -v r="$LLAMA_Q4_KLD" 'BEGIN { d = k / r - 1; exit !(k != "" && d <= 0.05 && d >= -0.05) }'; then
+        ok "Q4_0 KLD $kld within 5% of llama.cpp's $LLAMA_Q4_KLD"
+    else
+        bad "Q4_0 KLD '$kld' vs llama.cpp's $LLAMA_Q4_KLD"; cat "$T/q4"
+    fi
+else
+    bad "Q4_0 quantize or read"
+fi
+
+# 3. calgae writes the same file
+if "${PPL[@]}" --model "$M/stories260K.gguf" --file "$D/eval.txt" --ctx 128 --chunks 4 \
+    --kl-divergence-base "$T/own.kld" >/dev/null 2>"$T/err"; then
+    if cmp -s -n 2068 "$G" "$T/own.kld"; then
+        ok "written header and tokens byte-identical to llama.cpp's (2068 bytes)"
+    else
+        bad "header or tokens differ: $(cmp -n 2068 "$G" "$T/own.kld" 2>&1)"
+    fi
+    # llama.cpp's and calgae's F32 logits differ by up to ~0.03 nats on this model (the KLD
+    # between them is ~1e-6): that, not the 16/65535-nat step, bounds the difference here
+    if "$PY" "$HERE/kldfile_check.py" compare "$G" "$T/own.kld" 0.05 >"$T/cmp" 2>&1; then
+        ok "written log-probabilities within 0.05 nats of llama.cpp's ($(cat "$T/cmp"))"
+    else
+        bad "written log-probabilities: $(tail -1 "$T/cmp")"
+    fi
+    # the compression itself: the first chunk's rows re-encoded in numpy, as llama.cpp's
+    # log_softmax() does, from calgae's raw logits of the same window (calgae logits)
+    ids=$("$PY" "$HERE/kldfile_check.py" ids "$T/own.kld")
+    if "$CALGAE_BIN" logits --model "$M/stories260K.gguf" --ids "$ids" --out "$T/raw.f32" \
+        --threads 1 >/dev/null 2>"$T/err" &&
+        "$PY" "$HERE/kldfile_check.py" encode "$T/own.kld" "$T/raw.f32" >"$T/enc" 2>&1; then
+        ok "written rows are the numpy encoding of the logits ($(cat "$T/enc"))"
+    else
+        bad "written rows vs numpy encoding: $(tail -1 "$T/enc" 2>/dev/null)"
+    fi
+    # and calgae reads its own file as the base of the same model
+    if "${PPL[@]}" --model "$M/stories260K.gguf" --kl-divergence-base "$T/own.kld" \
+        --kl-divergence >"$T/self" 2>"$T/err" &&
+        awk -v k="$(field "Mean    KLD" "$T/self")" 'BEGIN { exit !(k != "" && k <= 1e-5) }'; then
+        ok "own file read back: KLD $(field "Mean    KLD" "$T/self")"
+    else
+        bad "own file read back"
+    fi
+else
+    bad "writing the logits file"
+fi
+
+# 4. hostile files: one line naming the file, non-zero exit
+hostile() { # name, file
+    if "${PPL[@]}" --model "$M/stories260K.gguf" --kl-divergence-base "$2" --kl-divergence \
+        >"$T/out" 2>"$T/err"; then
+        bad "$1: accepted"
+    elif [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "$2" "$T/err" && [ ! -s "$T/out" ]; then
+        ok "$1: $(cat "$T/err")"
+    else
+        bad "$1: not one line naming the file"
+    fi
+}
+head -c 100000 "$G" >"$T/trunc.kld"; hostile "truncated" "$T/trunc.kld"
+{ cat "$G"; printf 'x'; } >"$T/long.kld"; hostile "trailing byte" "$T/long.kld"
+{ head -c 24 "$G"; printf '\377\377\0\0'; tail -c +29 "$G"; } >"$T/tok.kld"; hostile "token 65535" "$T/tok.kld"
+hostile "a 3-token vocabulary" "$HERE/fuzz/corpus/kldfile/tiny.kld"
+printf '_logits_\1\0\0\0' >"$T/short.kld"; hostile "short header" "$T/short.kld"
+
+# a failed write (text shorter than two windows) leaves the existing file as it was
+echo keep >"$T/keep.kld"
+head -c 200 "$D/eval.txt" >"$T/short.txt"
+if ! "${PPL[@]}" --model "$M/stories260K.gguf" --file "$T/short.txt" --ctx 128 \
+    --kl-divergence-base "$T/keep.kld" >/dev/null 2>"$T/err" &&
+    [ "$(cat "$T/keep.kld")" = keep ] && [ "$(ls "$T" | grep -c '^keep')" -eq 1 ]; then
+    ok "failed write leaves the existing file: $(cat "$T/err")"
+else
+    bad "failed write"
+fi
+
+echo "kldfile: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
