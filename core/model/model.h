@@ -27,7 +27,17 @@ typedef struct calgae_config {
     int n_rot;      /* dimensions of each head that RoPE rotates (even, <= head_size) */
     float eps;      /* RMSNorm epsilon */
     float rope_theta;
+    int arch;       /* enum calgae_arch: which GGUF key prefix and tensor set */
+    int rope_neox;  /* 1: RoPE rotates the two halves of each head (GPT-NeoX, as llama.cpp does for
+                     * qwen2), 0: adjacent pairs (llama.cpp's llama layout) */
 } calgae_config;
+
+/* The architectures read: llama (Llama 1-3, TinyLlama) and qwen2 (Qwen2/Qwen2.5, which adds
+ * Q/K/V biases and rotate-half RoPE). */
+enum calgae_arch { CALGAE_ARCH_LLAMA, CALGAE_ARCH_QWEN2 };
+
+/* The GGUF architecture name ("llama", "qwen2"), also its metadata key prefix. */
+const char *calgae_arch_name(int arch);
 
 typedef struct calgae_layer {
     const float *attn_norm; /* [dim] */
@@ -39,6 +49,9 @@ typedef struct calgae_layer {
     calgae_weight w_gate;   /* hidden x dim (llama2.c w1) */
     calgae_weight w_down;   /* dim x hidden (w2) */
     calgae_weight w_up;     /* hidden x dim (w3) */
+    const float *bq;        /* [dim], added after the Q product; NULL when the model has none */
+    const float *bk;        /* [kv_dim] */
+    const float *bv;        /* [kv_dim] */
 } calgae_layer;
 
 enum calgae_format { CALGAE_FORMAT_GGUF, CALGAE_FORMAT_BIN, CALGAE_FORMAT_HF };
@@ -53,6 +66,9 @@ typedef struct calgae_transformer {
     calgae_weight output;   /* vocab x dim; the same data as tok_embd when tied */
     int tied;
     calgae_layer *layers;
+    /* RoPE frequency factors [n_rot / 2] (llama.cpp's rope_freqs.weight, Llama 3's scaling):
+     * pair i turns at pos * theta^(-2i/n_rot) / rope_freqs[i]; NULL: all 1 */
+    const float *rope_freqs;
     /* Storage behind the pointers, the loaders' business (formats/): everything else asks
      * calgae_transformer_file() and calgae_transformer_meta() below. */
     enum calgae_format format;
