@@ -17,7 +17,6 @@
  */
 #define _GNU_SOURCE
 #include <cJSON.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,31 +305,15 @@ static int load_tokenizer(calgae_transformer *m, const calgae_hf_config *hc, con
     return 0;
 }
 
-/* Llama 3's factors: pairs whose wavelength is shorter than original_ctx / high_freq_factor
- * keep their frequency, longer than original_ctx / low_freq_factor turn `factor` times slower,
- * and the band between is interpolated. */
+/* Llama 3's rope_scaling as frequency factors (model.h), in the folder's buffers. */
 static int llama3_rope_freqs(calgae_transformer *m, const calgae_hf_config *hc, const char *dir,
                              char *err, size_t err_len)
 {
-    const calgae_config *c = &m->cfg;
-    float *f = calgae_hf_alloc(m->hf, (size_t)(c->n_rot / 2) * sizeof *f);
+    float *f = calgae_hf_alloc(m->hf, (size_t)(m->cfg.n_rot / 2) * sizeof *f);
     if (!f)
         return calgae_fail(err, err_len, "%s: out of memory", dir);
-    const double low_wl = hc->rope_orig_ctx / (double)hc->rope_low_freq;
-    const double high_wl = hc->rope_orig_ctx / (double)hc->rope_high_freq;
-    for (int i = 0; i < c->n_rot / 2; i++) {
-        const float freq = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)c->n_rot);
-        const double wavelen = 2 * M_PI / freq;
-        double factor = 1.0;
-        if (wavelen > low_wl) {
-            factor = hc->rope_factor;
-        } else if (wavelen >= high_wl) {
-            const double smooth = (hc->rope_orig_ctx / wavelen - hc->rope_low_freq) /
-                                  (hc->rope_high_freq - hc->rope_low_freq);
-            factor = 1.0 / ((1.0 - smooth) / hc->rope_factor + smooth);
-        }
-        f[i] = (float)factor;
-    }
+    calgae_llama3_rope_freqs(&m->cfg, hc->rope_factor, hc->rope_low_freq, hc->rope_high_freq,
+                             hc->rope_orig_ctx, f);
     m->rope_freqs = f;
     return 0;
 }

@@ -6,6 +6,7 @@
 #include "model.h"
 #include "hf.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,25 @@ const calgae_gguf *calgae_transformer_meta(const calgae_transformer *m)
 const char *calgae_arch_name(int arch)
 {
     return arch == CALGAE_ARCH_QWEN2 ? "qwen2" : "llama";
+}
+
+void calgae_llama3_rope_freqs(const calgae_config *c, float factor, float low, float high,
+                              int orig_ctx, float *out)
+{
+    const double low_wl = orig_ctx / (double)low, high_wl = orig_ctx / (double)high;
+    for (int i = 0; i < c->n_rot / 2; i++) {
+        /* the base frequency in float, as the engine's table and torch's float32 arange have it */
+        const float freq = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)c->n_rot);
+        const double wavelen = 2 * M_PI / freq;
+        double f = 1.0;
+        if (wavelen > low_wl) {
+            f = factor;
+        } else if (wavelen >= high_wl) {
+            const double smooth = (orig_ctx / wavelen - low) / (high - low);
+            f = 1.0 / ((1.0 - smooth) / factor + smooth);
+        }
+        out[i] = (float)f;
+    }
 }
 
 int calgae_config_check(const calgae_config *c, const char *path, char *err, size_t err_len)

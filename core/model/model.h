@@ -92,6 +92,13 @@ const calgae_map *calgae_transformer_file(const calgae_transformer *m);
 /* The file's metadata as GGUF key/values, or NULL when the format has none (llama2.c .bin). */
 const calgae_gguf *calgae_transformer_meta(const calgae_transformer *m);
 
+/* Llama 3's RoPE scaling as per-pair frequency factors out[n_rot / 2], computed as transformers'
+ * _compute_llama3_parameters and llama.cpp's converter (rope_freqs.weight) do: pairs of
+ * wavelength below orig_ctx / high keep their frequency, above orig_ctx / low turn `factor`
+ * times slower, and the band between is interpolated. */
+void calgae_llama3_rope_freqs(const calgae_config *c, float factor, float low, float high,
+                              int orig_ctx, float *out);
+
 /* Checks hyperparameters for consistency (shared by both loaders). */
 int calgae_config_check(const calgae_config *c, const char *path, char *err, size_t err_len);
 
