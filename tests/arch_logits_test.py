@@ -15,10 +15,13 @@ Checks, each against an independent source:
   2. the GGUF's logits (ids: one token; 96 random ids in one batch) against ref_llama's float64
      forward pass on the same file: every row within TOL relative to its largest logit, the same
      argmax on every row;
-  3. the same model as a Hugging Face folder written here in Python (config.json with model_type
+  3. two sequences of 24 ids evaluated side by side (tests/arch_seqs.c: calgae_eval_seqs, one
+     token of each per batch, so keys and values take the multi-sequence scatter), each against
+     the reference's logits of that sequence alone;
+  4. the same model as a Hugging Face folder written here in Python (config.json with model_type
      qwen2, or llama with rope_scaling {rope_type: llama3}; model.safetensors with Q/K rows in
      transformers' rotate-half order, qwen2's q/k/v_proj.bias), against the same reference;
-  4. a self-check that the test can fail: the reference without biases, with the other RoPE
+  5. a self-check that the test can fail: the reference without biases, with the other RoPE
      variant, or without the frequency factors lands far outside TOL from the runtime's logits.
 
 TOL = 1.5e-5, as numpy_logits_test.py's TOL_F32 (the runtime's float32 rounding against a float64
@@ -61,6 +64,7 @@ def env(name):
 
 
 BIN, MODELS, GEN_MODEL = env("CALGAE_BIN"), env("CALGAE_MODELS"), env("CALGAE_GEN_MODEL")
+ARCH_SEQS = env("CALGAE_ARCH_SEQS")  # tests/arch_seqs.c: two sequences in each batch
 TMP = os.path.join(env("CALGAE_TEST_TMP"), "arch_logits.%d" % os.getpid())
 
 
@@ -203,6 +207,13 @@ def test_model(shape, vocab, arch):
         r = R.forward(model, ids)
         check("%s gguf, %d ids" % (shape, len(ids)), c_logits(path, ids, n_vocab, vocab), r)
         check("%s hf folder, %d ids" % (shape, len(ids)), c_logits(hf_dir, ids, n_vocab, vocab), r)
+
+    ids = seqs[1][:48]
+    out = os.path.join(TMP, "seqs.f32")
+    run([ARCH_SEQS, path, vocab, out] + [str(i) for i in ids])
+    got = np.fromfile(out, dtype="<f4").reshape(24, 2, n_vocab).astype(np.float64)
+    for s in range(2):
+        check("%s seqs, sequence %d" % (shape, s), got[:, s], R.forward(model, ids[24 * s:24 * s + 24]))
 
     # self-check on the long sequence: wrong references must not pass
     ids = seqs[1]
