@@ -83,9 +83,12 @@ static int parse_rope_scaling(const cJSON *root, calgae_hf_config *hc, const cha
         get_int(rs, "original_max_position_embeddings", &hc->rope_orig_ctx, 1, name, err,
                 err_len))
         return -1;
-    if (!(hc->rope_high_freq > hc->rope_low_freq) || hc->rope_orig_ctx < 1)
-        return calgae_fail(err, err_len, "%s: rope_scaling needs high_freq_factor > "
-                           "low_freq_factor and original_max_position_embeddings >= 1", name);
+    /* checked after the narrowing to float, which can make a tiny positive value 0 */
+    if (!(hc->rope_factor >= 1.0f) || !(hc->rope_low_freq > 0.0f) ||
+        !(hc->rope_high_freq > hc->rope_low_freq) || hc->rope_orig_ctx < 1)
+        return calgae_fail(err, err_len, "%s: rope_scaling needs factor >= 1, "
+                           "0 < low_freq_factor < high_freq_factor and "
+                           "original_max_position_embeddings >= 1", name);
     return 0;
 }
 
