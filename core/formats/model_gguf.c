@@ -161,7 +161,8 @@ static int read_config(calgae_transformer *m, const char *path, char *err, size_
     rc = calgae_gguf_get_str(g, KEY("rope.scaling.type"), &st, path, err, err_len);
     if (rc < 0)
         return -1;
-    const int none = rc > 0 || (st.len == 4 && memcmp(st.ptr, "none", 4) == 0);
+    /* a factor without a type is linear scaling to llama.cpp */
+    const int none = rc == 0 && st.len == 4 && memcmp(st.ptr, "none", 4) == 0;
     if (scale != 1.0f && !none)
         return calgae_fail(err, err_len, "%s: RoPE scaling '%.*s' (factor %g) is not supported",
                            path, (int)(st.len > 20 ? 20 : st.len), st.ptr, (double)scale);
