@@ -1,6 +1,6 @@
 /*
- * model.h - a Llama-architecture model in memory: its hyperparameters and weights, pointing
- * into a read-only map of the file (no copy). Three formats: GGUF v2/v3 (llama.cpp's; see
+ * model.h - a Llama- or Qwen2-architecture model in memory: its hyperparameters and weights,
+ * pointing into a read-only map of the file (no copy). Three formats: GGUF v2/v3 (llama.cpp's; see
  * model_gguf.c), llama2.c's float32 checkpoint (.bin; see model_bin.c) and Hugging Face
  * folders of safetensors (model_hf.c).
  */
