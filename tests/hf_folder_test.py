@@ -275,6 +275,18 @@ def hostile_tests():
             "rms_norm_eps")
     hostile("rope-scaling", {"config.json": json.dumps(
         dict(cfg, rope_scaling={"type": "linear", "factor": 2})).encode()}, "rope_scaling")
+    llama3 = dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
+                  original_max_position_embeddings=8192)
+    hostile("llama3-missing", {"config.json": json.dumps(dict(cfg, rope_scaling={
+        k: v for k, v in llama3.items() if k != "high_freq_factor"})).encode()},
+        "rope_scaling.high_freq_factor is missing")
+    hostile("llama3-factor", {"config.json": json.dumps(
+        dict(cfg, rope_scaling=dict(llama3, factor=0.5))).encode()}, "factor >= 1")
+    hostile("llama3-bands", {"config.json": json.dumps(
+        dict(cfg, rope_scaling=dict(llama3, low_freq_factor=4.0))).encode()},
+        "low_freq_factor < high_freq_factor")
+    hostile("qwen2-no-bias", {"config.json": json.dumps(dict(cfg, model_type="qwen2")).encode()},
+            "self_attn.q_proj.bias must be a vector")
     hostile("model-type", {"config.json": json.dumps(dict(cfg, model_type="gpt2")).encode()},
             "not supported")
     tj = json.load(open(os.path.join(TMP, "f32-1-bin", "tokenizer.json")))

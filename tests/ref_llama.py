@@ -6,7 +6,11 @@ It parses model files itself and shares no code with the C runtime:
     layout read by karpathy/llama2.c run.c (checkpoint_init_weights / memory_map_weights,
     build_tokenizer, encode, decode, safe_printf, generate);
   * GGUF v2/v3 files with tensor types F32, F16, Q4_0, Q4_1 and Q8_0, following the GGUF
-    specification (ggml docs/gguf.md) and ggml's block formats (dequantized with numpy).
+    specification (ggml docs/gguf.md) and ggml's block formats (dequantized with numpy), of
+    architecture llama or qwen2 (llama.cpp's LLM_ARCH_QWEN2: Q/K/V biases blk.N.attn_*.bias added
+    to the products, rotate-half "NeoX" RoPE over Q/K rows in Hugging Face's order, qwen2.* keys),
+    and llama.cpp's rope_freqs.weight (Llama 3's RoPE scaling: pair i's angle is divided by
+    factor i, as ggml_rope_ext's freq_factors).
 
 Numerics: weights are loaded as float32 (dequantized exactly) and the forward pass runs in
 float64 by default, so the reference's own rounding error (~1e-15) is negligible against the
@@ -257,13 +261,18 @@ def load_gguf(path):
     m = Model()
     m.gguf_meta = meta
     emb = mat("token_embd.weight")
-    n_heads = int(meta["llama.attention.head_count"])
-    m.cfg = dict(dim=int(meta["llama.embedding_length"]), hidden_dim=int(meta["llama.feed_forward_length"]),
-                 n_layers=int(meta["llama.block_count"]), n_heads=n_heads,
-                 n_kv_heads=int(meta.get("llama.attention.head_count_kv", n_heads)),
-                 vocab_size=emb.w.shape[0], seq_len=int(meta.get("llama.context_length", 2048)),
-                 eps=float(meta.get("llama.attention.layer_norm_rms_epsilon", 1e-5)),
-                 theta=float(meta.get("llama.rope.freq_base", 10000.0)))
+    arch = meta["general.architecture"]
+    assert arch in ("llama", "qwen2"), arch
+    a = arch + "."
+    n_heads = int(meta[a + "attention.head_count"])
+    m.cfg = dict(dim=int(meta[a + "embedding_length"]), hidden_dim=int(meta[a + "feed_forward_length"]),
+                 n_layers=int(meta[a + "block_count"]), n_heads=n_heads,
+                 n_kv_heads=int(meta.get(a + "attention.head_count_kv", n_heads)),
+                 vocab_size=emb.w.shape[0], seq_len=int(meta.get(a + "context_length", 2048)),
+                 eps=float(meta.get(a + "attention.layer_norm_rms_epsilon", 1e-6 if arch == "qwen2" else 1e-5)),
+                 theta=float(meta.get(a + "rope.freq_base", 10000.0)),
+                 neox=arch == "qwen2",
+                 rope_freqs=vec("rope_freqs.weight") if "rope_freqs.weight" in t else None)
     m.emb = emb
     m.wcls = mat("output.weight") if "output.weight" in t else emb
     m.norm = vec("output_norm.weight")
@@ -274,6 +283,9 @@ def load_gguf(path):
                              wo=mat(p + "attn_output.weight"), ffn_norm=vec(p + "ffn_norm.weight"),
                              w1=mat(p + "ffn_gate.weight"), w2=mat(p + "ffn_down.weight"),
                              w3=mat(p + "ffn_up.weight")))
+        if arch == "qwen2":
+            for k in ("q", "k", "v"):
+                m.layers[-1]["b" + k] = vec(p + "attn_%s.bias" % k)
     return m
 
 
@@ -290,16 +302,24 @@ def rmsnorm(x, w, eps):
     return x * w / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps)
 
 
-def rope(x, pos, theta):
-    """Adjacent-pair RoPE: x is (T, heads, head_size); pair (2i, 2i+1) of each head is rotated by
-    pos * theta^(-2i/head_size)."""
+def rope(x, pos, theta, neox=False, freqs=None):
+    """RoPE: x is (T, heads, head_size); pair i of each head is rotated by
+    pos * theta^(-2i/head_size) / freqs[i] (freqs: Llama 3's factors, or none). The pairs are
+    (2i, 2i+1) (llama) or (i, i + head_size/2) (neox, qwen2's rotate_half)."""
     hs = x.shape[-1]
     inv = theta ** (-np.arange(0, hs, 2, dtype=np.float64) / hs)         # (hs/2,)
+    if freqs is not None:
+        inv = inv / freqs.astype(np.float64)
     ang = pos[:, None].astype(np.float64) * inv[None, :]                  # (T, hs/2)
     c = np.cos(ang)[:, None, :].astype(x.dtype)
     s = np.sin(ang)[:, None, :].astype(x.dtype)
-    x0, x1 = x[..., 0::2], x[..., 1::2]
     out = np.empty_like(x)
+    if neox:
+        x0, x1 = x[..., :hs // 2], x[..., hs // 2:]
+        out[..., :hs // 2] = x0 * c - x1 * s
+        out[..., hs // 2:] = x0 * s + x1 * c
+        return out
+    x0, x1 = x[..., 0::2], x[..., 1::2]
     out[..., 0::2] = x0 * c - x1 * s
     out[..., 1::2] = x0 * s + x1 * c
     return out
@@ -335,9 +355,11 @@ def forward(model, ids, cache=None, act_q8=False, dtype=np.float64):
     x = model.emb.w[ids].astype(dtype)
     for li, L in enumerate(model.layers):
         xb = rmsnorm(x, L["attn_norm"].astype(dtype), c["eps"])
-        q = rope(linear(xb, L["wq"]).reshape(T, nh, hs), pos, c["theta"])
-        k = rope(linear(xb, L["wk"]).reshape(T, nkv, hs), pos, c["theta"])
-        v = linear(xb, L["wv"]).reshape(T, nkv, hs)
+        bias = {k: L["b" + k].astype(dtype) if "b" + k in L else 0 for k in "qkv"}  # qwen2
+        neox, freqs = c.get("neox", False), c.get("rope_freqs")
+        q = rope((linear(xb, L["wq"]) + bias["q"]).reshape(T, nh, hs), pos, c["theta"], neox, freqs)
+        k = rope((linear(xb, L["wk"]) + bias["k"]).reshape(T, nkv, hs), pos, c["theta"], neox, freqs)
+        v = (linear(xb, L["wv"]) + bias["v"]).reshape(T, nkv, hs)
         if cache is not None:
             if cache.k[li] is not None:
                 k = np.concatenate([cache.k[li], k], axis=0)

@@ -490,6 +490,9 @@ static void test_gguf_one_change(void **state)
         {F32("llama.attention.layer_norm_rms_epsilon", NAN), "bad RMSNorm epsilon"},
         {U32("llama.attention.layer_norm_rms_epsilon", 1), "has type uint32, expected a float"},
         {F32("llama.rope.freq_base", 0.0f), "bad RoPE base"}, /* a key the file lacks */
+        /* other architectures and RoPE scalings */
+        {STR("general.architecture", "qwen2"), "metadata qwen2.embedding_length is missing"},
+        {F32("llama.rope.scaling.factor", 4.0f), "RoPE scaling '' (factor 4) is not supported"},
         {U32("llama.context_length", 0), "bad context length 0"},
         {U32("llama.block_count", 1000000), "bad layer count 1000000"},
         {U32("llama.block_count", 6), "tensor blk.5.attn_norm.weight is missing"},

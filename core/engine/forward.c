@@ -1,7 +1,10 @@
 /*
  * forward.c - the transformer forward pass (see forward.h). Follows llama2.c's run.c step by
- * step: RMSNorm, Q/K/V, RoPE (adjacent pairs), causal attention over the KV cache, output
- * projection, residual, RMSNorm, SwiGLU FFN, residual; final RMSNorm and classifier. Every
+ * step: RMSNorm, Q/K/V (plus their biases for qwen2), RoPE (adjacent pairs for llama, rotate-half
+ * "NeoX" pairs for qwen2, as llama.cpp's LLAMA_ROPE_TYPE_NORM / _NEOX; each pair's frequency
+ * divided by the model's rope_freqs factor where it has one, as ggml_rope_ext does for Llama 3),
+ * causal attention over the KV cache, output projection, residual, RMSNorm, SwiGLU FFN,
+ * residual; final RMSNorm and classifier. Every
  * matrix product goes through the plugins, split into row ranges on the thread pool;
  * attention is split over (token, head) pairs. Nothing is allocated per token.
  *
@@ -239,15 +242,41 @@ static void attn_task(void *ctx, int64_t begin, int64_t end, int thread)
 
 /* ---- the pass ---- */
 
-static void rope_table(const calgae_config *c, int pos, float *cs)
+static void rope_table(const calgae_transformer *m, int pos, float *cs)
 {
+    const calgae_config *c = &m->cfg;
     /* computed as llama2.c does, in float, so greedy text matches it token for token */
     for (int i = 0; i < c->n_rot / 2; i++) {
-        const float freq = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)c->n_rot);
+        float freq = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)c->n_rot);
+        if (m->rope_freqs)
+            freq /= m->rope_freqs[i];
         const float val = (float)pos * freq;
         cs[2 * i] = cosf(val);
         cs[2 * i + 1] = sinf(val);
     }
+}
+
+/* Rotate-half RoPE over n_heads heads of hs values: pair i of a head is (i, i + n_rot/2), the
+ * layout Hugging Face's and llama.cpp's qwen2 Q/K rows have. The plugins' RoPE slot is the
+ * adjacent-pair one; this is the engine's own, scalar: it is O(dim) per token. */
+static void rope_neox(float *x, int n_heads, int hs, int n_rot, const float *cs)
+{
+    const int half = n_rot / 2;
+    for (int h = 0; h < n_heads; h++) {
+        float *v = x + (size_t)h * hs;
+        for (int i = 0; i < half; i++) {
+            const float c = cs[2 * i], s = cs[2 * i + 1], x0 = v[i], x1 = v[i + half];
+            v[i] = x0 * c - x1 * s;
+            v[i + half] = x0 * s + x1 * c;
+        }
+    }
+}
+
+static void add_bias(float *y, const float *b, int n_tok, int64_t n)
+{
+    for (int t = 0; t < n_tok; t++)
+        for (int64_t i = 0; i < n; i++)
+            y[(size_t)t * (size_t)n + (size_t)i] += b[i];
 }
 
 /* Whether the batch is one run of consecutive positions of one sequence, whose keys and values
@@ -283,10 +312,20 @@ static int layer_forward(calgae_state *s, int l, int n)
     const int64_t qkv_stride[3] = {dim, kv_dim, kv_dim};
     if (products(s, s->xb, n, dim, 3, qkv, qkv_out, qkv_stride) != 0)
         return -1;
+    if (L->bq) { /* qwen2: each of Q, K, V has a bias, added after the product as nn.Linear */
+        add_bias(s->q, L->bq, n, dim);
+        add_bias(kc, L->bk, n, kv_dim);
+        add_bias(vc, L->bv, n, kv_dim);
+    }
     for (int t = 0; t < n; t++) {
         const float *cs = s->cs + (size_t)t * c->n_rot;
-        be->rope(s->q + (size_t)t * dim, c->n_heads, hs, c->n_rot, cs);
-        be->rope(kc + (size_t)t * kv_dim, c->n_kv_heads, hs, c->n_rot, cs);
+        if (c->rope_neox) {
+            rope_neox(s->q + (size_t)t * dim, c->n_heads, hs, c->n_rot, cs);
+            rope_neox(kc + (size_t)t * kv_dim, c->n_kv_heads, hs, c->n_rot, cs);
+        } else {
+            be->rope(s->q + (size_t)t * dim, c->n_heads, hs, c->n_rot, cs);
+            be->rope(kc + (size_t)t * kv_dim, c->n_kv_heads, hs, c->n_rot, cs);
+        }
     }
     if (!direct) /* scatter the batch's keys and values to their sequences' cache rows */
         for (int t = 0; t < n; t++) {
@@ -341,7 +380,7 @@ static int forward_batch(calgae_state *s, const int32_t *tokens, int n, const un
                                tokens[t], c->vocab_size - 1);
         const char *row = (const char *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes;
         calgae_dequantize_row(m->tok_embd.type, row, s->x + (size_t)t * dim, dim);
-        rope_table(c, s->tok_pos[t], s->cs + (size_t)t * c->n_rot);
+        rope_table(m, s->tok_pos[t], s->cs + (size_t)t * c->n_rot);
     }
     for (int l = 0; l < c->n_layers; l++)
         if (layer_forward(s, l, n) != 0)

@@ -26,6 +26,10 @@ typedef struct calgae_hf_config {
     int tied;                /* tie_word_embeddings */
     int32_t bos_id, eos_id;  /* -1 when not given */
     char model_type[16];     /* "llama" or "qwen2" */
+    /* rope_scaling {"rope_type": "llama3"} (transformers' _compute_llama3_parameters): factor
+     * 0 when there is none */
+    float rope_factor, rope_low_freq, rope_high_freq;
+    int rope_orig_ctx;
 } calgae_hf_config;
 
 /* 1 when dir is a folder holding config.json, else 0. */

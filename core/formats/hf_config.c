@@ -1,7 +1,7 @@
 /*
  * hf_config.c - a Hugging Face folder's config.json: transformers' LlamaConfig / Qwen2Config
  * fields and their defaults, refused where the engine would compute something else (RoPE
- * scaling, another activation, a head_dim that is not hidden_size / heads).
+ * scaling other than Llama 3's, another activation, a head_dim that is not hidden_size / heads).
  */
 #define _GNU_SOURCE
 #include <cJSON.h>
@@ -54,6 +54,44 @@ static int get_token(const cJSON *root, const char *key, int32_t *out, const cha
     return 0;
 }
 
+/* rope_scaling: null, or Llama 3's {"rope_type" (or the older "type"): "llama3", "factor",
+ * "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"}. */
+static int parse_rope_scaling(const cJSON *root, calgae_hf_config *hc, const char *name,
+                              char *err, size_t err_len)
+{
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
+    if (!rs || cJSON_IsNull(rs))
+        return 0;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(rs, "rope_type");
+    if (!type)
+        type = cJSON_GetObjectItemCaseSensitive(rs, "type");
+    if (!cJSON_IsObject(rs) || !cJSON_IsString(type) || strcmp(type->valuestring, "llama3") != 0)
+        return calgae_fail(err, err_len, "%s: rope_scaling is not supported (only null or "
+                           "rope_type llama3)", name);
+    hc->rope_factor = 8.0f; /* transformers has no defaults here: every field is required */
+    hc->rope_low_freq = 1.0f;
+    hc->rope_high_freq = 4.0f;
+    hc->rope_orig_ctx = 8192;
+    const char *keys[] = {"factor", "low_freq_factor", "high_freq_factor",
+                          "original_max_position_embeddings"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!cJSON_GetObjectItemCaseSensitive(rs, keys[i]))
+            return calgae_fail(err, err_len, "%s: rope_scaling.%s is missing", name, keys[i]);
+    if (get_float(rs, "factor", &hc->rope_factor, name, err, err_len) ||
+        get_float(rs, "low_freq_factor", &hc->rope_low_freq, name, err, err_len) ||
+        get_float(rs, "high_freq_factor", &hc->rope_high_freq, name, err, err_len) ||
+        get_int(rs, "original_max_position_embeddings", &hc->rope_orig_ctx, 1, name, err,
+                err_len))
+        return -1;
+    /* checked after the narrowing to float, which can make a tiny positive value 0 */
+    if (!(hc->rope_factor >= 1.0f) || !(hc->rope_low_freq > 0.0f) ||
+        !(hc->rope_high_freq > hc->rope_low_freq) || hc->rope_orig_ctx < 1)
+        return calgae_fail(err, err_len, "%s: rope_scaling needs factor >= 1, "
+                           "0 < low_freq_factor < high_freq_factor and "
+                           "original_max_position_embeddings >= 1", name);
+    return 0;
+}
+
 static int parse_config(const cJSON *root, calgae_hf_config *hc, const char *name, char *err,
                         size_t err_len)
 {
@@ -65,6 +103,9 @@ static int parse_config(const cJSON *root, calgae_hf_config *hc, const char *nam
                            "qwen2)", name, mt->valuestring);
     snprintf(hc->model_type, sizeof hc->model_type, "%s", mt->valuestring);
     calgae_config *c = &hc->cfg;
+    /* Qwen2's Q/K rows stay in rotate-half order (model_hf.c permutes llama's) */
+    c->arch = strcmp(mt->valuestring, "qwen2") == 0 ? CALGAE_ARCH_QWEN2 : CALGAE_ARCH_LLAMA;
+    c->rope_neox = c->arch == CALGAE_ARCH_QWEN2;
     c->ctx = 2048;
     c->eps = 1e-6f;          /* LlamaConfig's and Qwen2Config's default */
     c->rope_theta = 10000.0f;
@@ -94,10 +135,9 @@ static int parse_config(const cJSON *root, calgae_hf_config *hc, const char *nam
     if (tie && !cJSON_IsBool(tie))
         return calgae_fail(err, err_len, "%s: tie_word_embeddings is not a bool", name);
     hc->tied = cJSON_IsTrue(tie);
-    /* the engine's RoPE has no frequency scaling: a scaled model would run but be wrong */
-    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
-    if (rs && !cJSON_IsNull(rs))
-        return calgae_fail(err, err_len, "%s: rope_scaling is not supported (only null)", name);
+    /* other scalings (linear, dynamic, YaRN) would run but be wrong: refused */
+    if (parse_rope_scaling(root, hc, name, err, err_len) != 0)
+        return -1;
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
     if (act && (!cJSON_IsString(act) || strcmp(act->valuestring, "silu") != 0))
         return calgae_fail(err, err_len, "%s: hidden_act must be \"silu\"", name);

@@ -1,8 +1,11 @@
 /*
- * model_gguf.c - a llama-architecture model from a GGUF file, with llama.cpp's tensor names
- * (token_embd, blk.N.attn_q / attn_k / attn_v / attn_output / ffn_gate / ffn_up / ffn_down /
- * attn_norm / ffn_norm, output_norm, output) and hyperparameter keys (llama.*). The Q and K
- * matrices are in the adjacent-pair RoPE layout llama.cpp uses for this architecture.
+ * model_gguf.c - a llama- or qwen2-architecture model from a GGUF file, with llama.cpp's tensor
+ * names (token_embd, blk.N.attn_q / attn_k / attn_v / attn_output / ffn_gate / ffn_up / ffn_down /
+ * attn_norm / ffn_norm, output_norm, output, rope_freqs) and hyperparameter keys (ARCH.*, ARCH
+ * being general.architecture). For llama the Q and K matrices are in the adjacent-pair RoPE
+ * layout llama.cpp's converter permutes them to; qwen2's are left in Hugging Face's rotate-half
+ * layout (llama.cpp's LLM_ARCH_QWEN2 uses LLAMA_ROPE_TYPE_NEOX) and have blk.N.attn_{q,k,v}.bias.
+ * Llama 3 files carry rope_freqs.weight, the per-pair frequency factors of its RoPE scaling.
  * Every tensor's shape and type is checked against the hyperparameters before use.
  */
 #include <stdio.h>
@@ -118,30 +121,52 @@ static int read_config(calgae_transformer *m, const char *path, char *err, size_
         return -1;
     if (rc > 0)
         return calgae_fail(err, err_len, "%s: metadata general.architecture is missing", path);
-    if (arch.len != 5 || memcmp(arch.ptr, "llama", 5) != 0)
-        return calgae_fail(err, err_len, "%s: architecture '%.*s' is not supported (llama only)",
-                           path, (int)(arch.len > 40 ? 40 : arch.len), arch.ptr);
     calgae_config *c = &m->cfg;
+    if (arch.len == 5 && memcmp(arch.ptr, "llama", 5) == 0)
+        c->arch = CALGAE_ARCH_LLAMA;
+    else if (arch.len == 5 && memcmp(arch.ptr, "qwen2", 5) == 0)
+        c->arch = CALGAE_ARCH_QWEN2;
+    else
+        return calgae_fail(err, err_len, "%s: architecture '%.*s' is not supported (llama, "
+                           "qwen2)", path, (int)(arch.len > 40 ? 40 : arch.len), arch.ptr);
+    c->rope_neox = c->arch == CALGAE_ARCH_QWEN2;
+    const char *a = calgae_arch_name(c->arch);
+    char key[96];
+#define KEY(s) (snprintf(key, sizeof key, "%s." s, a), key)
     c->ctx = 2048;
-    if (meta_u32(g, "llama.embedding_length", &c->dim, 1, path, err, err_len) ||
-        meta_u32(g, "llama.feed_forward_length", &c->hidden_dim, 1, path, err, err_len) ||
-        meta_u32(g, "llama.block_count", &c->n_layers, 1, path, err, err_len) ||
-        meta_u32(g, "llama.attention.head_count", &c->n_heads, 1, path, err, err_len) ||
-        meta_u32(g, "llama.context_length", &c->ctx, 0, path, err, err_len))
+    if (meta_u32(g, KEY("embedding_length"), &c->dim, 1, path, err, err_len) ||
+        meta_u32(g, KEY("feed_forward_length"), &c->hidden_dim, 1, path, err, err_len) ||
+        meta_u32(g, KEY("block_count"), &c->n_layers, 1, path, err, err_len) ||
+        meta_u32(g, KEY("attention.head_count"), &c->n_heads, 1, path, err, err_len) ||
+        meta_u32(g, KEY("context_length"), &c->ctx, 0, path, err, err_len))
         return -1;
     c->n_kv_heads = c->n_heads;
-    if (meta_u32(g, "llama.attention.head_count_kv", &c->n_kv_heads, 0, path, err, err_len))
+    if (meta_u32(g, KEY("attention.head_count_kv"), &c->n_kv_heads, 0, path, err, err_len))
         return -1;
     c->head_size = c->n_heads > 0 ? c->dim / c->n_heads : 0;
     c->n_rot = c->head_size;
-    if (meta_u32(g, "llama.rope.dimension_count", &c->n_rot, 0, path, err, err_len))
+    if (meta_u32(g, KEY("rope.dimension_count"), &c->n_rot, 0, path, err, err_len))
         return -1;
-    c->eps = 1e-5f;
+    c->eps = c->arch == CALGAE_ARCH_QWEN2 ? 1e-6f : 1e-5f;
     c->rope_theta = 10000.0f;
-    if (calgae_gguf_get_f32(g, "llama.attention.layer_norm_rms_epsilon", &c->eps, path, err,
+    if (calgae_gguf_get_f32(g, KEY("attention.layer_norm_rms_epsilon"), &c->eps, path, err,
                             err_len) < 0 ||
-        calgae_gguf_get_f32(g, "llama.rope.freq_base", &c->rope_theta, path, err, err_len) < 0)
+        calgae_gguf_get_f32(g, KEY("rope.freq_base"), &c->rope_theta, path, err, err_len) < 0)
         return -1;
+    /* linear/YaRN scaling would need more than frequency factors: refused, not run wrong */
+    float scale = 1.0f;
+    if (calgae_gguf_get_f32(g, KEY("rope.scaling.factor"), &scale, path, err, err_len) < 0)
+        return -1;
+    calgae_gguf_str st = {0};
+    rc = calgae_gguf_get_str(g, KEY("rope.scaling.type"), &st, path, err, err_len);
+    if (rc < 0)
+        return -1;
+    /* a factor without a type is linear scaling to llama.cpp */
+    const int none = rc == 0 && st.len == 4 && memcmp(st.ptr, "none", 4) == 0;
+    if (scale != 1.0f && !none)
+        return calgae_fail(err, err_len, "%s: RoPE scaling '%.*s' (factor %g) is not supported",
+                           path, (int)(st.len > 20 ? 20 : st.len), st.ptr, (double)scale);
+#undef KEY
     const calgae_gguf_tensor *emb = need_tensor(g, "token_embd.weight", path, err, err_len);
     if (!emb)
         return -1;
@@ -159,6 +184,7 @@ static int load_layer(calgae_transformer *m, int l, calgae_layer *L, const char 
     const int64_t kv_dim = (int64_t)c->head_size * c->n_kv_heads;
     char name[96];
 #define NAME(s) (snprintf(name, sizeof name, "blk.%d." s ".weight", l), name)
+#define BIAS(s) (snprintf(name, sizeof name, "blk.%d." s ".bias", l), name)
     if (!(L->attn_norm = get_vector(g, NAME("attn_norm"), c->dim, path, err, err_len)) ||
         !(L->ffn_norm = get_vector(g, NAME("ffn_norm"), c->dim, path, err, err_len)))
         return -1;
@@ -170,6 +196,13 @@ static int load_layer(calgae_transformer *m, int l, calgae_layer *L, const char 
         get_matrix(m, NAME("ffn_down"), c->dim, c->hidden_dim, &L->w_down, path, err, err_len) ||
         get_matrix(m, NAME("ffn_up"), c->hidden_dim, c->dim, &L->w_up, path, err, err_len))
         return -1;
+    L->bq = L->bk = L->bv = NULL;
+    if (c->arch == CALGAE_ARCH_QWEN2 &&
+        (!(L->bq = get_vector(g, BIAS("attn_q"), c->dim, path, err, err_len)) ||
+         !(L->bk = get_vector(g, BIAS("attn_k"), kv_dim, path, err, err_len)) ||
+         !(L->bv = get_vector(g, BIAS("attn_v"), kv_dim, path, err, err_len))))
+        return -1;
+#undef BIAS
 #undef NAME
     return 0;
 }
@@ -193,6 +226,14 @@ int calgae_transformer_load_gguf(calgae_transformer *m, const char *path, char *
     else if (get_matrix(m, "output.weight", c->vocab_size, c->dim, &m->output, path, err,
                         err_len) != 0)
         return -1;
+    if (calgae_gguf_find_tensor(&m->gguf, "rope_freqs.weight") &&
+        !(m->rope_freqs = get_vector(&m->gguf, "rope_freqs.weight", c->n_rot / 2, path, err,
+                                     err_len)))
+        return -1;
+    for (int i = 0; m->rope_freqs && i < c->n_rot / 2; i++)
+        if (!(m->rope_freqs[i] > 0.0f && m->rope_freqs[i] < 1e30f))
+            return calgae_fail(err, err_len, "%s: rope_freqs.weight[%d] = %g is not a positive "
+                               "factor", path, i, (double)m->rope_freqs[i]);
     /* The layer array is sized by block_count, a header value: bound it by the file first. Each
      * layer has 9 tensors of distinct names, so fewer tensors than that means one is missing,
      * and the same checks below, on a scratch layer, name the first. */

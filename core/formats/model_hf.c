@@ -8,7 +8,12 @@
  * adjacent pairs (llama.cpp's layout). Rather than a second RoPE in the engine and in every
  * plugin's RoPE slot, the rows of Q and K are permuted once at load, as llama.cpp's converter
  * does when it writes a GGUF: the dot products q.k are unchanged, so the outputs are too. The
- * cost is a copy of Q and K (two of the seven matrices of a layer) in memory.
+ * cost is a copy of Q and K (two of the seven matrices of a layer) in memory. Qwen2 models keep
+ * transformers' layout and the engine rotates halves for them (as llama.cpp does for qwen2), so
+ * their Q/K biases (self_attn.{q,k,v}_proj.bias) are used as stored.
+ *
+ * Llama 3's rope_scaling becomes per-pair frequency factors, computed as llama.cpp's converter
+ * computes its rope_freqs.weight (convert_hf_to_gguf.py, LlamaModel.generate_extra_tensors).
  */
 #define _GNU_SOURCE
 #include <cJSON.h>
@@ -116,7 +121,8 @@ static const float *get_vector(calgae_hf *h, const char *name, int64_t len, cons
 static int load_layer(calgae_hf *h, const calgae_config *c, int l, calgae_layer *L,
                       const char *path, char *err, size_t err_len)
 {
-    const int64_t kv_dim = (int64_t)c->head_size * c->n_kv_heads, hd = c->head_size;
+    const int64_t kv_dim = (int64_t)c->head_size * c->n_kv_heads;
+    const int64_t hd = c->rope_neox ? 0 : c->head_size; /* permute only for pair RoPE */
     char name[128];
 #define NAME(s) (snprintf(name, sizeof name, "model.layers.%d." s ".weight", l), name)
     if (!(L->attn_norm = get_vector(h, NAME("input_layernorm"), c->dim, path, err, err_len)) ||
@@ -134,11 +140,19 @@ static int load_layer(calgae_hf *h, const calgae_config *c, int l, calgae_layer 
         get_matrix(h, NAME("mlp.up_proj"), c->hidden_dim, c->dim, 0, &L->w_up, path, err,
                    err_len))
         return -1;
-    /* Qwen2's attention has biases; the engine's products have none */
-    if (find(h, NAME("self_attn.q_proj")) && (snprintf(name, sizeof name,
-        "model.layers.%d.self_attn.q_proj.bias", l), find(h, name)))
-        return calgae_fail(err, err_len, "%s: attention biases (%s) are not supported", path,
-                           name);
+#define BIAS(s) (snprintf(name, sizeof name, "model.layers.%d." s ".bias", l), name)
+    /* Qwen2's attention has biases, llama's none: a llama with them would need them permuted */
+    L->bq = L->bk = L->bv = NULL;
+    if (c->arch == CALGAE_ARCH_QWEN2) {
+        if (!(L->bq = get_vector(h, BIAS("self_attn.q_proj"), c->dim, path, err, err_len)) ||
+            !(L->bk = get_vector(h, BIAS("self_attn.k_proj"), kv_dim, path, err, err_len)) ||
+            !(L->bv = get_vector(h, BIAS("self_attn.v_proj"), kv_dim, path, err, err_len)))
+            return -1;
+    } else if (find(h, BIAS("self_attn.q_proj"))) {
+        return calgae_fail(err, err_len, "%s: attention biases (%s) are not supported for "
+                           "model_type llama", path, name);
+    }
+#undef BIAS
 #undef NAME
     return 0;
 }
@@ -291,6 +305,19 @@ static int load_tokenizer(calgae_transformer *m, const calgae_hf_config *hc, con
     return 0;
 }
 
+/* Llama 3's rope_scaling as frequency factors (model.h), in the folder's buffers. */
+static int llama3_rope_freqs(calgae_transformer *m, const calgae_hf_config *hc, const char *dir,
+                             char *err, size_t err_len)
+{
+    float *f = calgae_hf_alloc(m->hf, (size_t)(m->cfg.n_rot / 2) * sizeof *f);
+    if (!f)
+        return calgae_fail(err, err_len, "%s: out of memory", dir);
+    calgae_llama3_rope_freqs(&m->cfg, hc->rope_factor, hc->rope_low_freq, hc->rope_high_freq,
+                             hc->rope_orig_ctx, f);
+    m->rope_freqs = f;
+    return 0;
+}
+
 static int load_weights(calgae_transformer *m, const char *dir, char *err, size_t err_len)
 {
     calgae_hf *h = m->hf;
@@ -331,9 +358,12 @@ int calgae_transformer_load_hf(calgae_transformer *m, const char *dir, char *err
     if (rc != 0)
         return -1;
     m->cfg = hc.cfg;
+    const char *arch = calgae_arch_name(m->cfg.arch);
     if (!(m->hf = calgae_hf_new()) ||
-        calgae_hf_meta_str(m->hf, "general.architecture", "llama", 5) != 0)
+        calgae_hf_meta_str(m->hf, "general.architecture", arch, strlen(arch)) != 0)
         return calgae_fail(err, err_len, "%s: out of memory", dir);
+    if (hc.rope_factor > 0 && llama3_rope_freqs(m, &hc, dir, err, err_len) != 0)
+        return -1;
     if (load_tokenizer(m, &hc, dir, err, err_len) != 0 ||
         open_shards(m->hf, dir, err, err_len) != 0)
         return -1;

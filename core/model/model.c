@@ -6,6 +6,7 @@
 #include "model.h"
 #include "hf.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,30 @@ const calgae_gguf *calgae_transformer_meta(const calgae_transformer *m)
     return m->format == CALGAE_FORMAT_GGUF ? &m->gguf : NULL;
 }
 
+const char *calgae_arch_name(int arch)
+{
+    return arch == CALGAE_ARCH_QWEN2 ? "qwen2" : "llama";
+}
+
+void calgae_llama3_rope_freqs(const calgae_config *c, float factor, float low, float high,
+                              int orig_ctx, float *out)
+{
+    const double low_wl = orig_ctx / (double)low, high_wl = orig_ctx / (double)high;
+    for (int i = 0; i < c->n_rot / 2; i++) {
+        /* the base frequency in float, as the engine's table and torch's float32 arange have it */
+        const float freq = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)c->n_rot);
+        const double wavelen = 2 * M_PI / freq;
+        double f = 1.0;
+        if (wavelen > low_wl) {
+            f = factor;
+        } else if (wavelen >= high_wl) {
+            const double smooth = (orig_ctx / wavelen - low) / (high - low);
+            f = 1.0 / ((1.0 - smooth) / factor + smooth);
+        }
+        out[i] = (float)f;
+    }
+}
+
 int calgae_config_check(const calgae_config *c, const char *path, char *err, size_t err_len)
 {
     /* generous limits that still keep every size computation far from overflow */
@@ -68,6 +93,8 @@ int calgae_config_check(const calgae_config *c, const char *path, char *err, siz
                            c->n_rot, c->head_size);
     if (!(c->eps > 0.0f && c->eps < 1.0f))
         return calgae_fail(err, err_len, "%s: bad RMSNorm epsilon %g", path, (double)c->eps);
+    if (c->arch != CALGAE_ARCH_LLAMA && c->arch != CALGAE_ARCH_QWEN2)
+        return calgae_fail(err, err_len, "%s: unknown architecture %d", path, c->arch);
     if (!(c->rope_theta > 0.0f && c->rope_theta < 1e12f))
         return calgae_fail(err, err_len, "%s: bad RoPE base %g", path, (double)c->rope_theta);
     return 0;
@@ -106,6 +133,8 @@ uint64_t calgae_transformer_params(const calgae_transformer *m)
         n += 2 * (uint64_t)c->dim + weight_params(&L->wq) + weight_params(&L->wk) +
              weight_params(&L->wv) + weight_params(&L->wo) + weight_params(&L->w_gate) +
              weight_params(&L->w_down) + weight_params(&L->w_up);
+        if (L->bq) /* biases come as a set (qwen2) */
+            n += (uint64_t)L->wq.rows + (uint64_t)L->wk.rows + (uint64_t)L->wv.rows;
     }
     return n;
 }

@@ -1,6 +1,6 @@
 /*
- * model.h - a Llama-architecture model in memory: its hyperparameters and weights, pointing
- * into a read-only map of the file (no copy). Three formats: GGUF v2/v3 (llama.cpp's; see
+ * model.h - a Llama- or Qwen2-architecture model in memory: its hyperparameters and weights,
+ * pointing into a read-only map of the file (no copy). Three formats: GGUF v2/v3 (llama.cpp's; see
  * model_gguf.c), llama2.c's float32 checkpoint (.bin; see model_bin.c) and Hugging Face
  * folders of safetensors (model_hf.c).
  */
@@ -27,7 +27,17 @@ typedef struct calgae_config {
     int n_rot;      /* dimensions of each head that RoPE rotates (even, <= head_size) */
     float eps;      /* RMSNorm epsilon */
     float rope_theta;
+    int arch;       /* enum calgae_arch: which GGUF key prefix and tensor set */
+    int rope_neox;  /* 1: RoPE rotates the two halves of each head (GPT-NeoX, as llama.cpp does for
+                     * qwen2), 0: adjacent pairs (llama.cpp's llama layout) */
 } calgae_config;
+
+/* The architectures read: llama (Llama 1-3, TinyLlama) and qwen2 (Qwen2/Qwen2.5, which adds
+ * Q/K/V biases and rotate-half RoPE). */
+enum calgae_arch { CALGAE_ARCH_LLAMA, CALGAE_ARCH_QWEN2 };
+
+/* The GGUF architecture name ("llama", "qwen2"), also its metadata key prefix. */
+const char *calgae_arch_name(int arch);
 
 typedef struct calgae_layer {
     const float *attn_norm; /* [dim] */
@@ -39,6 +49,9 @@ typedef struct calgae_layer {
     calgae_weight w_gate;   /* hidden x dim (llama2.c w1) */
     calgae_weight w_down;   /* dim x hidden (w2) */
     calgae_weight w_up;     /* hidden x dim (w3) */
+    const float *bq;        /* [dim], added after the Q product; NULL when the model has none */
+    const float *bk;        /* [kv_dim] */
+    const float *bv;        /* [kv_dim] */
 } calgae_layer;
 
 enum calgae_format { CALGAE_FORMAT_GGUF, CALGAE_FORMAT_BIN, CALGAE_FORMAT_HF };
@@ -53,6 +66,9 @@ typedef struct calgae_transformer {
     calgae_weight output;   /* vocab x dim; the same data as tok_embd when tied */
     int tied;
     calgae_layer *layers;
+    /* RoPE frequency factors [n_rot / 2] (llama.cpp's rope_freqs.weight, Llama 3's scaling):
+     * pair i turns at pos * theta^(-2i/n_rot) / rope_freqs[i]; NULL: all 1 */
+    const float *rope_freqs;
     /* Storage behind the pointers, the loaders' business (formats/): everything else asks
      * calgae_transformer_file() and calgae_transformer_meta() below. */
     enum calgae_format format;
@@ -75,6 +91,13 @@ void calgae_transformer_free(calgae_transformer *m);
 const calgae_map *calgae_transformer_file(const calgae_transformer *m);
 /* The file's metadata as GGUF key/values, or NULL when the format has none (llama2.c .bin). */
 const calgae_gguf *calgae_transformer_meta(const calgae_transformer *m);
+
+/* Llama 3's RoPE scaling as per-pair frequency factors out[n_rot / 2], computed as transformers'
+ * _compute_llama3_parameters and llama.cpp's converter (rope_freqs.weight) do: pairs of
+ * wavelength below orig_ctx / high keep their frequency, above orig_ctx / low turn `factor`
+ * times slower, and the band between is interpolated. */
+void calgae_llama3_rope_freqs(const calgae_config *c, float factor, float low, float high,
+                              int orig_ctx, float *out);
 
 /* Checks hyperparameters for consistency (shared by both loaders). */
 int calgae_config_check(const calgae_config *c, const char *path, char *err, size_t err_len);

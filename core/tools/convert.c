@@ -66,7 +66,15 @@ int calgae_convert_add_hparams(calgae_gguf_writer *w, const calgae_transformer *
     const calgae_config *c = &m->cfg;
     const char *base = strrchr(m->path, '/');
     const calgae_type_info *ti = calgae_type_traits(type); /* llama.cpp's ftype for the type */
-    return calgae_gguf_add_str(w, "general.architecture", "llama") ||
+    const char *a = calgae_arch_name(c->arch);
+    char k[9][64]; /* the ARCH.* keys, in llama.cpp's names */
+    const char *names[9] = {"context_length", "embedding_length", "block_count",
+                            "feed_forward_length", "rope.dimension_count", "attention.head_count",
+                            "attention.head_count_kv", "attention.layer_norm_rms_epsilon",
+                            "rope.freq_base"};
+    for (int i = 0; i < 9; i++)
+        snprintf(k[i], sizeof k[i], "%s.%s", a, names[i]);
+    return calgae_gguf_add_str(w, "general.architecture", a) ||
            calgae_gguf_add_str(w, "general.name", base ? base + 1 : m->path) ||
            calgae_gguf_add_u32(w, "general.file_type",
                                type & CALGAE_FTYPE_FLAG ? type & ~CALGAE_FTYPE_FLAG
@@ -74,15 +82,15 @@ int calgae_convert_add_hparams(calgae_gguf_writer *w, const calgae_transformer *
                                                         : 0) ||
            (quantization_version != 0 &&
             calgae_gguf_add_u32(w, "general.quantization_version", quantization_version)) ||
-           calgae_gguf_add_u32(w, "llama.context_length", (uint32_t)c->ctx) ||
-           calgae_gguf_add_u32(w, "llama.embedding_length", (uint32_t)c->dim) ||
-           calgae_gguf_add_u32(w, "llama.block_count", (uint32_t)c->n_layers) ||
-           calgae_gguf_add_u32(w, "llama.feed_forward_length", (uint32_t)c->hidden_dim) ||
-           calgae_gguf_add_u32(w, "llama.rope.dimension_count", (uint32_t)c->n_rot) ||
-           calgae_gguf_add_u32(w, "llama.attention.head_count", (uint32_t)c->n_heads) ||
-           calgae_gguf_add_u32(w, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads) ||
-           calgae_gguf_add_f32(w, "llama.attention.layer_norm_rms_epsilon", c->eps) ||
-           calgae_gguf_add_f32(w, "llama.rope.freq_base", c->rope_theta);
+           calgae_gguf_add_u32(w, k[0], (uint32_t)c->ctx) ||
+           calgae_gguf_add_u32(w, k[1], (uint32_t)c->dim) ||
+           calgae_gguf_add_u32(w, k[2], (uint32_t)c->n_layers) ||
+           calgae_gguf_add_u32(w, k[3], (uint32_t)c->hidden_dim) ||
+           calgae_gguf_add_u32(w, k[4], (uint32_t)c->n_rot) ||
+           calgae_gguf_add_u32(w, k[5], (uint32_t)c->n_heads) ||
+           calgae_gguf_add_u32(w, k[6], (uint32_t)c->n_kv_heads) ||
+           calgae_gguf_add_f32(w, k[7], c->eps) ||
+           calgae_gguf_add_f32(w, k[8], c->rope_theta);
 }
 
 static int32_t token_type(const calgae_tokenizer *t, int32_t id)
@@ -226,9 +234,17 @@ static int add_tensors(struct conv *cv, const calgae_transformer *m, uint32_t ty
             add_matrix(cv, NAME("ffn_down"), &L->w_down, type) ||
             add_matrix(cv, NAME("ffn_up"), &L->w_up, type))
             return -1;
+        const int64_t kv_dim = L->wk.rows;
+#define BIAS(s) (snprintf(name, sizeof name, "blk.%d." s ".bias", l), name)
+        if (L->bq && (add_vector(cv, BIAS("attn_q"), L->bq, c->dim) ||
+                      add_vector(cv, BIAS("attn_k"), L->bk, kv_dim) ||
+                      add_vector(cv, BIAS("attn_v"), L->bv, kv_dim)))
+            return -1;
+#undef BIAS
 #undef NAME
     }
-    if (add_vector(cv, "output_norm.weight", m->out_norm, c->dim))
+    if (add_vector(cv, "output_norm.weight", m->out_norm, c->dim) ||
+        (m->rope_freqs && add_vector(cv, "rope_freqs.weight", m->rope_freqs, c->n_rot / 2)))
         return -1;
     /* a tied classifier is left out: llama.cpp then uses token_embd, as we do */
     return m->tied ? 0 : add_matrix(cv, "output.weight", &m->output, type);

@@ -136,14 +136,20 @@ static int add_tensors(hf_out *o, const calgae_transformer *m, int shards)
 #define NAME(x) (snprintf(n, sizeof n, "model.layers.%d." x ".weight", l), n)
         if (add_vector(o, NAME("input_layernorm"), s, L->attn_norm, c->dim) ||
             add_vector(o, NAME("post_attention_layernorm"), s, L->ffn_norm, c->dim) ||
-            add_matrix(o, NAME("self_attn.q_proj"), s, &L->wq, c->head_size) ||
-            add_matrix(o, NAME("self_attn.k_proj"), s, &L->wk, c->head_size) ||
+            add_matrix(o, NAME("self_attn.q_proj"), s, &L->wq, c->rope_neox ? 0 : c->head_size) ||
+            add_matrix(o, NAME("self_attn.k_proj"), s, &L->wk, c->rope_neox ? 0 : c->head_size) ||
             add_matrix(o, NAME("self_attn.v_proj"), s, &L->wv, 0) ||
             add_matrix(o, NAME("self_attn.o_proj"), s, &L->wo, 0) ||
             add_matrix(o, NAME("mlp.gate_proj"), s, &L->w_gate, 0) ||
             add_matrix(o, NAME("mlp.down_proj"), s, &L->w_down, 0) ||
             add_matrix(o, NAME("mlp.up_proj"), s, &L->w_up, 0))
             return -1;
+#define BIAS(x) (snprintf(n, sizeof n, "model.layers.%d." x ".bias", l), n)
+        if (L->bq && (add_vector(o, BIAS("self_attn.q_proj"), s, L->bq, c->dim) ||
+                      add_vector(o, BIAS("self_attn.k_proj"), s, L->bk, L->wk.rows) ||
+                      add_vector(o, BIAS("self_attn.v_proj"), s, L->bv, L->wv.rows)))
+            return -1;
+#undef BIAS
 #undef NAME
     }
     return 0;
@@ -168,9 +174,10 @@ static cJSON *config_json(const calgae_transformer *m, const calgae_tokenizer *t
 {
     const calgae_config *c = &m->cfg;
     cJSON *j = cJSON_CreateObject();
-    const char *arch[] = {"LlamaForCausalLM"};
+    const int qwen2 = c->arch == CALGAE_ARCH_QWEN2;
+    const char *arch[] = {qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM"};
     cJSON_AddItemToObject(j, "architectures", cJSON_CreateStringArray(arch, 1));
-    cJSON_AddStringToObject(j, "model_type", "llama");
+    cJSON_AddStringToObject(j, "model_type", calgae_arch_name(c->arch));
     cJSON_AddNumberToObject(j, "hidden_size", c->dim);
     cJSON_AddNumberToObject(j, "intermediate_size", c->hidden_dim);
     cJSON_AddNumberToObject(j, "num_hidden_layers", c->n_layers);
@@ -433,6 +440,9 @@ int calgae_convert_to_hf(const calgae_transformer *m, const calgae_tokenizer *t,
                          int shards, const char *out_dir, char *err, size_t err_len)
 {
     struct stat st;
+    if (m->rope_freqs) /* config.json would need the scaling's parameters, which GGUF lacks */
+        return calgae_fail(err, err_len, "%s: a model with RoPE frequency factors (rope_freqs) "
+                           "cannot be written as a folder yet", out_dir);
     if (t->kind != CALGAE_TOK_SPM)
         return calgae_fail(err, err_len, "%s: only SentencePiece vocabularies can be written "
                            "as tokenizer.json yet", out_dir);

@@ -118,9 +118,16 @@ static int add_tensors(struct writer *wr, const calgae_transformer *m, const cal
             add_matrix(wr, NAME("ffn_up"), &L->w_up,
                        pick(m, t, t->matrix, CALGAE_ROLE_FFN_UP, l, L->w_up.cols)))
             return -1;
+#define BIAS(s) (snprintf(name, sizeof name, "blk.%d." s ".bias", l), name)
+        if (L->bq && (add_vector(wr, BIAS("attn_q"), L->bq, c->dim) || /* qwen2, kept F32 */
+                      add_vector(wr, BIAS("attn_k"), L->bk, L->wk.rows) ||
+                      add_vector(wr, BIAS("attn_v"), L->bv, L->wv.rows)))
+            return -1;
+#undef BIAS
 #undef NAME
     }
-    if (add_vector(wr, "output_norm.weight", m->out_norm, c->dim))
+    if (add_vector(wr, "output_norm.weight", m->out_norm, c->dim) ||
+        (m->rope_freqs && add_vector(wr, "rope_freqs.weight", m->rope_freqs, c->n_rot / 2)))
         return -1;
     /* a tied classifier stays tied (llama.cpp then reads token_embd, as we do) only when it is
      * stored like the embeddings; otherwise it becomes a tensor of its own */

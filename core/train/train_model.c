@@ -208,6 +208,10 @@ int calgae_train_from_transformer(calgae_train_model *tm, const calgae_transform
     if (c->n_rot != c->head_size)
         return calgae_fail(err, err_len, "%s: partial RoPE (%d of %d) is not trainable here",
                            m->path, c->n_rot, c->head_size);
+    if (c->arch != CALGAE_ARCH_LLAMA || m->rope_freqs) /* no biases, no NeoX or scaled RoPE */
+        return calgae_fail(err, err_len, "%s: only llama models without RoPE scaling are "
+                           "trainable here (this one is %s%s)", m->path,
+                           calgae_arch_name(c->arch), m->rope_freqs ? " with rope_freqs" : "");
     calgae_train_shape s = {c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads,
                             c->vocab_size, m->tied, c->eps, c->rope_theta};
     if (calgae_train_create(tm, &s, max_t, err, err_len) != 0)

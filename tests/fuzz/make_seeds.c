@@ -72,6 +72,7 @@ struct shape {
     uint32_t type;
     int dim, hidden, layers, heads, kv_heads, vocab;
     int tied, with_vocab;
+    int variant; /* 0: llama; 1: qwen2 (qwen2.* keys, Q/K/V biases); 2: llama with rope_freqs */
 };
 
 static void add_tensor(calgae_gguf_writer *w, const char *name, uint32_t type, int64_t cols,
@@ -99,17 +100,21 @@ static void gguf_model(const struct shape *s)
     calgae_gguf_writer *w = calgae_gguf_writer_new();
     if (!w)
         die("out of memory");
-    calgae_gguf_add_str(w, "general.architecture", "llama");
+    const char *a = s->variant == 1 ? "qwen2" : "llama";
+    char key[64];
+#define KEY(k) (snprintf(key, sizeof key, "%s." k, a), key)
+    calgae_gguf_add_str(w, "general.architecture", a);
     calgae_gguf_add_str(w, "general.name", s->name);
-    calgae_gguf_add_u32(w, "llama.context_length", 16);
-    calgae_gguf_add_u32(w, "llama.embedding_length", (uint32_t)s->dim);
-    calgae_gguf_add_u32(w, "llama.feed_forward_length", (uint32_t)s->hidden);
-    calgae_gguf_add_u32(w, "llama.block_count", (uint32_t)s->layers);
-    calgae_gguf_add_u32(w, "llama.attention.head_count", (uint32_t)s->heads);
-    calgae_gguf_add_u32(w, "llama.attention.head_count_kv", (uint32_t)s->kv_heads);
-    calgae_gguf_add_u32(w, "llama.rope.dimension_count", (uint32_t)(s->dim / s->heads));
-    calgae_gguf_add_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
-    calgae_gguf_add_f32(w, "llama.rope.freq_base", 10000.0f);
+    calgae_gguf_add_u32(w, KEY("context_length"), 16);
+    calgae_gguf_add_u32(w, KEY("embedding_length"), (uint32_t)s->dim);
+    calgae_gguf_add_u32(w, KEY("feed_forward_length"), (uint32_t)s->hidden);
+    calgae_gguf_add_u32(w, KEY("block_count"), (uint32_t)s->layers);
+    calgae_gguf_add_u32(w, KEY("attention.head_count"), (uint32_t)s->heads);
+    calgae_gguf_add_u32(w, KEY("attention.head_count_kv"), (uint32_t)s->kv_heads);
+    calgae_gguf_add_u32(w, KEY("rope.dimension_count"), (uint32_t)(s->dim / s->heads));
+    calgae_gguf_add_f32(w, KEY("attention.layer_norm_rms_epsilon"), 1e-5f);
+    calgae_gguf_add_f32(w, KEY("rope.freq_base"), 10000.0f);
+#undef KEY
     if (s->with_vocab) {
         const char *toks[64];
         char bufs[64][16];
@@ -150,6 +155,17 @@ static void gguf_model(const struct shape *s)
         T("ffn_down", s->type, s->hidden, s->dim);
         T("ffn_up", s->type, s->dim, s->hidden);
 #undef T
+        for (int b = 0; s->variant == 1 && b < 3; b++) {
+            snprintf(n, sizeof n, "blk.%d.attn_%c.bias", l, "qkv"[b]);
+            add_tensor(w, n, CALGAE_TYPE_F32, b == 0 ? s->dim : kv, 1, keep, &n_keep);
+        }
+    }
+    if (s->variant == 2) { /* factors are positive: 0.5 .. 1.5 */
+        add_tensor(w, "rope_freqs.weight", CALGAE_TYPE_F32, s->dim / s->heads / 2, 1, keep,
+                   &n_keep);
+        float *f = keep[n_keep - 1];
+        for (int i = 0; i < s->dim / s->heads / 2; i++)
+            f[i] = f[i] < 0 ? 0.5f - f[i] : 0.5f + f[i];
     }
     char path[4096], err[4608];
     snprintf(path, sizeof path, "%s/gguf/%s.gguf", root, s->name);
@@ -277,18 +293,29 @@ static void table(const char *name, uint16_t size, uint16_t major, uint16_t mino
     put("plugin_table", name, buf, n + len - 1);
 }
 
+/* Written last, so the seeds above keep their bytes (the fill is one random stream). */
+static void arch_seeds(void)
+{
+    const struct shape shapes[] = {
+        {"tiny-qwen2", CALGAE_TYPE_F32, 8, 16, 1, 2, 1, 16, 1, 1, 1},
+        {"tiny-rope-freqs", CALGAE_TYPE_Q8_0, 32, 32, 1, 2, 1, 16, 1, 1, 2},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        gguf_model(&shapes[i]);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2)
         die("usage: fuzz_make_seeds CORPUS_DIR (with gguf/ model_bin/ ... inside)");
     root = argv[1];
     const struct shape shapes[] = {
-        {"tiny-f32", CALGAE_TYPE_F32, 8, 16, 2, 2, 1, 16, 1, 1},
-        {"tiny-f32-untied-novocab", CALGAE_TYPE_F32, 8, 16, 1, 2, 2, 16, 0, 0},
-        {"tiny-f16", CALGAE_TYPE_F16, 8, 16, 1, 2, 1, 16, 0, 1},
-        {"tiny-q8_0", CALGAE_TYPE_Q8_0, 32, 32, 1, 2, 1, 16, 1, 1},
-        {"tiny-q4_0", CALGAE_TYPE_Q4_0, 32, 64, 1, 4, 2, 16, 0, 1},
-        {"tiny-q4_1", CALGAE_TYPE_Q4_1, 32, 32, 1, 2, 2, 16, 1, 1},
+        {"tiny-f32", CALGAE_TYPE_F32, 8, 16, 2, 2, 1, 16, 1, 1, 0},
+        {"tiny-f32-untied-novocab", CALGAE_TYPE_F32, 8, 16, 1, 2, 2, 16, 0, 0, 0},
+        {"tiny-f16", CALGAE_TYPE_F16, 8, 16, 1, 2, 1, 16, 0, 1, 0},
+        {"tiny-q8_0", CALGAE_TYPE_Q8_0, 32, 32, 1, 2, 1, 16, 1, 1, 0},
+        {"tiny-q4_0", CALGAE_TYPE_Q4_0, 32, 64, 1, 4, 2, 16, 0, 1, 0},
+        {"tiny-q4_1", CALGAE_TYPE_Q4_1, 32, 32, 1, 2, 2, 16, 1, 1, 0},
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         gguf_model(&shapes[i]);
@@ -335,5 +362,6 @@ int main(int argc, char **argv)
     };
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
         put("tokenize", texts[i][0], texts[i][1], strlen(texts[i][1]));
+    arch_seeds();
     return 0;
 }
