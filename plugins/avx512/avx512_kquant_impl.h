@@ -1,0 +1,139 @@
+/*
+ * avx512_kquant_impl.h - Q4_K and Q6_K weights (ggml's stored layout) against Q8_K activations
+ * (ABI 1.3), 64 values per 512-bit register. Not a header to include anywhere:
+ * avx512_kquant.c and avx512_kquant_vnni.c each define CALGAE_AVX512_VNNI (0 or 1) and include
+ * it once, as avx512_quant_impl.h is included, and the entry point picks one table by CPUID.
+ *
+ * The codes (Q4_K 0..15, Q6_K 0..63) are unsigned, so they are vpmaddubsw's unsigned operand as
+ * they are, the activation bytes the signed one: int16 pair sums of at most 2 * 63 * 127, no
+ * saturation. Each pair sum is then multiplied by its group's scale and summed into int32 lanes:
+ * vpdpwssd (AVX512_VNNI) where the CPU has it, vpmaddwd and vpaddd without. The parts that do
+ * not depend on the codes come from the activation's group sums (bsums) once per super-block:
+ * Q4_K's minimum, dmin * sum_g m_g * sum(x_g), and Q6_K's offset, 32 * sum_g sc_g * sum(x_g).
+ * Each super-block's lanes are converted to float, scaled by d_x * d_w and accumulated with
+ * FMA. A row's value depends only on the row and the token: matmul gives each token what
+ * matvec gives it, and any row split agrees bit for bit.
+ */
+#ifndef CALGAE_AVX512_VNNI
+#error "define CALGAE_AVX512_VNNI to 0 or 1 before including avx512_kquant_impl.h"
+#endif
+
+#include "avx512_isa.h"
+#include "avx512_kernels.h"
+
+#if CALGAE_AVX512_VNNI
+#define KFN(name) calgae_avx512_vnni_##name
+#else
+#define KFN(name) calgae_avx512_##name
+#endif
+
+/* acc + the int32 pair sums of p (32 int16) times s (32 int16). */
+AVX512_INLINE __m512i scaled_sum(__m512i acc, __m512i p, __m512i s)
+{
+#if CALGAE_AVX512_VNNI
+    return _mm512_dpwssd_epi32(acc, p, s);
+#else
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(p, s));
+#endif
+}
+
+/* a in the low 256 bits, b in the high. */
+AVX512_INLINE __m512i join(__m256i a, __m256i b)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
+}
+
+static float dot_q4_k(const calgae_block_q4_k *w, const calgae_block_q8_k *x, int64_t nb)
+{
+    const __m256i m4 = _mm256_set1_epi8(15);
+    __m512 acc = _mm512_setzero_ps();
+    float mins = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        uint8_t sc[8], m[8];
+        int32_t msum = 0;
+        for (int g = 0; g < 8; g++) {
+            calgae_q4_k_scale_min(g, w[b].scales, &sc[g], &m[g]);
+            msum += m[g] * (x[b].bsums[2 * g] + x[b].bsums[2 * g + 1]);
+        }
+        __m512i isum = _mm512_setzero_si512();
+        for (int j = 0; j < 4; j++) {
+            /* 32 bytes: group 2j in the low nibbles, 2j + 1 in the high ones; their 64
+             * activations are contiguous */
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * j));
+            const __m512i q2 = join(_mm256_and_si256(q, m4),
+                                    _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
+            const __m512i xv = _mm512_loadu_si512((const void *)(x[b].qs + 64 * j));
+            const __m512i s = join(_mm256_set1_epi16(sc[2 * j]), _mm256_set1_epi16(sc[2 * j + 1]));
+            isum = scaled_sum(isum, _mm512_maddubs_epi16(q2, xv), s);
+        }
+        const float dx = x[b].d;
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(dx * FP16_TO_FP32(w[b].d)), _mm512_cvtepi32_ps(isum), acc);
+        mins += (dx * FP16_TO_FP32(w[b].dmin)) * (float)msum;
+    }
+    return _mm512_reduce_add_ps(acc) - mins;
+}
+
+static float dot_q6_k(const calgae_block_q6_k *w, const calgae_block_q8_k *x, int64_t nb)
+{
+    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
+    /* per 64-bit lane, how far qh shifts for the low and high 256 bits of each pair of quarters */
+    const __m512i sh01 = _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0);
+    const __m512i sh23 = _mm512_set_epi64(6, 6, 6, 6, 4, 4, 4, 4);
+    /* which of a half's 8 scales each int16 lane takes: lanes 8i .. 8i + 7 scale i */
+    const __m512i idx01 = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
+                                           1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i idx23 = _mm512_add_epi16(idx01, _mm512_set1_epi16(4));
+    __m512 acc = _mm512_setzero_ps();
+    float offs = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        int32_t off = 0;
+        for (int g = 0; g < 16; g++)
+            off += w[b].scales[g] * x[b].bsums[g];
+        __m512i isum = _mm512_setzero_si512();
+        for (int h = 0; h < 2; h++) {
+            /* 128 values: 64 bytes of nibbles (quarters 0 and 1 low, 2 and 3 high) and 32
+             * bytes of 2-bit high parts, quarter k at bits 2k */
+            const __m512i l = _mm512_loadu_si512((const void *)(w[b].ql + 64 * h));
+            const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(w[b].qh + 32 * h)));
+            const __m512i q01 = _mm512_or_si512(
+                _mm512_and_si512(l, m4),
+                _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(qh, sh01), m2), 4));
+            const __m512i q23 = _mm512_or_si512(
+                _mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
+                _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(qh, sh23), m2), 4));
+            const __m512i sc = _mm512_cvtepi8_epi16(
+                _mm256_castsi128_si256(_mm_loadl_epi64((const __m128i *)(w[b].scales + 8 * h))));
+            const __m512i x01 = _mm512_loadu_si512((const void *)(x[b].qs + 128 * h));
+            const __m512i x23 = _mm512_loadu_si512((const void *)(x[b].qs + 128 * h + 64));
+            isum = scaled_sum(isum, _mm512_maddubs_epi16(q01, x01), _mm512_permutexvar_epi16(idx01, sc));
+            isum = scaled_sum(isum, _mm512_maddubs_epi16(q23, x23), _mm512_permutexvar_epi16(idx23, sc));
+        }
+        const float d = x[b].d * FP16_TO_FP32(w[b].d);
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(isum), acc);
+        offs += d * (float)(32 * off);
+    }
+    return _mm512_reduce_add_ps(acc) - offs;
+}
+
+#define K_PRODUCTS(T)                                                                          \
+    int KFN(matvec_##T)(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1) \
+    {                                                                                          \
+        const int64_t nb = w->cols / CALGAE_QK_K;                                              \
+        for (int64_t r = r0; r < r1; r++)                                                      \
+            y[r] = dot_##T((const void *)((const char *)w->data + (size_t)r * w->row_bytes), x, nb); \
+        return CALGAE_KERNEL_OK;                                                               \
+    }                                                                                          \
+    int KFN(matmul_##T)(const calgae_weight *w, const void *x, size_t xs, int64_t n_tok,       \
+                        float *y, int64_t ys, int64_t r0, int64_t r1)                          \
+    {                                                                                          \
+        const int64_t nb = w->cols / CALGAE_QK_K;                                              \
+        for (int64_t r = r0; r < r1; r++) {                                                    \
+            const void *row = (const char *)w->data + (size_t)r * w->row_bytes;                \
+            for (int64_t t = 0; t < n_tok; t++)                                                \
+                y[t * ys + r] = dot_##T(row, (const void *)((const char *)x + (size_t)t * xs), nb); \
+        }                                                                                      \
+        return CALGAE_KERNEL_OK;                                                               \
+    }
+
+K_PRODUCTS(q4_k)
+K_PRODUCTS(q6_k)
