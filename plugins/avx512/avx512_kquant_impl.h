@@ -115,6 +115,105 @@ static float dot_q6_k(const calgae_block_q6_k *w, const calgae_block_q8_k *x, in
     return _mm512_reduce_add_ps(acc) - offs;
 }
 
+/* Tokens per pass of matmul: a super-block's codes and scales are unpacked once for KT. */
+#define KT 4
+
+/* Q4_K row w against nt (<= KT) tokens: what dot_q4_k gives each, operation for operation (the
+ * same products and sums in the same order), with the weight unpacked once per super-block. */
+AVX512_INLINE void tile_q4_k(const calgae_block_q4_k *w, const char *x, size_t xs, int nt,
+                             int64_t nb, float *out)
+{
+    const __m256i m4 = _mm256_set1_epi8(15);
+    __m512 acc[KT];
+    float mins[KT];
+    for (int t = 0; t < nt; t++) {
+        acc[t] = _mm512_setzero_ps();
+        mins[t] = 0.0f;
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        uint8_t sc[8], m[8];
+        for (int g = 0; g < 8; g++)
+            calgae_q4_k_scale_min(g, w[b].scales, &sc[g], &m[g]);
+        __m512i qv[4], sv[4];
+        for (int j = 0; j < 4; j++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * j));
+            qv[j] = join(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
+            sv[j] = join(_mm256_set1_epi16(sc[2 * j]), _mm256_set1_epi16(sc[2 * j + 1]));
+        }
+        const float dw = FP16_TO_FP32(w[b].d), dmw = FP16_TO_FP32(w[b].dmin);
+        for (int t = 0; t < nt; t++) {
+            const calgae_block_q8_k *xb = (const calgae_block_q8_k *)(const void *)(x + (size_t)t * xs) + b;
+            int32_t msum = 0;
+            for (int g = 0; g < 8; g++)
+                msum += m[g] * (xb->bsums[2 * g] + xb->bsums[2 * g + 1]);
+            __m512i isum = _mm512_setzero_si512();
+            for (int j = 0; j < 4; j++)
+                isum = scaled_sum(isum,
+                                  _mm512_maddubs_epi16(qv[j], _mm512_loadu_si512((const void *)(xb->qs + 64 * j))),
+                                  sv[j]);
+            const float dx = xb->d;
+            acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(dx * dw), _mm512_cvtepi32_ps(isum), acc[t]);
+            mins[t] += (dx * dmw) * (float)msum;
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = _mm512_reduce_add_ps(acc[t]) - mins[t];
+}
+
+/* The same for Q6_K (dot_q6_k's operations). */
+AVX512_INLINE void tile_q6_k(const calgae_block_q6_k *w, const char *x, size_t xs, int nt,
+                             int64_t nb, float *out)
+{
+    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
+    const __m512i sh01 = _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0);
+    const __m512i sh23 = _mm512_set_epi64(6, 6, 6, 6, 4, 4, 4, 4);
+    const __m512i idx01 = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
+                                           1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i idx23 = _mm512_add_epi16(idx01, _mm512_set1_epi16(4));
+    __m512 acc[KT];
+    float offs[KT];
+    for (int t = 0; t < nt; t++) {
+        acc[t] = _mm512_setzero_ps();
+        offs[t] = 0.0f;
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        __m512i qv[4], sv[4];
+        for (int h = 0; h < 2; h++) {
+            const __m512i l = _mm512_loadu_si512((const void *)(w[b].ql + 64 * h));
+            const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(w[b].qh + 32 * h)));
+            qv[2 * h] = _mm512_or_si512(
+                _mm512_and_si512(l, m4),
+                _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(qh, sh01), m2), 4));
+            qv[2 * h + 1] = _mm512_or_si512(
+                _mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
+                _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(qh, sh23), m2), 4));
+            const __m512i sc = _mm512_cvtepi8_epi16(
+                _mm256_castsi128_si256(_mm_loadl_epi64((const __m128i *)(w[b].scales + 8 * h))));
+            sv[2 * h] = _mm512_permutexvar_epi16(idx01, sc);
+            sv[2 * h + 1] = _mm512_permutexvar_epi16(idx23, sc);
+        }
+        const float dw = FP16_TO_FP32(w[b].d);
+        for (int t = 0; t < nt; t++) {
+            const calgae_block_q8_k *xb = (const calgae_block_q8_k *)(const void *)(x + (size_t)t * xs) + b;
+            int32_t off = 0;
+            for (int g = 0; g < 16; g++)
+                off += w[b].scales[g] * xb->bsums[g];
+            __m512i isum = _mm512_setzero_si512();
+            for (int k = 0; k < 4; k++)
+                isum = scaled_sum(isum,
+                                  _mm512_maddubs_epi16(qv[k], _mm512_loadu_si512((const void *)(xb->qs + 64 * k))),
+                                  sv[k]);
+            const float d = xb->d * dw;
+            acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(isum), acc[t]);
+            offs[t] += d * (float)(32 * off);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = _mm512_reduce_add_ps(acc[t]) - offs[t];
+}
+
+/* Rows outside, tiles of KT tokens inside: a weight row (a few KB) stays in L1 across the
+ * batch; the last tile may be short. */
 #define K_PRODUCTS(T)                                                                          \
     int KFN(matvec_##T)(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1) \
     {                                                                                          \
@@ -129,8 +228,16 @@ static float dot_q6_k(const calgae_block_q6_k *w, const calgae_block_q8_k *x, in
         const int64_t nb = w->cols / CALGAE_QK_K;                                              \
         for (int64_t r = r0; r < r1; r++) {                                                    \
             const void *row = (const char *)w->data + (size_t)r * w->row_bytes;                \
-            for (int64_t t = 0; t < n_tok; t++)                                                \
-                y[t * ys + r] = dot_##T(row, (const void *)((const char *)x + (size_t)t * xs), nb); \
+            for (int64_t t0 = 0; t0 < n_tok; t0 += KT) {                                       \
+                const char *xt = (const char *)x + (size_t)t0 * xs;                            \
+                float out[KT];                                                                 \
+                if (n_tok - t0 >= KT)                                                          \
+                    tile_##T(row, xt, xs, KT, nb, out);                                        \
+                else                                                                           \
+                    tile_##T(row, xt, xs, (int)(n_tok - t0), nb, out);                         \
+                for (int64_t t = t0; t < n_tok && t < t0 + KT; t++)                            \
+                    y[t * ys + r] = out[t - t0];                                               \
+            }                                                                                  \
         }                                                                                      \
         return CALGAE_KERNEL_OK;                                                               \
     }
