@@ -43,124 +43,65 @@ AVX512_INLINE __m512i join(__m256i a, __m256i b)
     return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
 }
 
-static float dot_q4_k(const calgae_block_q4_k *w, const calgae_block_q8_k *x, int64_t nb)
-{
-    const __m256i m4 = _mm256_set1_epi8(15);
-    __m512 acc = _mm512_setzero_ps();
-    float mins = 0.0f;
-    for (int64_t b = 0; b < nb; b++) {
-        uint8_t sc[8], m[8];
-        int32_t msum = 0;
-        for (int g = 0; g < 8; g++) {
-            calgae_q4_k_scale_min(g, w[b].scales, &sc[g], &m[g]);
-            msum += m[g] * (x[b].bsums[2 * g] + x[b].bsums[2 * g + 1]);
-        }
-        __m512i isum = _mm512_setzero_si512();
-        for (int j = 0; j < 4; j++) {
-            /* 32 bytes: group 2j in the low nibbles, 2j + 1 in the high ones; their 64
-             * activations are contiguous */
-            const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * j));
-            const __m512i q2 = join(_mm256_and_si256(q, m4),
-                                    _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
-            const __m512i xv = _mm512_loadu_si512((const void *)(x[b].qs + 64 * j));
-            const __m512i s = join(_mm256_set1_epi16(sc[2 * j]), _mm256_set1_epi16(sc[2 * j + 1]));
-            isum = scaled_sum(isum, _mm512_maddubs_epi16(q2, xv), s);
-        }
-        const float dx = x[b].d;
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(dx * FP16_TO_FP32(w[b].d)), _mm512_cvtepi32_ps(isum), acc);
-        mins += (dx * FP16_TO_FP32(w[b].dmin)) * (float)msum;
-    }
-    return _mm512_reduce_add_ps(acc) - mins;
-}
+/* Tokens per pass of matmul: a super-block's codes and scales are unpacked once for KT (8:
+ * the accumulators and unpacked vectors still fit the 32 registers). */
+#define KT 8
 
-static float dot_q6_k(const calgae_block_q6_k *w, const calgae_block_q8_k *x, int64_t nb)
-{
-    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
-    /* per 64-bit lane, how far qh shifts for the low and high 256 bits of each pair of quarters */
-    const __m512i sh01 = _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0);
-    const __m512i sh23 = _mm512_set_epi64(6, 6, 6, 6, 4, 4, 4, 4);
-    /* which of a half's 8 scales each int16 lane takes: lanes 8i .. 8i + 7 scale i */
-    const __m512i idx01 = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
-                                           1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m512i idx23 = _mm512_add_epi16(idx01, _mm512_set1_epi16(4));
-    __m512 acc = _mm512_setzero_ps();
-    float offs = 0.0f;
-    for (int64_t b = 0; b < nb; b++) {
-        int32_t off = 0;
-        for (int g = 0; g < 16; g++)
-            off += w[b].scales[g] * x[b].bsums[g];
-        __m512i isum = _mm512_setzero_si512();
-        for (int h = 0; h < 2; h++) {
-            /* 128 values: 64 bytes of nibbles (quarters 0 and 1 low, 2 and 3 high) and 32
-             * bytes of 2-bit high parts, quarter k at bits 2k */
-            const __m512i l = _mm512_loadu_si512((const void *)(w[b].ql + 64 * h));
-            const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(w[b].qh + 32 * h)));
-            const __m512i q01 = _mm512_or_si512(
-                _mm512_and_si512(l, m4),
-                _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(qh, sh01), m2), 4));
-            const __m512i q23 = _mm512_or_si512(
-                _mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
-                _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(qh, sh23), m2), 4));
-            const __m512i sc = _mm512_cvtepi8_epi16(
-                _mm256_castsi128_si256(_mm_loadl_epi64((const __m128i *)(w[b].scales + 8 * h))));
-            const __m512i x01 = _mm512_loadu_si512((const void *)(x[b].qs + 128 * h));
-            const __m512i x23 = _mm512_loadu_si512((const void *)(x[b].qs + 128 * h + 64));
-            isum = scaled_sum(isum, _mm512_maddubs_epi16(q01, x01), _mm512_permutexvar_epi16(idx01, sc));
-            isum = scaled_sum(isum, _mm512_maddubs_epi16(q23, x23), _mm512_permutexvar_epi16(idx23, sc));
-        }
-        const float d = x[b].d * FP16_TO_FP32(w[b].d);
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(isum), acc);
-        offs += d * (float)(32 * off);
-    }
-    return _mm512_reduce_add_ps(acc) - offs;
-}
-
-/* Tokens per pass of matmul: a super-block's codes and scales are unpacked once for KT. */
-#define KT 4
-
-/* Q4_K row w against nt (<= KT) tokens: what dot_q4_k gives each, operation for operation (the
- * same products and sums in the same order), with the weight unpacked once per super-block. */
+/* Q4_K row w against nt (<= KT) tokens, the weight unpacked once per super-block. Per token: the
+ * code products in int32 lanes, scaled by d_x * d_w into a float accumulator (FMA); the
+ * minimum's term, m_g against the pair sums of bsums (vpmaddwd), scaled by d_x * dmin_w into a
+ * second one (256 bits: multiply and add, as -mavx512f implies no 256-bit FMA); the two reduced and subtracted at the end. The matvec is this with nt = 1, so
+ * matmul gives each token exactly what matvec gives it. */
 AVX512_INLINE void tile_q4_k(const calgae_block_q4_k *w, const char *x, size_t xs, int nt,
                              int64_t nb, float *out)
 {
     const __m256i m4 = _mm256_set1_epi8(15);
     __m512 acc[KT];
-    float mins[KT];
+    __m256 macc[KT];
     for (int t = 0; t < nt; t++) {
         acc[t] = _mm512_setzero_ps();
-        mins[t] = 0.0f;
+        macc[t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < nb; b++) {
         uint8_t sc[8], m[8];
+#pragma GCC unroll 8
         for (int g = 0; g < 8; g++)
             calgae_q4_k_scale_min(g, w[b].scales, &sc[g], &m[g]);
         __m512i qv[4], sv[4];
+#pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
             const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * j));
             qv[j] = join(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
             sv[j] = join(_mm256_set1_epi16(sc[2 * j]), _mm256_set1_epi16(sc[2 * j + 1]));
         }
+        /* bsums[2g] and bsums[2g + 1] both belong to group g's minimum */
+        const __m256i mv = _mm256_setr_epi16(m[0], m[0], m[1], m[1], m[2], m[2], m[3], m[3],
+                                             m[4], m[4], m[5], m[5], m[6], m[6], m[7], m[7]);
         const float dw = FP16_TO_FP32(w[b].d), dmw = FP16_TO_FP32(w[b].dmin);
+#pragma GCC unroll 8
         for (int t = 0; t < nt; t++) {
             const calgae_block_q8_k *xb = (const calgae_block_q8_k *)(const void *)(x + (size_t)t * xs) + b;
-            int32_t msum = 0;
-            for (int g = 0; g < 8; g++)
-                msum += m[g] * (xb->bsums[2 * g] + xb->bsums[2 * g + 1]);
             __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 4
             for (int j = 0; j < 4; j++)
                 isum = scaled_sum(isum,
                                   _mm512_maddubs_epi16(qv[j], _mm512_loadu_si512((const void *)(xb->qs + 64 * j))),
                                   sv[j]);
+            const __m256i msum = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mv);
             const float dx = xb->d;
             acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(dx * dw), _mm512_cvtepi32_ps(isum), acc[t]);
-            mins[t] += (dx * dmw) * (float)msum;
+            macc[t] = _mm256_add_ps(macc[t], _mm256_mul_ps(_mm256_set1_ps(dx * dmw), _mm256_cvtepi32_ps(msum)));
         }
     }
-    for (int t = 0; t < nt; t++)
-        out[t] = _mm512_reduce_add_ps(acc[t]) - mins[t];
+    for (int t = 0; t < nt; t++) {
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(macc[t]), _mm256_extractf128_ps(macc[t], 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        out[t] = _mm512_reduce_add_ps(acc[t]) - _mm_cvtss_f32(h);
+    }
 }
 
-/* The same for Q6_K (dot_q6_k's operations). */
+/* The same for Q6_K; the offset of 32 is a second accumulator, as Q4_K's minimum. */
 AVX512_INLINE void tile_q6_k(const calgae_block_q6_k *w, const char *x, size_t xs, int nt,
                              int64_t nb, float *out)
 {
@@ -171,13 +112,14 @@ AVX512_INLINE void tile_q6_k(const calgae_block_q6_k *w, const char *x, size_t x
                                            1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m512i idx23 = _mm512_add_epi16(idx01, _mm512_set1_epi16(4));
     __m512 acc[KT];
-    float offs[KT];
+    __m256 oacc[KT];
     for (int t = 0; t < nt; t++) {
         acc[t] = _mm512_setzero_ps();
-        offs[t] = 0.0f;
+        oacc[t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < nb; b++) {
         __m512i qv[4], sv[4];
+#pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             const __m512i l = _mm512_loadu_si512((const void *)(w[b].ql + 64 * h));
             const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(w[b].qh + 32 * h)));
@@ -192,24 +134,31 @@ AVX512_INLINE void tile_q6_k(const calgae_block_q6_k *w, const char *x, size_t x
             sv[2 * h] = _mm512_permutexvar_epi16(idx01, sc);
             sv[2 * h + 1] = _mm512_permutexvar_epi16(idx23, sc);
         }
+        /* the offset of 32: the 16 scales against the 16 group sums (vpmaddwd) */
+        const __m256i scw = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w[b].scales));
         const float dw = FP16_TO_FP32(w[b].d);
+#pragma GCC unroll 8
         for (int t = 0; t < nt; t++) {
             const calgae_block_q8_k *xb = (const calgae_block_q8_k *)(const void *)(x + (size_t)t * xs) + b;
-            int32_t off = 0;
-            for (int g = 0; g < 16; g++)
-                off += w[b].scales[g] * xb->bsums[g];
+            const __m256i off = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), scw);
             __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 4
             for (int k = 0; k < 4; k++)
                 isum = scaled_sum(isum,
                                   _mm512_maddubs_epi16(qv[k], _mm512_loadu_si512((const void *)(xb->qs + 64 * k))),
                                   sv[k]);
             const float d = xb->d * dw;
             acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(isum), acc[t]);
-            offs[t] += d * (float)(32 * off);
+            /* 32 * off is exact in float: |off| <= 2 * 128 * 16 * 127 per lane */
+            oacc[t] = _mm256_add_ps(oacc[t], _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_slli_epi32(off, 5))));
         }
     }
-    for (int t = 0; t < nt; t++)
-        out[t] = _mm512_reduce_add_ps(acc[t]) - offs[t];
+    for (int t = 0; t < nt; t++) {
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(oacc[t]), _mm256_extractf128_ps(oacc[t], 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        out[t] = _mm512_reduce_add_ps(acc[t]) - _mm_cvtss_f32(h);
+    }
 }
 
 /* Rows outside, tiles of KT tokens inside: a weight row (a few KB) stays in L1 across the
@@ -219,7 +168,7 @@ AVX512_INLINE void tile_q6_k(const calgae_block_q6_k *w, const char *x, size_t x
     {                                                                                          \
         const int64_t nb = w->cols / CALGAE_QK_K;                                              \
         for (int64_t r = r0; r < r1; r++)                                                      \
-            y[r] = dot_##T((const void *)((const char *)w->data + (size_t)r * w->row_bytes), x, nb); \
+            tile_##T((const void *)((const char *)w->data + (size_t)r * w->row_bytes), x, 0, 1, nb, &y[r]); \
         return CALGAE_KERNEL_OK;                                                               \
     }                                                                                          \
     int KFN(matmul_##T)(const calgae_weight *w, const void *x, size_t xs, int64_t n_tok,       \
