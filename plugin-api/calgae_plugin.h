@@ -42,7 +42,7 @@ extern "C" {
 /* ABI major: bumped when the meaning of any existing field changes. Host and plugin must agree. */
 #define CALGAE_ABI_MAJOR 1
 /* ABI minor: bumped when slots are appended to struct calgae_plugin. Either side may be older. */
-#define CALGAE_ABI_MINOR 2
+#define CALGAE_ABI_MINOR 3
 
 /* Name of the one symbol a plugin exports; its type is calgae_plugin_entry_fn. */
 #define CALGAE_PLUGIN_ENTRY_SYMBOL "calgae_plugin_entry"
@@ -322,6 +322,67 @@ static inline void calgae_quantize_q8_0_ref(const float *x, calgae_block_q8_0 *y
     }
 }
 
+/* Q4_K's eight 6-bit scales and mins, packed in 12 bytes (ggml's get_scale_min_k4): group j
+ * (0..7) of 32 values has scale *sc and minimum *m. Shared so that every plugin unpacks them the
+ * same way. */
+static inline void calgae_q4_k_scale_min(int j, const uint8_t s[CALGAE_K_SCALE_SIZE], uint8_t *sc,
+                                         uint8_t *m)
+{
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((s[j + 4] & 0x0f) | (s[j - 4] >> 6) << 4);
+        *m = (uint8_t)((s[j + 4] >> 4) | (s[j] >> 6) << 4);
+    }
+}
+
+/* The activation form of the K-quant products (ABI 1.3): n floats (n a multiple of 256) into
+ * n / 256 Q8_K blocks with ggml's reference rounding (quantize_row_q8_K_ref): with max the
+ * value of largest magnitude, iscale = -127 / max, q = round-to-nearest-even(iscale * x),
+ * d = 1 / iscale, bsums[g] = the sum of codes 16g .. 16g + 15. A block of zeros, or one holding
+ * a NaN or an infinity (where ggml converts NaN to int, undefined in C), gets d = 0 and codes 0.
+ * Codes lie in [-127, 127]. */
+static inline int calgae_q8_k_code(float v)
+{
+    /* ggml's nearest_int: adding 1.5 * 2^23 rounds to an integer, ties to even (|v| <= 127) */
+    const float shifted = v + 12582912.0f;
+    int32_t bits;
+    memcpy(&bits, &shifted, sizeof bits);
+    const int q = (bits & 0x007fffff) - 0x00400000;
+    return q > 127 ? 127 : q < -127 ? -127 : q;
+}
+
+static inline void calgae_quantize_q8_k_ref(const float *x, calgae_block_q8_k *y, int64_t n)
+{
+    for (int64_t b = 0; b < n / CALGAE_QK_K; b++) {
+        const float *xb = x + b * CALGAE_QK_K;
+        float amax = 0.0f, max = 0.0f;
+        int finite = 1;
+        for (int j = 0; j < CALGAE_QK_K; j++) {
+            const float a = xb[j] < 0.0f ? -xb[j] : xb[j];
+            finite &= a <= 3.40282347e38f; /* false for NaN and infinities */
+            if (a > amax) {
+                amax = a;
+                max = xb[j];
+            }
+        }
+        memset(&y[b], 0, sizeof y[b]);
+        if (!finite || !(amax > 0.0f))
+            continue;
+        const float iscale = -127.0f / max;
+        for (int j = 0; j < CALGAE_QK_K; j++)
+            y[b].qs[j] = (int8_t)calgae_q8_k_code(iscale * xb[j]);
+        for (int g = 0; g < CALGAE_QK_K / 16; g++) {
+            int sum = 0;
+            for (int k = 0; k < 16; k++)
+                sum += y[b].qs[16 * g + k];
+            y[b].bsums[g] = (int16_t)sum;
+        }
+        y[b].d = 1.0f / iscale;
+    }
+}
+
 /* ---- Weights -------------------------------------------------------------------------- */
 
 /*
@@ -357,6 +418,8 @@ typedef struct calgae_weight {
  * Activations: for F32 and F16 weights, `x` is `const float *` (cols floats per token).
  * For the block types (Q8_0, Q4_0, Q4_1), `x` is the activation already quantized by the
  * quantize_q8_0 slot: cols / 32 calgae_block_q8_0 per token, as ggml's vec_dot kernels take it.
+ * For the K-quant types (Q4_K, Q6_K; ABI 1.3), `x` is cols / 256 calgae_block_q8_k per token,
+ * made by the quantize_q8_k slot.
  * The host quantizes once per product, never per row range.
  *
  * matvec: y[r] = dot(W[r], x) for r in [row_begin, row_end).
@@ -455,6 +518,23 @@ typedef struct calgae_plugin {
     /* CALGAE_PLUGIN_* bits below; 0 promises nothing. A host reads it only when struct_size
      * covers it, so an older plugin reads as 0. */
     uint64_t flags;
+
+    /* -- ABI 1.3 -- */
+
+    /* Quantize n floats (n a multiple of 256) into n / 256 calgae_block_q8_k with ggml's
+     * reference rounding (calgae_quantize_q8_k_ref above, which a plugin may use here). Feeds
+     * the K-quant products below, as quantize_q8_0 feeds the 32-value block products. */
+    void (*quantize_q8_k)(const float *x, void *out, int64_t n);
+    /* Q4_K weights (cols a multiple of 256; a row is cols / 256 calgae_block_q4_k) against
+     * Q8_K activations (x: cols / 256 calgae_block_q8_k per token), ggml's vec_dot_q4_K_q8_K:
+     * per super-block, d_x * d_w * sum_g sc_g * sum_j q_j x_j - d_x * dmin_w * sum_g m_g *
+     * (bsums[2g] + bsums[2g + 1]), g over the 8 groups of 32. */
+    calgae_matvec_fn matvec_q4_k;
+    calgae_matmul_fn matmul_q4_k;
+    /* Q6_K weights against Q8_K activations, ggml's vec_dot_q6_K_q8_K: per super-block,
+     * d_x * d_w * sum_g sc_g * sum_j (q_j - 32) x_j, g over the 16 groups of 16. */
+    calgae_matvec_fn matvec_q6_k;
+    calgae_matmul_fn matmul_q6_k;
 
     /* -- Slots appended in later minors go below this line, each block marked with its minor. -- */
 } calgae_plugin;

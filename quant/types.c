@@ -89,7 +89,8 @@ static const calgae_type_info table[TYPE_IDS] = {
     [CALGAE_TYPE_Q8_0] = {CALGAE_TYPE_Q8_0, "Q8_0", CALGAE_QK, sizeof(calgae_block_q8_0),
                           alignof(calgae_block_q8_0), q8_0_to_float, q8_0_from_float,
                           CALGAE_TYPE_Q8_0, SLOT(matvec_q8_0), SLOT(matmul_q8_0), 7},
-    /* Rows without product slots yet: the loader widens them to F32 (model_gguf.c). The
+    /* Rows without product slots yet (ROW; Q4_K and Q6_K, written out, have the ABI 1.3
+     * slots): the loader widens them to F32 (model_gguf.c). The
      * activation form and llama_ftype are ggml's (for the K types the _S mixture's ftype,
      * the one a file of nothing but that type would carry; Q8_K is never a file's type). */
 #define ROW(id, t, blck, block, act, ftype)                                                   \
@@ -99,9 +100,13 @@ static const calgae_type_info table[TYPE_IDS] = {
     ROW(Q5_1, q5_1, CALGAE_QK, calgae_block_q5_1, Q8_0, 9),
     ROW(Q2_K, q2_k, CALGAE_QK_K, calgae_block_q2_k, Q8_K, 10),
     ROW(Q3_K, q3_k, CALGAE_QK_K, calgae_block_q3_k, Q8_K, 11),
-    ROW(Q4_K, q4_k, CALGAE_QK_K, calgae_block_q4_k, Q8_K, 14),
+    [CALGAE_TYPE_Q4_K] = {CALGAE_TYPE_Q4_K, "Q4_K", CALGAE_QK_K, sizeof(calgae_block_q4_k),
+                          alignof(calgae_block_q4_k), q4_k_to_float, q4_k_from_float,
+                          CALGAE_TYPE_Q8_K, SLOT(matvec_q4_k), SLOT(matmul_q4_k), 14},
     ROW(Q5_K, q5_k, CALGAE_QK_K, calgae_block_q5_k, Q8_K, 16),
-    ROW(Q6_K, q6_k, CALGAE_QK_K, calgae_block_q6_k, Q8_K, 18),
+    [CALGAE_TYPE_Q6_K] = {CALGAE_TYPE_Q6_K, "Q6_K", CALGAE_QK_K, sizeof(calgae_block_q6_k),
+                          alignof(calgae_block_q6_k), q6_k_to_float, q6_k_from_float,
+                          CALGAE_TYPE_Q8_K, SLOT(matvec_q6_k), SLOT(matmul_q6_k), 18},
     ROW(Q8_K, q8_k, CALGAE_QK_K, calgae_block_q8_k, Q8_K, 0),
     ROW(IQ4_NL, iq4_nl, CALGAE_QK, calgae_block_iq4_nl, Q8_0, 25),
     ROW(IQ4_XS, iq4_xs, CALGAE_QK_K, calgae_block_iq4_xs, Q8_K, 30),

@@ -33,7 +33,8 @@ typedef struct calgae_type_info {
     calgae_to_float_fn to_float;
     calgae_from_float_fn from_float; /* ggml's reference rounding; NULL where there is none */
     /* The form the products take the activations in: F32 for the float types, Q8_0 for ggml's
-     * 32-value block types (the quantize_q8_0 slot makes it once per product). */
+     * 32-value block types (the quantize_q8_0 slot makes it once per product), Q8_K for the
+     * K types (the quantize_q8_k slot; ABI 1.3). */
     uint32_t vec_dot_type;
     /* offsetof(calgae_plugin, matvec_...) and of matmul_..., the slots that multiply a weight of
      * this type; 0 (the table's size field, never a kernel) where no slot does. */

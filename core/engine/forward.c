@@ -63,9 +63,15 @@ int calgae_state_init_seqs(calgae_state *s, const calgae_transformer *m,
     s->hb2 = calloc(B * hid, sizeof(float));
     s->att = calloc((size_t)calgae_pool_threads(pool) * (size_t)ctx, sizeof(float));
     s->cs = calloc(B * (size_t)c->n_rot, sizeof(float));
-    const calgae_type_info *q8 = calgae_type_traits(CALGAE_TYPE_Q8_0); /* the activation blocks */
-    const size_t q8_blocks = (widest + (size_t)q8->blck_size - 1) / (size_t)q8->blck_size;
-    s->xq = calloc(B * q8_blocks, q8->type_size);
+    /* the activation blocks: one buffer for whichever of Q8_0 and Q8_K needs more */
+    size_t xq_row = 0;
+    const uint32_t act_types[2] = {CALGAE_TYPE_Q8_0, CALGAE_TYPE_Q8_K};
+    for (int i = 0; i < 2; i++) {
+        const calgae_type_info *q8 = calgae_type_traits(act_types[i]);
+        const size_t blocks = (widest + (size_t)q8->blck_size - 1) / (size_t)q8->blck_size;
+        xq_row = blocks * q8->type_size > xq_row ? blocks * q8->type_size : xq_row;
+    }
+    s->xq = calloc(B, xq_row);
     s->key_cache = calloc(kv, sizeof(float));
     s->value_cache = calloc(kv, sizeof(float));
     s->kbuf = calloc(B * kv_dim, sizeof(float));
@@ -143,14 +149,19 @@ static void product_task(void *ctx, int64_t begin, int64_t end, int thread)
     }
 }
 
-/* Whether w's products take Q8_0 activations (form 1) or floats (form 0), as the type table says;
- * -1 for a type whose activations no slot here makes. */
+/* Whether w's products take floats (form 0), Q8_0 activations (form 1) or Q8_K ones (form 2, the
+ * K types), as the type table says; -1 for a type whose activations no slot here makes. */
 static int activation_form(const calgae_weight *w)
 {
     const calgae_type_info *t = calgae_type_traits(w->type);
     if (!t)
         return -1;
-    return t->vec_dot_type == CALGAE_TYPE_Q8_0 ? 1 : t->vec_dot_type == CALGAE_TYPE_F32 ? 0 : -1;
+    switch (t->vec_dot_type) {
+    case CALGAE_TYPE_F32: return 0;
+    case CALGAE_TYPE_Q8_0: return 1;
+    case CALGAE_TYPE_Q8_K: return 2;
+    default: return -1;
+    }
 }
 
 /* y_i[t][r] = W_i[r] . x[t] for each weight of the group; x is n_tok rows of cols floats. */
@@ -161,7 +172,7 @@ static int products(calgae_state *s, const float *x, int n_tok, int64_t cols, in
     for (int i = 0; i < n_w; i++)
         if (activation_form(w[i]) < 0)
             return -1;
-    for (int form = 0; form < 2; form++) {
+    for (int form = 0; form < 3; form++) {
         struct product_job j = {.be = s->be, .n_tok = n_tok};
         for (int i = 0; i < n_w; i++) {
             if (activation_form(w[i]) != form)
@@ -174,12 +185,15 @@ static int products(calgae_state *s, const float *x, int n_tok, int64_t cols, in
         }
         if (j.n_w == 0)
             continue;
-        if (form == 1) {
+        if (form > 0) {
+            const uint32_t act = form == 1 ? CALGAE_TYPE_Q8_0 : CALGAE_TYPE_Q8_K;
+            void (*quantize)(const float *, void *, int64_t) =
+                form == 1 ? s->be->quantize_q8_0 : s->be->quantize_q8_k;
             size_t row;
-            if (calgae_type_row_bytes(CALGAE_TYPE_Q8_0, cols, &row) != 0)
+            if (calgae_type_row_bytes(act, cols, &row) != 0)
                 return -1;
             for (int t = 0; t < n_tok; t++)
-                s->be->quantize_q8_0(x + (size_t)t * (size_t)cols, (char *)s->xq + t * row, cols);
+                quantize(x + (size_t)t * (size_t)cols, (char *)s->xq + t * row, cols);
             j.x = s->xq;
             j.x_stride = row;
         } else {

@@ -41,7 +41,7 @@ typedef struct calgae_state {
     float *x, *xb, *xb2, *q, *hb, *hb2;
     float *att;    /* [threads][ctx] attention scores, one row per worker */
     float *cs;     /* [max_batch][n_rot] RoPE cosines and sines */
-    void *xq;      /* [max_batch] Q8_0 activation rows for the block-type products */
+    void *xq;      /* [max_batch] Q8_0 or Q8_K activation rows (block products) */
     float *key_cache, *value_cache; /* [n_seq][layers][ctx][kv_dim] */
     float *kbuf, *vbuf; /* [max_batch][kv_dim] keys and values of a batch that spans sequences */
     int *tok_seq, *tok_pos; /* [max_batch] the current call's sequence and position per token */

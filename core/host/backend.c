@@ -44,6 +44,11 @@ static const struct {
     [CALGAE_SLOT_AXPY_F32] = {"axpy_f32", offsetof(calgae_plugin, axpy_f32)},
     [CALGAE_SLOT_MATVEC_Q4_1] = {"matvec_q4_1", offsetof(calgae_plugin, matvec_q4_1)},
     [CALGAE_SLOT_MATMUL_Q4_1] = {"matmul_q4_1", offsetof(calgae_plugin, matmul_q4_1)},
+    [CALGAE_SLOT_QUANTIZE_Q8_K] = {"quantize_q8_k", offsetof(calgae_plugin, quantize_q8_k)},
+    [CALGAE_SLOT_MATVEC_Q4_K] = {"matvec_q4_k", offsetof(calgae_plugin, matvec_q4_k)},
+    [CALGAE_SLOT_MATMUL_Q4_K] = {"matmul_q4_k", offsetof(calgae_plugin, matmul_q4_k)},
+    [CALGAE_SLOT_MATVEC_Q6_K] = {"matvec_q6_k", offsetof(calgae_plugin, matvec_q6_k)},
+    [CALGAE_SLOT_MATMUL_Q6_K] = {"matmul_q6_k", offsetof(calgae_plugin, matmul_q6_k)},
 };
 
 const char *calgae_slot_name(int slot)
@@ -479,6 +484,7 @@ static void set_first(calgae_backends *b)
     for (int s = 0; s < CALGAE_SLOT_COUNT; s++)
         first[s] = b->plugins[b->chain[s][0]].table;
     b->quantize_q8_0 = first[CALGAE_SLOT_QUANTIZE_Q8_0]->quantize_q8_0;
+    b->quantize_q8_k = first[CALGAE_SLOT_QUANTIZE_Q8_K]->quantize_q8_k;
     b->rmsnorm = first[CALGAE_SLOT_RMSNORM]->rmsnorm;
     b->softmax = first[CALGAE_SLOT_SOFTMAX]->softmax;
     b->swiglu = first[CALGAE_SLOT_SWIGLU]->swiglu;

@@ -40,6 +40,11 @@ enum calgae_slot {
     CALGAE_SLOT_AXPY_F32,
     CALGAE_SLOT_MATVEC_Q4_1, /* ABI 1.1 */
     CALGAE_SLOT_MATMUL_Q4_1,
+    CALGAE_SLOT_QUANTIZE_Q8_K, /* ABI 1.3 */
+    CALGAE_SLOT_MATVEC_Q4_K,
+    CALGAE_SLOT_MATMUL_Q4_K,
+    CALGAE_SLOT_MATVEC_Q6_K,
+    CALGAE_SLOT_MATMUL_Q6_K,
     CALGAE_SLOT_COUNT
 };
 
@@ -108,6 +113,7 @@ typedef struct calgae_backends {
     int8_t product_slot[2][CALGAE_SLOT_TYPE_IDS];
     /* the first of each chain, for the hot path */
     void (*quantize_q8_0)(const float *x, void *out, int64_t n);
+    void (*quantize_q8_k)(const float *x, void *out, int64_t n); /* ABI 1.3 */
     void (*rmsnorm)(float *out, const float *x, const float *w, int64_t n, float eps);
     void (*softmax)(float *x, int64_t n);
     void (*swiglu)(float *gate, const float *up, int64_t n);

@@ -133,9 +133,10 @@ static int bench_open(struct bench *s, const calgae_backends *b, calgae_weight *
     /* matmul: one whole matrix, so that each call gets the row range it gets in the forward
      * pass (a plugin may repack the batch's activations once per call) */
     s->mm_rows = s->w[0].rows;
-    const int blocks = calgae_type_traits(type)->blck_size > 1; /* Q8_0 activations */
+    const uint32_t act = calgae_type_traits(type)->vec_dot_type; /* F32, Q8_0 or Q8_K */
+    const int blocks = act != CALGAE_TYPE_F32;
     size_t row_x = (size_t)cols * sizeof(float);
-    if (blocks && calgae_type_row_bytes(CALGAE_TYPE_Q8_0, cols, &row_x) != 0)
+    if (blocks && calgae_type_row_bytes(act, cols, &row_x) != 0)
         return -1;
     float *f = malloc((size_t)cols * sizeof *f);
     s->x = malloc(row_x * CALGAE_CALIB_TOKENS);
@@ -154,7 +155,9 @@ static int bench_open(struct bench *s, const calgae_backends *b, calgae_weight *
             f[c] = (float)((double)(r >> 40) / (double)(1 << 24) * 2.0 - 1.0);
         }
         char *dst = (char *)s->x + (size_t)t * row_x;
-        if (blocks)
+        if (act == CALGAE_TYPE_Q8_K)
+            b->quantize_q8_k(f, dst, cols);
+        else if (blocks)
             b->quantize_q8_0(f, dst, cols);
         else
             memcpy(dst, f, row_x);

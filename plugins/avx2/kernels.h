@@ -47,4 +47,13 @@ void avx2_rope(float *x, int64_t n_heads, int64_t head_size, int64_t n_rot, cons
 float avx2_dot_f32(const float *a, const float *b, int64_t n);
 void avx2_axpy_f32(float *y, float a, const float *x, int64_t n);
 
+/* products_k.c: Q4_K and Q6_K against Q8_K (ABI 1.3), stored layout */
+void avx2_quantize_q8_k(const float *x, void *out, int64_t n);
+int avx2_matvec_q4_k(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1);
+int avx2_matmul_q4_k(const calgae_weight *w, const void *x, size_t x_stride, int64_t n_tok,
+                     float *y, int64_t y_stride, int64_t r0, int64_t r1);
+int avx2_matvec_q6_k(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1);
+int avx2_matmul_q6_k(const calgae_weight *w, const void *x, size_t x_stride, int64_t n_tok,
+                     float *y, int64_t y_stride, int64_t r0, int64_t r1);
+
 #endif

@@ -71,6 +71,12 @@ static const calgae_plugin table = {
     .matmul_q4_1 = avx2_matmul_q4_1,
     /* ABI 1.2 */
     .flags = CALGAE_PLUGIN_CONCURRENT_PREPARE, /* avx2_x8_prepare touches only its weight */
+    /* ABI 1.3 */
+    .quantize_q8_k = avx2_quantize_q8_k,
+    .matvec_q4_k = avx2_matvec_q4_k,
+    .matmul_q4_k = avx2_matmul_q4_k,
+    .matvec_q6_k = avx2_matvec_q6_k,
+    .matmul_q6_k = avx2_matmul_q6_k,
 };
 
 CALGAE_PLUGIN_EXPORT int calgae_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor,

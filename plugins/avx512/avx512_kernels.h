@@ -52,6 +52,20 @@ void calgae_avx512_axpy_f32(float *y, float a, const float *x, int64_t n);
 CALGAE_AVX512_DECLARE_BLOCK_PRODUCTS(calgae_avx512_)
 CALGAE_AVX512_DECLARE_BLOCK_PRODUCTS(calgae_avx512_vnni_)
 
+/* ---- avx512_kquant.c (vpmaddwd) and avx512_kquant_vnni.c (vpdpwssd): Q4_K, Q6_K (ABI 1.3) ---- */
+#define CALGAE_AVX512_DECLARE_K_PRODUCTS(prefix)                                           \
+    int prefix##matvec_q4_k(const calgae_weight *w, const void *x, float *y, int64_t r0,   \
+                            int64_t r1);                                                   \
+    int prefix##matmul_q4_k(const calgae_weight *w, const void *x, size_t xs,              \
+                            int64_t n_tok, float *y, int64_t ys, int64_t r0, int64_t r1);  \
+    int prefix##matvec_q6_k(const calgae_weight *w, const void *x, float *y, int64_t r0,   \
+                            int64_t r1);                                                   \
+    int prefix##matmul_q6_k(const calgae_weight *w, const void *x, size_t xs,              \
+                            int64_t n_tok, float *y, int64_t ys, int64_t r0, int64_t r1);
+
+CALGAE_AVX512_DECLARE_K_PRODUCTS(calgae_avx512_)
+CALGAE_AVX512_DECLARE_K_PRODUCTS(calgae_avx512_vnni_)
+
 /* ---- avx512_probe.c (no ISA flags) ---- */
 /* The plugin's probe: 1 if CPU and OS can run the kernels, else 0 and the reason. */
 int calgae_avx512_probe(char *why, size_t why_len);

@@ -78,6 +78,13 @@ DISPATCH_ALL(calgae_avx512_vnni_)
 DISPATCH_F(f32)
 DISPATCH_F(f16)
 
+/* Q8_K activations: the header's reference rounding in plain C (this file has no ISA flags);
+ * a quantization per product row of activations costs little beside the products. */
+static void quantize_q8_k(const float *x, void *out, int64_t n)
+{
+    calgae_quantize_q8_k_ref(x, out, n);
+}
+
 #define TABLE(isa_, desc_, q)                                                                 \
     {                                                                                       \
         .struct_size = sizeof(calgae_plugin),                                               \
@@ -110,6 +117,12 @@ DISPATCH_F(f16)
         .matmul_q4_1 = q##mm_q4_1,                                                      \
         /* x16_prepare touches only its weight */                                           \
         .flags = CALGAE_PLUGIN_CONCURRENT_PREPARE,                                          \
+        /* ABI 1.3: the stored layout (x16_prepare declines the K types) */                 \
+        .quantize_q8_k = quantize_q8_k,                                                     \
+        .matvec_q4_k = q##matvec_q4_k,                                                      \
+        .matmul_q4_k = q##matmul_q4_k,                                                      \
+        .matvec_q6_k = q##matvec_q6_k,                                                      \
+        .matmul_q6_k = q##matmul_q6_k,                                                      \
     }
 
 static const calgae_plugin table_maddubs =

@@ -4,7 +4,9 @@
  * It is the yardstick the SIMD plugins are checked against, so it favours the obvious loop
  * over speed: dot products accumulate left to right in float (as llama2.c's matmul does), and
  * the block-type products follow ggml's reference vec_dot: integer sums inside a 32-block,
- * scaled by both blocks' fp16 scales. Built against plugin-api/ alone.
+ * scaled by both blocks' fp16 scales; the K-quant products (Q4_K, Q6_K against Q8_K, ABI 1.3)
+ * sum a whole 256-value super-block in integers, as ggml's vec_dot_q4_K_q8_K and
+ * vec_dot_q6_K_q8_K do, from the layouts written out in quant/kblocks.c. Built against plugin-api/ alone.
  *
  * The integer sum of one block pair is a function of its own (block_dot_*), which proofs/
  * shows cannot overflow its int32 accumulator for any block bytes (proofs/README.md); the
@@ -124,6 +126,58 @@ static float row_q4_1(const calgae_weight *w, int64_t r, const void *x)
     return sum;
 }
 
+/* Q4_K against Q8_K (ggml's vec_dot_q4_K_q8_K): per super-block, the code products of each
+ * group of 32 in integers times the group's 6-bit scale, and the minimums against the
+ * activation's group sums. |isum| <= 8 * 63 * 32 * 15 * 127, |msum| <= 8 * 63 * 2 * 16 * 127. */
+static float row_q4_k(const calgae_weight *w, int64_t r, const void *x)
+{
+    const calgae_block_q4_k *wb = (const calgae_block_q4_k *)((const char *)w->data + (size_t)r * w->row_bytes);
+    const calgae_block_q8_k *xb = x;
+    float sum = 0.0f;
+    for (int64_t b = 0; b < w->cols / CALGAE_QK_K; b++) {
+        int32_t isum = 0, msum = 0;
+        for (int g = 0; g < 8; g++) {
+            uint8_t sc, m;
+            calgae_q4_k_scale_min(g, wb[b].scales, &sc, &m);
+            /* groups 2k and 2k + 1 are the low and high nibbles of the same 32 bytes */
+            const uint8_t *q = wb[b].qs + 32 * (g / 2);
+            const int8_t *a = xb[b].qs + 32 * g;
+            int32_t gsum = 0;
+            for (int l = 0; l < 32; l++)
+                gsum += (g % 2 ? q[l] >> 4 : q[l] & 15) * (int32_t)a[l];
+            isum += sc * gsum;
+            msum += m * (xb[b].bsums[2 * g] + xb[b].bsums[2 * g + 1]);
+        }
+        const float dx = xb[b].d;
+        sum += (dx * calgae_fp16_to_fp32(wb[b].d)) * (float)isum -
+               (dx * calgae_fp16_to_fp32(wb[b].dmin)) * (float)msum;
+    }
+    return sum;
+}
+
+/* Q6_K against Q8_K (ggml's vec_dot_q6_K_q8_K): codes of 6 bits (low 4 in ql, high 2 in qh) less
+ * 32, per group of 16 times its int8 scale. |isum| <= 16 * 128 * 16 * 32 * 127 < 2^31. */
+static float row_q6_k(const calgae_weight *w, int64_t r, const void *x)
+{
+    const calgae_block_q6_k *wb = (const calgae_block_q6_k *)((const char *)w->data + (size_t)r * w->row_bytes);
+    const calgae_block_q8_k *xb = x;
+    float sum = 0.0f;
+    for (int64_t b = 0; b < w->cols / CALGAE_QK_K; b++) {
+        int32_t isum = 0;
+        for (int i = 0; i < CALGAE_QK_K; i++) {
+            /* value i: half h = i / 128, quarter k = (i % 128) / 32, lane l = i % 32 */
+            const int h = i / 128, k = (i % 128) / 32, l = i % 32;
+            const uint8_t lo = wb[b].ql[64 * h + 32 * (k % 2) + l];
+            const int low = k < 2 ? lo & 15 : lo >> 4;
+            const int high = (wb[b].qh[32 * h + l] >> (2 * k)) & 3;
+            const int q = (low | high << 4) - 32;
+            isum += wb[b].scales[i / 16] * q * (int32_t)xb[b].qs[i];
+        }
+        sum += (xb[b].d * calgae_fp16_to_fp32(wb[b].d)) * (float)isum;
+    }
+    return sum;
+}
+
 typedef float (*row_fn)(const calgae_weight *w, int64_t r, const void *x);
 
 static int matmul_rows(row_fn f, const calgae_weight *w, const void *x, size_t x_stride,
@@ -155,10 +209,17 @@ DEFINE_PRODUCTS(f16)
 DEFINE_PRODUCTS(q8_0)
 DEFINE_PRODUCTS(q4_0)
 DEFINE_PRODUCTS(q4_1)
+DEFINE_PRODUCTS(q4_k)
+DEFINE_PRODUCTS(q6_k)
 
 static void quantize_q8_0(const float *x, void *out, int64_t n)
 {
     calgae_quantize_q8_0_ref(x, out, n);
+}
+
+static void quantize_q8_k(const float *x, void *out, int64_t n)
+{
+    calgae_quantize_q8_k_ref(x, out, n);
 }
 
 static void rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps)
@@ -241,6 +302,11 @@ static const calgae_plugin table = {
     .axpy_f32 = axpy_f32,
     .matvec_q4_1 = matvec_q4_1,
     .matmul_q4_1 = matmul_q4_1,
+    .quantize_q8_k = quantize_q8_k,
+    .matvec_q4_k = matvec_q4_k,
+    .matmul_q4_k = matmul_q4_k,
+    .matvec_q6_k = matvec_q6_k,
+    .matmul_q6_k = matmul_q6_k,
 };
 
 CALGAE_PLUGIN_EXPORT int calgae_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor,

@@ -314,6 +314,49 @@ static void test_axpy(acc_t *a, const calgae_plugin *p, const calgae_plugin *ref
         }
 }
 
+/* quantize_q8_k: bit for bit the reference's blocks (d, codes, group sums). Both sides form
+ * iscale * x with one rounding and round it to nearest even, so no tie may differ. */
+static void test_quantize_k(acc_t *a, const calgae_plugin *p, const calgae_plugin *ref, rng_t *g)
+{
+    void (*fp)(const float *, void *, int64_t) = SLOT(p, quantize_q8_k);
+    void (*fr)(const float *, void *, int64_t) = SLOT(ref, quantize_q8_k);
+    static const int64_t sizes[] = {256, 512, 2048, 5632};
+    static const char *const kinds[] = {"random", "zeros", "large", "tiny", "NaN/Inf block"};
+    a->r->tol = 0;
+    for (int k = 0; k < 5; k++)
+        for (int si = 0; si < 4; si++) {
+            const int64_t n = sizes[si], nb = n / CALGAE_QK_K;
+            float *x = alloc_f(n);
+            const double s = k == 0 ? ldexp(1.0, (int)rnd_int(g, 21) - 10) : k == 2 ? 1e30 : 1e-30;
+            for (int64_t i = 0; i < n; i++)
+                x[i] = k == 1 ? 0.0f : rnd_pm(g, 0, s);
+            if (k == 4)
+                x[rnd_int(g, n)] = rnd_u64(g) & 1 ? NAN : -INFINITY;
+            const size_t bytes = (size_t)nb * sizeof(calgae_block_q8_k);
+            unsigned char *qp = malloc(bytes + sizeof(calgae_block_q8_k)), *qr = malloc(bytes);
+            if (!qp || !qr)
+                abort();
+            memset(qp, 0xa5, bytes + sizeof(calgae_block_q8_k));
+            fr(x, qr, n);
+            fp(x, qp, n);
+            a->r->cases++;
+            snprintf(a->ctx, sizeof a->ctx, "%s n %lld", kinds[k], (long long)n);
+            if (memcmp(qp, qr, bytes) != 0) {
+                int64_t i = 0;
+                while (qp[i] == qr[i])
+                    i++;
+                conf_fail(a, "byte %lld (block %lld) = 0x%02x, reference 0x%02x", (long long)i,
+                          (long long)(i / (int64_t)sizeof(calgae_block_q8_k)), qp[i], qr[i]);
+            }
+            for (size_t i = bytes; i < bytes + sizeof(calgae_block_q8_k); i++)
+                if (qp[i] != 0xa5) {
+                    conf_fail(a, "byte %zu written past the last block", i);
+                    break;
+                }
+            free(x), free(qp), free(qr);
+        }
+}
+
 /* ---- the suite ------------------------------------------------------------------------- */
 
 /* Whether table t provides the slot at offset off (all slots are function pointers). */
@@ -367,6 +410,11 @@ int calgae_conformance_run(const calgae_plugin *p, const calgae_plugin *ref, uin
         ENTRY(axpy_f32, OP, 0, 0, test_axpy),
         ENTRY(matvec_q4_1, PROD, CALGAE_TYPE_Q4_1, 0, NULL), /* ABI 1.1 */
         ENTRY(matmul_q4_1, PROD, CALGAE_TYPE_Q4_1, 1, NULL),
+        ENTRY(quantize_q8_k, QUANT, 0, 0, test_quantize_k), /* ABI 1.3 */
+        ENTRY(matvec_q4_k, PROD, CALGAE_TYPE_Q4_K, 0, NULL),
+        ENTRY(matmul_q4_k, PROD, CALGAE_TYPE_Q4_K, 1, NULL),
+        ENTRY(matvec_q6_k, PROD, CALGAE_TYPE_Q6_K, 0, NULL),
+        ENTRY(matmul_q6_k, PROD, CALGAE_TYPE_Q6_K, 1, NULL),
     };
 #undef ENTRY
     int n = 0;

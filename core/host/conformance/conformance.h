@@ -26,6 +26,13 @@
  *   q8_0, q4_0,    + n*2^-149, n = cols; Q4_1 adds                 but not every kernel sums a
  *   q4_1           |m_w*d_x| * sum_j |qx_j| per block              whole block in integers
  *                  (element magnitudes, not |isum_b|: see below)
+ *  quantize_q8_k   every byte equal (d, codes, bsums)              iscale * x is one rounding
+ *                  (ABI 1.3)                                       and nearest-even is exact
+ *  matvec/matmul   2*g(n+3) * sum over elements of                 integer sums are exact in
+ *   q4_k, q6_k     |d_x*d_w*sc_g*q_j*x_j| + |d_x*dmin_w*m_g*x_j|   any kernel; a kernel may
+ *                  (Q4_K's minimum term; Q6_K: q_j - 32, no m)     convert lane partial sums
+ *                  + n*2^-149, n = cols                            to float and add them in
+ *                                                                  any order (<= n adds)
  *  dot_f32         as f32 matvec with one row
  *  rmsnorm         (g(n) + 16u) * |exact_i| + 2^-146               sum of squares, then ~8
  *                                                                  roundings each side
@@ -102,8 +109,8 @@ typedef struct {
     char detail[200];  /* the first failure, or a note ("" if none) */
 } calgae_conf_result;
 
-/* One result per slot of the contract (ABI 1.1), in the table's order. */
-#define CALGAE_CONF_SLOTS 17
+/* One result per slot of the contract (ABI 1.3), in the table's order. */
+#define CALGAE_CONF_SLOTS 22
 
 /* Runs the suite on plugin p, comparing with ref (which must provide every slot p provides),
  * with inputs drawn from seed. Fills up to max_out results and returns how many it filled. */

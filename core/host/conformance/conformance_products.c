@@ -33,6 +33,18 @@ static int is_block(uint32_t type)
     return calgae_type_traits(type)->vec_dot_type == CALGAE_TYPE_Q8_0;
 }
 
+/* The K types (ABI 1.3): products take Q8_K activations, 256 values per super-block. */
+static int is_k(uint32_t type)
+{
+    return calgae_type_traits(type)->vec_dot_type == CALGAE_TYPE_Q8_K;
+}
+
+/* The activation block of a type's products: Q8_0 (32 values) or Q8_K (256). */
+static size_t act_block_bytes(uint32_t type)
+{
+    return is_k(type) ? sizeof(calgae_block_q8_k) : sizeof(calgae_block_q8_0);
+}
+
 static size_t block_bytes(uint32_t type)
 {
     return calgae_type_traits(type)->type_size;
@@ -73,12 +85,13 @@ static void make_weight(prod_t *c, rng_t *g, uint32_t type, int64_t rows, int64_
 {
     const size_t min = row_min_bytes(type, cols);
     /* rows 3, 17 and 33 get padded rows (poisoned): row r starts at r * row_bytes, not r * min */
-    size_t pad = rows % 2 && rows > 1 ? (is_block(type) ? block_bytes(type) : 16) : 0;
+    const int blocks = is_block(type) || is_k(type);
+    size_t pad = rows % 2 && rows > 1 ? (blocks ? block_bytes(type) : 16) : 0;
     c->w = (calgae_weight){.type = type, .rows = rows, .cols = cols, .row_bytes = min + pad};
     c->wbuf = malloc((size_t)rows * c->w.row_bytes);
     if (!c->wbuf)
         abort();
-    memset(c->wbuf, is_block(type) ? 0xa5 : 0xff, (size_t)rows * c->w.row_bytes);
+    memset(c->wbuf, blocks ? 0xa5 : 0xff, (size_t)rows * c->w.row_bytes);
     for (int64_t r = 0; r < rows; r++) {
         unsigned char *row = c->wbuf + (size_t)r * c->w.row_bytes;
         for (int64_t i = 0; i < cols; i++) {
@@ -90,6 +103,20 @@ static void make_weight(prod_t *c, rng_t *g, uint32_t type, int64_t rows, int64_
                 if (kind == K_LARGE || kind == K_TINY) /* the extremes of binary16 */
                     h = block_scale(g, kind);
                 memcpy(row + 2 * i, &h, 2);
+            }
+        }
+        /* K types: random bytes everywhere (every code, 6-bit scale and minimum is valid),
+         * then the fp16 scales by kind */
+        for (int64_t b = 0; b < cols / CALGAE_QK_K && is_k(type); b++) {
+            unsigned char *blk = row + (size_t)b * block_bytes(type);
+            for (size_t i = 0; i < block_bytes(type); i++)
+                blk[i] = (unsigned char)rnd_int(g, 256);
+            calgae_fp16 d = block_scale(g, kind), dmin = block_scale(g, kind);
+            if (type == CALGAE_TYPE_Q4_K) {
+                memcpy(blk + offsetof(calgae_block_q4_k, d), &d, sizeof d);
+                memcpy(blk + offsetof(calgae_block_q4_k, dmin), &dmin, sizeof dmin);
+            } else {
+                memcpy(blk + offsetof(calgae_block_q6_k, d), &d, sizeof d);
             }
         }
         for (int64_t b = 0; b < cols / CALGAE_QK && is_block(type); b++) {
@@ -120,8 +147,8 @@ static float act_value(rng_t *g, uint32_t type, int kind, double tok_scale)
 {
     switch (kind) {
     case K_ZERO: return 0.0f;
-    case K_LARGE: return is_block(type) ? rnd_pm(g, 0, 1e5) : rnd_pm(g, 1e3, 1e4);
-    case K_TINY: return is_block(type) ? rnd_pm(g, 0, 1e-20) : rnd_pm(g, 0, 1);
+    case K_LARGE: return is_block(type) || is_k(type) ? rnd_pm(g, 0, 1e5) : rnd_pm(g, 1e3, 1e4);
+    case K_TINY: return is_block(type) || is_k(type) ? rnd_pm(g, 0, 1e-20) : rnd_pm(g, 0, 1);
     case K_DENORM: return (float)ldexp((double)(rnd_int(g, 2049) - 1024), -149);
     default: return rnd_pm(g, 0, tok_scale);
     }
@@ -184,6 +211,47 @@ static void block_terms(const calgae_weight *w, int64_t r, int64_t b, const calg
     *scale = fabs(dd) * (double)abs_sum + fabs(md) * (double)abs_x;
 }
 
+/* Super-block b of K-type weight row r against activation block xb, as block_terms: every
+ * element's term d_x * (d_w * sc_g * q_j - dmin_w * m_g) * x_j (Q6_K: no minimum, q_j - 32). */
+static void k_block_terms(const calgae_weight *w, int64_t r, int64_t b, const calgae_block_q8_k *xb,
+                          double *exact, double *scale)
+{
+    const unsigned char *row =
+        (const unsigned char *)w->data + (size_t)r * w->row_bytes + (size_t)b * block_bytes(w->type);
+    double e = 0, s = 0;
+    if (w->type == CALGAE_TYPE_Q4_K) {
+        calgae_block_q4_k blk;
+        memcpy(&blk, row, sizeof blk);
+        const double d = calgae_fp16_to_fp32(blk.d), dmin = calgae_fp16_to_fp32(blk.dmin);
+        for (int g = 0; g < 8; g++) {
+            uint8_t sc, m;
+            calgae_q4_k_scale_min(g, blk.scales, &sc, &m);
+            for (int l = 0; l < 32; l++) {
+                const uint8_t byte = blk.qs[32 * (g / 2) + l];
+                const int q = g % 2 ? byte >> 4 : byte & 15;
+                const double xq = xb->qs[32 * g + l];
+                const double t1 = d * sc * q * xq, t2 = dmin * m * xq;
+                e += t1 - t2;
+                s += fabs(t1) + fabs(t2);
+            }
+        }
+    } else {
+        calgae_block_q6_k blk;
+        memcpy(&blk, row, sizeof blk);
+        const double d = calgae_fp16_to_fp32(blk.d);
+        for (int i = 0; i < CALGAE_QK_K; i++) {
+            const int h = i / 128, k = (i % 128) / 32, l = i % 32;
+            const uint8_t lo = blk.ql[64 * h + 32 * (k % 2) + l];
+            const int q = ((k < 2 ? lo & 15 : lo >> 4) | ((blk.qh[32 * h + l] >> (2 * k)) & 3) << 4) - 32;
+            const double t = d * blk.scales[i / 16] * q * xb->qs[i];
+            e += t;
+            s += fabs(t);
+        }
+    }
+    *exact = (double)xb->d * e;
+    *scale = fabs((double)xb->d) * s;
+}
+
 /* Activations (quantized with the header's reference quantizer for the block types, so the
  * products are judged apart from quantize_q8_0), scales and tolerances. */
 static void make_case(prod_t *c, rng_t *g, uint32_t type, int64_t rows, int64_t cols, int kind,
@@ -192,11 +260,12 @@ static void make_case(prod_t *c, rng_t *g, uint32_t type, int64_t rows, int64_t 
     make_weight(c, g, type, rows, cols, kind);
     c->matmul = matmul;
     c->n_tok = n_tok;
-    c->nb = cols / CALGAE_QK;
-    const size_t act = is_block(type) ? (size_t)c->nb * sizeof(calgae_block_q8_0) : (size_t)cols * 4;
+    c->nb = cols / (is_k(type) ? CALGAE_QK_K : CALGAE_QK);
+    const int blocks = is_block(type) || is_k(type);
+    const size_t act = blocks ? (size_t)c->nb * act_block_bytes(type) : (size_t)cols * 4;
     /* even batches get strides larger than the minimum, with poison in the gaps */
     int padded = matmul && n_tok % 2 == 0;
-    c->x_stride = act + (padded ? (is_block(type) ? sizeof(calgae_block_q8_0) : 12) : 0);
+    c->x_stride = act + (padded ? (blocks ? act_block_bytes(type) : 12) : 0);
     c->y_stride = matmul ? rows + (padded ? 3 : 0) : rows;
     c->x = malloc(c->x_stride * (size_t)n_tok);
     c->scale = malloc(sizeof(double) * (size_t)(n_tok * rows));
@@ -204,7 +273,7 @@ static void make_case(prod_t *c, rng_t *g, uint32_t type, int64_t rows, int64_t 
     float *xf = alloc_f(cols);
     if (!c->x || !c->scale || !c->exact)
         abort();
-    memset(c->x, is_block(type) ? 0xa5 : 0xff, c->x_stride * (size_t)n_tok);
+    memset(c->x, blocks ? 0xa5 : 0xff, c->x_stride * (size_t)n_tok);
     for (int64_t t = 0; t < n_tok; t++) {
         unsigned char *xt = c->x + (size_t)t * c->x_stride;
         double tok_scale = ldexp(1.0, (int)rnd_int(g, 9) - 4);
@@ -212,13 +281,24 @@ static void make_case(prod_t *c, rng_t *g, uint32_t type, int64_t rows, int64_t 
             xf[i] = act_value(g, type, kind, tok_scale);
         if (kind == K_NAN || kind == K_INF)
             xf[rnd_int(g, cols)] = kind == K_NAN ? NAN : INFINITY;
-        if (is_block(type))
+        if (is_k(type))
+            calgae_quantize_q8_k_ref(xf, (calgae_block_q8_k *)(void *)xt, cols);
+        else if (is_block(type))
             calgae_quantize_q8_0_ref(xf, (calgae_block_q8_0 *)(void *)xt, cols);
         else
             memcpy(xt, xf, (size_t)cols * 4);
         for (int64_t r = 0; r < rows; r++) {
             double s = 0, e = 0;
-            if (is_block(type)) {
+            if (is_k(type)) {
+                for (int64_t b = 0; b < c->nb; b++) {
+                    calgae_block_q8_k xb;
+                    memcpy(&xb, xt + (size_t)b * sizeof xb, sizeof xb);
+                    double be, bs;
+                    k_block_terms(&c->w, r, b, &xb, &be, &bs);
+                    s += bs;
+                    e += be;
+                }
+            } else if (is_block(type)) {
                 for (int64_t b = 0; b < c->nb; b++) {
                     calgae_block_q8_0 xb;
                     memcpy(&xb, xt + (size_t)b * sizeof xb, sizeof xb);
@@ -241,7 +321,7 @@ static void make_case(prod_t *c, rng_t *g, uint32_t type, int64_t rows, int64_t 
     free(xf);
     /* block types: the scale products and the products by (partial) sums round a few times
      * more (Q4_1's minimum term once more) */
-    c->rel = 2 * gam(is_block(type) ? (double)cols + 3 : (double)cols);
+    c->rel = 2 * gam(is_block(type) || is_k(type) ? (double)cols + 3 : (double)cols);
     c->abs = (double)cols * 0x1p-149;
 }
 
@@ -263,6 +343,8 @@ static int call_product(const calgae_plugin *t, const prod_t *c, const calgae_we
     case CALGAE_TYPE_F16: mv = SLOT(t, matvec_f16); mm = SLOT(t, matmul_f16); break;
     case CALGAE_TYPE_Q8_0: mv = SLOT(t, matvec_q8_0); mm = SLOT(t, matmul_q8_0); break;
     case CALGAE_TYPE_Q4_0: mv = SLOT(t, matvec_q4_0); mm = SLOT(t, matmul_q4_0); break;
+    case CALGAE_TYPE_Q4_K: mv = SLOT(t, matvec_q4_k); mm = SLOT(t, matmul_q4_k); break;
+    case CALGAE_TYPE_Q6_K: mv = SLOT(t, matvec_q6_k); mm = SLOT(t, matmul_q6_k); break;
     default: mv = SLOT(t, matvec_q4_1); mm = SLOT(t, matmul_q4_1); break;
     }
     if (c->matmul)
@@ -307,6 +389,16 @@ static void run_case(acc_t *a, const calgae_plugin *p, const calgae_plugin *ref,
     if (call_product(ref, c, &c->w, yref, 0, rows) != CALGAE_KERNEL_OK) {
         conf_fail(a, "the reference declined");
         goto out;
+    }
+    if (is_k(c->w.type)) {
+        /* the reference itself against the suite's own double sum of every element's term
+         * (k_block_terms, written from the layouts apart from the scalar plugin) */
+        for (int64_t t = 0; t < c->n_tok; t++)
+            for (int64_t r = 0; r < rows; r++)
+                if (!conf_check(a, "reference y", t * rows + r, yref[t * c->y_stride + r],
+                                (float)c->exact[t * rows + r], c->scale[t * rows + r], c->rel,
+                                c->abs))
+                    goto out;
     }
     if (strcmp(kind, kind_names[K_DENORM]) == 0) {
         /* exact sums: a reference that flushes means the process flushes denormals */
@@ -359,11 +451,12 @@ void conf_test_product(acc_t *a, const calgae_plugin *p, const calgae_plugin *re
     /* 16 and 48: multiples of 8 and 16, which row-interleaving plugins prepare (range ends cut
      * groups) */
     static const int64_t rows_list[] = {1, 3, 16, 17, 33, 48, 100};
-    static const int64_t cols_f[] = {1, 7, 33, 100, 2048}, cols_q[] = {32, 64, 96, 2048};
-    const int64_t *cols_list = is_block(type) ? cols_q : cols_f;
-    const int n_cols = is_block(type) ? 4 : 5;
+    static const int64_t cols_f[] = {1, 7, 33, 100, 2048}, cols_q[] = {32, 64, 96, 2048},
+                         cols_k[] = {256, 512, 768, 2048};
+    const int64_t *cols_list = is_k(type) ? cols_k : is_block(type) ? cols_q : cols_f;
+    const int n_cols = is_block(type) || is_k(type) ? 4 : 5;
     for (int kind = 0; kind < K_COUNT; kind++) {
-        if (is_block(type) && (kind == K_DENORM || kind == K_NAN || kind == K_INF))
+        if ((is_block(type) || is_k(type)) && (kind == K_DENORM || kind == K_NAN || kind == K_INF))
             continue; /* no defined Q8_0 activation for these */
         for (int ri = 0; ri < 7; ri++)
             for (int ci = 0; ci < n_cols; ci++) {

@@ -1,0 +1,195 @@
+/*
+ * avx512_kquant_impl.h - Q4_K and Q6_K weights (ggml's stored layout) against Q8_K activations
+ * (ABI 1.3), 64 values per 512-bit register. Not a header to include anywhere:
+ * avx512_kquant.c and avx512_kquant_vnni.c each define CALGAE_AVX512_VNNI (0 or 1) and include
+ * it once, as avx512_quant_impl.h is included, and the entry point picks one table by CPUID.
+ *
+ * The codes (Q4_K 0..15, Q6_K 0..63) are unsigned, so they are vpmaddubsw's unsigned operand as
+ * they are, the activation bytes the signed one: int16 pair sums of at most 2 * 63 * 127, no
+ * saturation. Each pair sum is then multiplied by its group's scale and summed into int32 lanes:
+ * vpdpwssd (AVX512_VNNI) where the CPU has it, vpmaddwd and vpaddd without. The parts that do
+ * not depend on the codes come from the activation's group sums (bsums) once per super-block:
+ * Q4_K's minimum, dmin * sum_g m_g * sum(x_g), and Q6_K's offset, 32 * sum_g sc_g * sum(x_g).
+ * Each super-block's lanes are converted to float, scaled by d_x * d_w and accumulated with
+ * FMA. A row's value depends only on the row and the token: matmul gives each token what
+ * matvec gives it, and any row split agrees bit for bit.
+ */
+#ifndef CALGAE_AVX512_VNNI
+#error "define CALGAE_AVX512_VNNI to 0 or 1 before including avx512_kquant_impl.h"
+#endif
+
+#include "avx512_isa.h"
+#include "avx512_kernels.h"
+
+#if CALGAE_AVX512_VNNI
+#define KFN(name) calgae_avx512_vnni_##name
+#else
+#define KFN(name) calgae_avx512_##name
+#endif
+
+/* acc + the int32 pair sums of p (32 int16) times s (32 int16). */
+AVX512_INLINE __m512i scaled_sum(__m512i acc, __m512i p, __m512i s)
+{
+#if CALGAE_AVX512_VNNI
+    return _mm512_dpwssd_epi32(acc, p, s);
+#else
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(p, s));
+#endif
+}
+
+/* a in the low 256 bits, b in the high. */
+AVX512_INLINE __m512i join(__m256i a, __m256i b)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
+}
+
+/* Tokens per pass of matmul: a super-block's codes and scales are unpacked once for KT (8:
+ * the accumulators and unpacked vectors still fit the 32 registers). */
+#define KT 8
+
+/* Q4_K row w against nt (<= KT) tokens, the weight unpacked once per super-block. Per token: the
+ * code products in int32 lanes, scaled by d_x * d_w into a float accumulator (FMA); the
+ * minimum's term, m_g against the pair sums of bsums (vpmaddwd), scaled by d_x * dmin_w into a
+ * second one (256 bits: multiply and add, as -mavx512f implies no 256-bit FMA); the two reduced and subtracted at the end. The matvec is this with nt = 1, so
+ * matmul gives each token exactly what matvec gives it. */
+AVX512_INLINE void tile_q4_k(const calgae_block_q4_k *w, const char *x, size_t xs, int nt,
+                             int64_t nb, float *out)
+{
+    const __m256i m4 = _mm256_set1_epi8(15);
+    __m512 acc[KT];
+    __m256 macc[KT];
+    for (int t = 0; t < nt; t++) {
+        acc[t] = _mm512_setzero_ps();
+        macc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        uint8_t sc[8], m[8];
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++)
+            calgae_q4_k_scale_min(g, w[b].scales, &sc[g], &m[g]);
+        __m512i qv[4], sv[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * j));
+            qv[j] = join(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
+            sv[j] = join(_mm256_set1_epi16(sc[2 * j]), _mm256_set1_epi16(sc[2 * j + 1]));
+        }
+        /* bsums[2g] and bsums[2g + 1] both belong to group g's minimum */
+        const __m256i mv = _mm256_setr_epi16(m[0], m[0], m[1], m[1], m[2], m[2], m[3], m[3],
+                                             m[4], m[4], m[5], m[5], m[6], m[6], m[7], m[7]);
+        const float dw = FP16_TO_FP32(w[b].d), dmw = FP16_TO_FP32(w[b].dmin);
+#pragma GCC unroll 8
+        for (int t = 0; t < nt; t++) {
+            const calgae_block_q8_k *xb = (const calgae_block_q8_k *)(const void *)(x + (size_t)t * xs) + b;
+            __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++)
+                isum = scaled_sum(isum,
+                                  _mm512_maddubs_epi16(qv[j], _mm512_loadu_si512((const void *)(xb->qs + 64 * j))),
+                                  sv[j]);
+            const __m256i msum = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mv);
+            const float dx = xb->d;
+            acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(dx * dw), _mm512_cvtepi32_ps(isum), acc[t]);
+            macc[t] = _mm256_add_ps(macc[t], _mm256_mul_ps(_mm256_set1_ps(dx * dmw), _mm256_cvtepi32_ps(msum)));
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(macc[t]), _mm256_extractf128_ps(macc[t], 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        out[t] = _mm512_reduce_add_ps(acc[t]) - _mm_cvtss_f32(h);
+    }
+}
+
+/* The same for Q6_K; the offset of 32 is a second accumulator, as Q4_K's minimum. */
+AVX512_INLINE void tile_q6_k(const calgae_block_q6_k *w, const char *x, size_t xs, int nt,
+                             int64_t nb, float *out)
+{
+    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
+    const __m512i sh01 = _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0);
+    const __m512i sh23 = _mm512_set_epi64(6, 6, 6, 6, 4, 4, 4, 4);
+    const __m512i idx01 = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
+                                           1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i idx23 = _mm512_add_epi16(idx01, _mm512_set1_epi16(4));
+    __m512 acc[KT];
+    __m256 oacc[KT];
+    for (int t = 0; t < nt; t++) {
+        acc[t] = _mm512_setzero_ps();
+        oacc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        __m512i qv[4], sv[4];
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            const __m512i l = _mm512_loadu_si512((const void *)(w[b].ql + 64 * h));
+            const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(w[b].qh + 32 * h)));
+            qv[2 * h] = _mm512_or_si512(
+                _mm512_and_si512(l, m4),
+                _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(qh, sh01), m2), 4));
+            qv[2 * h + 1] = _mm512_or_si512(
+                _mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
+                _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(qh, sh23), m2), 4));
+            const __m512i sc = _mm512_cvtepi8_epi16(
+                _mm256_castsi128_si256(_mm_loadl_epi64((const __m128i *)(w[b].scales + 8 * h))));
+            sv[2 * h] = _mm512_permutexvar_epi16(idx01, sc);
+            sv[2 * h + 1] = _mm512_permutexvar_epi16(idx23, sc);
+        }
+        /* the offset of 32: the 16 scales against the 16 group sums (vpmaddwd) */
+        const __m256i scw = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w[b].scales));
+        const float dw = FP16_TO_FP32(w[b].d);
+#pragma GCC unroll 8
+        for (int t = 0; t < nt; t++) {
+            const calgae_block_q8_k *xb = (const calgae_block_q8_k *)(const void *)(x + (size_t)t * xs) + b;
+            const __m256i off = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), scw);
+            __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++)
+                isum = scaled_sum(isum,
+                                  _mm512_maddubs_epi16(qv[k], _mm512_loadu_si512((const void *)(xb->qs + 64 * k))),
+                                  sv[k]);
+            const float d = xb->d * dw;
+            acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(isum), acc[t]);
+            /* 32 * off is exact in float: |off| <= 2 * 128 * 16 * 127 per lane */
+            oacc[t] = _mm256_add_ps(oacc[t], _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_slli_epi32(off, 5))));
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(oacc[t]), _mm256_extractf128_ps(oacc[t], 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        out[t] = _mm512_reduce_add_ps(acc[t]) - _mm_cvtss_f32(h);
+    }
+}
+
+/* Rows outside, tiles of KT tokens inside: a weight row (a few KB) stays in L1 across the
+ * batch; the last tile may be short. */
+#define K_PRODUCTS(T)                                                                          \
+    int KFN(matvec_##T)(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1) \
+    {                                                                                          \
+        const int64_t nb = w->cols / CALGAE_QK_K;                                              \
+        for (int64_t r = r0; r < r1; r++)                                                      \
+            tile_##T((const void *)((const char *)w->data + (size_t)r * w->row_bytes), x, 0, 1, nb, &y[r]); \
+        return CALGAE_KERNEL_OK;                                                               \
+    }                                                                                          \
+    int KFN(matmul_##T)(const calgae_weight *w, const void *x, size_t xs, int64_t n_tok,       \
+                        float *y, int64_t ys, int64_t r0, int64_t r1)                          \
+    {                                                                                          \
+        const int64_t nb = w->cols / CALGAE_QK_K;                                              \
+        for (int64_t r = r0; r < r1; r++) {                                                    \
+            const void *row = (const char *)w->data + (size_t)r * w->row_bytes;                \
+            for (int64_t t0 = 0; t0 < n_tok; t0 += KT) {                                       \
+                const char *xt = (const char *)x + (size_t)t0 * xs;                            \
+                float out[KT];                                                                 \
+                if (n_tok - t0 >= KT)                                                          \
+                    tile_##T(row, xt, xs, KT, nb, out);                                        \
+                else                                                                           \
+                    tile_##T(row, xt, xs, (int)(n_tok - t0), nb, out);                         \
+                for (int64_t t = t0; t < n_tok && t < t0 + KT; t++)                            \
+                    y[t * ys + r] = out[t - t0];                                               \
+            }                                                                                  \
+        }                                                                                      \
+        return CALGAE_KERNEL_OK;                                                               \
+    }
+
+K_PRODUCTS(q4_k)
+K_PRODUCTS(q6_k)
