@@ -230,8 +230,10 @@ void calgae_quantize_row_q2_k(const float *x, calgae_block_q2_k *y, int64_t n)
         }
         if (max_min > 0.0f) {
             const float iscale = 15.0f / max_min;
+            /* a negative minimum's code wraps in the high nibble, as ggml's int shift leaves it
+             * (byte-identical files), done on unsigned to keep it defined */
             for (int j = 0; j < 16; j++)
-                y[i].scales[j] |= (uint8_t)(nearest(iscale * mins[j]) << 4);
+                y[i].scales[j] |= (uint8_t)((unsigned)nearest(iscale * mins[j]) << 4);
             y[i].dmin = calgae_fp32_to_fp16(max_min / 15.0f);
         }
         for (int j = 0; j < 16; j++) {
