@@ -1,4 +1,4 @@
-/* util.c - error formatting, read-only file maps and a clock (see util.h). */
+/* util.c - error formatting, read-only file maps, atomic file writes and a clock (see util.h). */
 #define _GNU_SOURCE
 #include "util.h"
 
@@ -101,4 +101,59 @@ double calgae_median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Makes the rename itself durable; best effort, as not every file system supports it. */
+static void sync_parent_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, (size_t)(slash - path) + 1) : strdup(".");
+    if (!dir)
+        return;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+int calgae_write_atomic(const char *path, const char *what, int (*fill)(FILE *f, void *ctx),
+                        void *ctx, char *err, size_t err_len)
+{
+    const size_t tmp_len = strlen(path) + sizeof ".tmp.XXXXXX";
+    char *tmp = malloc(tmp_len);
+    if (!tmp)
+        return calgae_fail(err, err_len, "%s: out of memory", path);
+    snprintf(tmp, tmp_len, "%s.tmp.XXXXXX", path);
+    const int fd = mkstemp(tmp);
+    if (fd < 0) {
+        const int e = errno;
+        free(tmp);
+        return calgae_fail(err, err_len, "%s: cannot create a temporary file: %s", path,
+                           strerror(e));
+    }
+    fchmod(fd, 0644); /* mkstemp makes it 0600; outputs are readable like any other file */
+    FILE *f = fdopen(fd, "wb");
+    int e = f ? 0 : errno;
+    if (!f)
+        close(fd);
+    if (f) {
+        errno = 0;
+        e = fill(f, ctx);
+        if (e == 0 && (fflush(f) != 0 || fsync(fileno(f)) != 0))
+            e = errno ? errno : EIO;
+        if (fclose(f) != 0 && e == 0)
+            e = errno ? errno : EIO;
+    }
+    if (e == 0 && rename(tmp, path) != 0)
+        e = errno;
+    if (e != 0)
+        unlink(tmp);
+    free(tmp);
+    if (e != 0)
+        return calgae_fail(err, err_len, "%s: cannot write%s%s: %s", path, what ? " " : "",
+                           what ? what : "", strerror(e));
+    sync_parent_dir(path);
+    return 0;
 }

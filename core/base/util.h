@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Room for a path of PATH_MAX (4096) bytes and a reason after it. */
 #define CALGAE_ERR_LEN 4608
@@ -40,6 +41,15 @@ double calgae_median(double *v, int n);
 
 /* Monotonic clock in milliseconds. */
 double calgae_now_ms(void);
+
+/* Writes path atomically, as every file the library writes is written: a temporary file beside
+ * it (mode 0644), filled by fill(f, ctx), which returns 0 or an errno value; then flushed,
+ * fsynced, renamed over path and the folder synced, so a reader sees the old file or the whole
+ * new one and a failure leaves an existing file intact and no temporary behind. Messages:
+ * "PATH: cannot create a temporary file: ..." and "PATH: cannot write[ WHAT]: ..." (what may be
+ * NULL). */
+int calgae_write_atomic(const char *path, const char *what, int (*fill)(FILE *f, void *ctx),
+                        void *ctx, char *err, size_t err_len);
 
 /* a * b into *out, returning 0, or -1 if it overflows size_t. */
 int calgae_mul_size(size_t a, size_t b, size_t *out);

@@ -393,19 +393,11 @@ static void put_file(sink *s, calgae_gguf_writer *w)
     }
 }
 
-/* Makes the rename itself durable; best effort, as not every file system supports it. */
-static void sync_parent_dir(const char *path)
+static int fill_gguf(FILE *f, void *w)
 {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, (size_t)(slash - path) + 1) : dup_str(".");
-    if (!dir)
-        return;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(dir);
+    sink s = {.f = f};
+    put_file(&s, w);
+    return s.err;
 }
 
 int calgae_gguf_write(calgae_gguf_writer *w, const char *path, char *err, size_t err_len)
@@ -414,43 +406,5 @@ int calgae_gguf_write(calgae_gguf_writer *w, const char *path, char *err, size_t
         return calgae_fail(err, err_len, "%s: no writer", path);
     if (w->error[0])
         return calgae_fail(err, err_len, "%s: not written: %s", path, w->error);
-    size_t tmp_len = strlen(path) + sizeof ".tmp.XXXXXX";
-    char *tmp = malloc(tmp_len);
-    if (!tmp)
-        return calgae_fail(err, err_len, "%s: out of memory", path);
-    snprintf(tmp, tmp_len, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return calgae_fail(err, err_len, "%s: cannot create a temporary file: %s", path,
-                           strerror(e));
-    }
-    /* mkstemp makes it 0600; a model file is meant to be readable like any other output */
-    fchmod(fd, 0644);
-    sink s = {.f = fdopen(fd, "wb")};
-    if (!s.f) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return calgae_fail(err, err_len, "%s: cannot write: %s", path, strerror(e));
-    }
-    errno = 0;
-    put_file(&s, w);
-    int e = s.err;
-    if (e == 0 && (fflush(s.f) != 0 || fsync(fileno(s.f)) != 0))
-        e = errno;
-    if (fclose(s.f) != 0 && e == 0)
-        e = errno;
-    if (e == 0 && rename(tmp, path) != 0)
-        e = errno;
-    if (e != 0) {
-        unlink(tmp);
-        free(tmp);
-        return calgae_fail(err, err_len, "%s: cannot write: %s", path, strerror(e));
-    }
-    free(tmp);
-    sync_parent_dir(path);
-    return 0;
+    return calgae_write_atomic(path, NULL, fill_gguf, w, err, err_len);
 }

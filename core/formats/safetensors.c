@@ -228,62 +228,40 @@ static char *header_json(const calgae_st_tensor *t, size_t n)
     return s;
 }
 
-static int write_all(FILE *f, const calgae_st_tensor *t, size_t n, const char *json)
+typedef struct {
+    const calgae_st_tensor *t;
+    size_t n;
+    const char *json;
+} st_file;
+
+/* The file: 8-byte header length, the JSON header, the tensors' bytes; 0 or an errno value. */
+static int fill_st(FILE *f, void *ctx)
 {
+    const st_file *w = ctx;
     /* the header is padded with spaces to 8 bytes, as the reference writer does, so data that
      * starts the file's data section stays 8-byte aligned */
-    size_t len = strlen(json), padded = (len + 7) / 8 * 8;
+    size_t len = strlen(w->json), padded = (len + 7) / 8 * 8;
     uint8_t h[8];
     for (int i = 0; i < 8; i++)
         h[i] = (uint8_t)((uint64_t)padded >> (8 * i));
-    if (fwrite(h, 1, 8, f) != 8 || fwrite(json, 1, len, f) != len)
-        return -1;
+    if (fwrite(h, 1, 8, f) != 8 || fwrite(w->json, 1, len, f) != len)
+        return errno ? errno : EIO;
     for (size_t i = len; i < padded; i++)
         if (fputc(' ', f) == EOF)
-            return -1;
-    for (size_t i = 0; i < n; i++)
-        if (t[i].nbytes && fwrite(t[i].data, 1, t[i].nbytes, f) != t[i].nbytes)
-            return -1;
-    return fflush(f) != 0 || fsync(fileno(f)) != 0 ? -1 : 0;
+            return errno ? errno : EIO;
+    for (size_t i = 0; i < w->n; i++)
+        if (w->t[i].nbytes && fwrite(w->t[i].data, 1, w->t[i].nbytes, f) != w->t[i].nbytes)
+            return errno ? errno : EIO;
+    return 0;
 }
 
 int calgae_safetensors_write(const char *path, const calgae_st_tensor *t, size_t n,
                              char *err, size_t err_len)
 {
-    char *json = header_json(t, n);
-    if (!json)
+    st_file w = {t, n, header_json(t, n)};
+    if (!w.json)
         return calgae_fail(err, err_len, "%s: out of memory", path);
-    char tmp[CALGAE_PATH_MAX + 16];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= sizeof tmp) {
-        free(json);
-        return calgae_fail(err, err_len, "%s: path too long", path);
-    }
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (!f) {
-        int e = errno;
-        if (fd >= 0) {
-            close(fd);
-            unlink(tmp);
-        }
-        free(json);
-        return calgae_fail(err, err_len, "%s: cannot create: %s", path, strerror(e));
-    }
-    fchmod(fd, 0644);
-    int rc = write_all(f, t, n, json);
-    int e = errno;
-    free(json);
-    if (fclose(f) != 0 && rc == 0) {
-        rc = -1;
-        e = errno;
-    }
-    if (rc == 0 && rename(tmp, path) != 0) {
-        rc = -1;
-        e = errno;
-    }
-    if (rc != 0) {
-        unlink(tmp);
-        return calgae_fail(err, err_len, "%s: cannot write: %s", path, strerror(e));
-    }
-    return 0;
+    int rc = calgae_write_atomic(path, NULL, fill_st, &w, err, err_len);
+    free((char *)w.json);
+    return rc;
 }

@@ -106,44 +106,16 @@ static void put_all(sink *s, const calgae_ckpt *c)
     put_le(s, s->h, 8);
 }
 
+static int fill_ckpt(FILE *f, void *c)
+{
+    sink s = {f, CALGAE_FNV_INIT, 0};
+    put_all(&s, c);
+    return s.err;
+}
+
 int calgae_ckpt_write(const calgae_ckpt *c, const char *path, char *err, size_t err_len)
 {
-    const size_t tmp_len = strlen(path) + sizeof ".tmp.XXXXXX";
-    char *tmp = malloc(tmp_len);
-    if (!tmp)
-        return calgae_fail(err, err_len, "%s: out of memory", path);
-    snprintf(tmp, tmp_len, "%s.tmp.XXXXXX", path);
-    const int fd = mkstemp(tmp);
-    if (fd < 0) {
-        const int e = errno;
-        free(tmp);
-        return calgae_fail(err, err_len, "%s: cannot create a temporary file: %s", path,
-                           strerror(e));
-    }
-    fchmod(fd, 0644); /* mkstemp makes it 0600; a checkpoint is a file like the model */
-    sink s = {fdopen(fd, "wb"), CALGAE_FNV_INIT, 0};
-    if (!s.f) {
-        const int e = errno;
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return calgae_fail(err, err_len, "%s: cannot write: %s", path, strerror(e));
-    }
-    put_all(&s, c);
-    int e = s.err;
-    if (e == 0 && (fflush(s.f) != 0 || fsync(fileno(s.f)) != 0))
-        e = errno;
-    if (fclose(s.f) != 0 && e == 0)
-        e = errno;
-    if (e == 0 && rename(tmp, path) != 0)
-        e = errno;
-    if (e != 0)
-        unlink(tmp);
-    free(tmp);
-    if (e != 0)
-        return calgae_fail(err, err_len, "%s: cannot write the checkpoint: %s", path,
-                           strerror(e));
-    return 0;
+    return calgae_write_atomic(path, "the checkpoint", fill_ckpt, (void *)c, err, err_len);
 }
 
 /* ---- reading ---- */
