@@ -13,17 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t err_len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err_len)
-        vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#include "agent_err.h"
 
 static const struct {
     const char *word;
@@ -42,7 +32,7 @@ static int parse_type(const char *s, size_t n, calgae_fn_type *t, int is_ret, ch
 {
     char buf[256];
     if (n >= sizeof buf)
-        return fail(err, err_len, "function signature: type too long");
+        return calgae_agent_fail(err, err_len, "function signature: type too long");
     memcpy(buf, s, n);
     buf[n] = '\0';
     int stars = 0, n_unsigned = 0, n_signed = 0, n_char = 0, n_short = 0, n_int = 0, n_long = 0;
@@ -52,7 +42,7 @@ static int parse_type(const char *s, size_t n, calgae_fn_type *t, int is_ret, ch
         if (isspace((unsigned char)*p)) { p++; continue; }
         if (*p == '*') { stars++; p++; continue; }
         if (!isalpha((unsigned char)*p) && *p != '_')
-            return fail(err, err_len, "function signature: unexpected '%c' in '%s'", *p, buf);
+            return calgae_agent_fail(err, err_len, "function signature: unexpected '%c' in '%s'", *p, buf);
         char *w = p;
         while (isalnum((unsigned char)*p) || *p == '_')
             p++;
@@ -68,7 +58,7 @@ static int parse_type(const char *s, size_t n, calgae_fn_type *t, int is_ret, ch
         else if (!strcmp(w, "long")) n_long++;
         else if (!strcmp(w, "void")) is_void = 1;
         else if (!strcmp(w, "struct") || !strcmp(w, "union") || !strcmp(w, "enum"))
-            return fail(err, err_len, "function signature: %s types cannot be called through "
+            return calgae_agent_fail(err, err_len, "function signature: %s types cannot be called through "
                                       "the examples (numbers, strings and arrays only)", w);
         else {
             known = 0;
@@ -81,7 +71,7 @@ static int parse_type(const char *s, size_t n, calgae_fn_type *t, int is_ret, ch
             *p = c;
             while (*rest && isspace((unsigned char)*rest)) rest++;
             if (*rest || c == '*' || named || words == 0)
-                return fail(err, err_len, "function signature: unknown type '%.*s'",
+                return calgae_agent_fail(err, err_len, "function signature: unknown type '%.*s'",
                             (int)(p - w), w);
             named = 1;
             break;
@@ -92,29 +82,29 @@ static int parse_type(const char *s, size_t n, calgae_fn_type *t, int is_ret, ch
     const int ints = n_unsigned + n_signed + n_char + n_short + n_int + n_long;
     if (is_void) {
         if (stars)
-            return fail(err, err_len, "function signature: void pointers carry no type to fill");
-        return fail(err, err_len, "function signature: a void %s has no value to check",
+            return calgae_agent_fail(err, err_len, "function signature: void pointers carry no type to fill");
+        return calgae_agent_fail(err, err_len, "function signature: a void %s has no value to check",
                     is_ret ? "return" : "parameter");
     }
     if (fixed_i >= 0 && ints)
-        return fail(err, err_len, "function signature: '%s' mixes type words", buf);
+        return calgae_agent_fail(err, err_len, "function signature: '%s' mixes type words", buf);
     if (fixed_i < 0 && !ints)
-        return fail(err, err_len, "function signature: no type in '%s'", buf);
+        return calgae_agent_fail(err, err_len, "function signature: no type in '%s'", buf);
     if (n_unsigned && n_signed)
-        return fail(err, err_len, "function signature: both signed and unsigned in '%s'", buf);
+        return calgae_agent_fail(err, err_len, "function signature: both signed and unsigned in '%s'", buf);
     calgae_fn_type base;
     if (fixed_i >= 0) {
         base.kind = fixed[fixed_i].kind;
         base.size = fixed[fixed_i].size;
     } else {
         if (n_char + n_short + (n_long > 0) > 1 || n_long > 2 || n_char > 1 || n_short > 1 || n_int > 1)
-            return fail(err, err_len, "function signature: not a C integer type: '%s'", buf);
+            return calgae_agent_fail(err, err_len, "function signature: not a C integer type: '%s'", buf);
         base.kind = n_unsigned ? CALGAE_FN_UINT : CALGAE_FN_INT;
         base.size = n_char ? 1 : n_short ? 2 : n_long ? 8 : 4;
     }
     base.elem = base.kind;
     if (stars > 1)
-        return fail(err, err_len, "function signature: pointers to pointers are not supported");
+        return calgae_agent_fail(err, err_len, "function signature: pointers to pointers are not supported");
     if (stars == 0) {
         *t = base;
         return 0;
@@ -126,7 +116,7 @@ static int parse_type(const char *s, size_t n, calgae_fn_type *t, int is_ret, ch
         return 0;
     }
     if (is_ret)
-        return fail(err, err_len, "function signature: a returned array has no length to read");
+        return calgae_agent_fail(err, err_len, "function signature: a returned array has no length to read");
     t->kind = CALGAE_FN_ARRAY;
     t->size = base.size;
     t->elem = base.kind;
@@ -138,17 +128,17 @@ int calgae_fn_sig_parse(const char *text, calgae_fn_sig *sig, char *err, size_t 
     memset(sig, 0, sizeof *sig);
     const char *open = strchr(text, '('), *close = strrchr(text, ')');
     if (!open || !close || close < open)
-        return fail(err, err_len, "function signature: expected 'TYPE NAME(PARAMS)'");
+        return calgae_agent_fail(err, err_len, "function signature: expected 'TYPE NAME(PARAMS)'");
     for (const char *q = close + 1; *q; q++)
         if (!isspace((unsigned char)*q) && *q != ';' && *q != '{')
-            return fail(err, err_len, "function signature: text after ')'");
+            return calgae_agent_fail(err, err_len, "function signature: text after ')'");
     /* the name: the identifier just before '(' */
     const char *e = open;
     while (e > text && isspace((unsigned char)e[-1])) e--;
     const char *b = e;
     while (b > text && (isalnum((unsigned char)b[-1]) || b[-1] == '_')) b--;
     if (b == e || isdigit((unsigned char)*b) || (size_t)(e - b) >= sizeof sig->name)
-        return fail(err, err_len, "function signature: no function name before '('");
+        return calgae_agent_fail(err, err_len, "function signature: no function name before '('");
     memcpy(sig->name, b, (size_t)(e - b));
     sig->name[e - b] = '\0';
     if (parse_type(text, (size_t)(b - text), &sig->ret, 1, err, err_len) != 0)
@@ -164,11 +154,11 @@ int calgae_fn_sig_parse(const char *text, calgae_fn_sig *sig, char *err, size_t 
         const char *comma = memchr(p, ',', (size_t)(close - p));
         const char *end = comma ? comma : close;
         if (n == CALGAE_FN_MAX_PARAMS)
-            return fail(err, err_len, "function signature: over %d parameters", CALGAE_FN_MAX_PARAMS);
+            return calgae_agent_fail(err, err_len, "function signature: over %d parameters", CALGAE_FN_MAX_PARAMS);
         const char *d = p;
         while (d < end && isspace((unsigned char)*d)) d++;
         if (end - d >= 3 && !strncmp(d, "...", 3))
-            return fail(err, err_len, "function signature: variadic functions are not supported");
+            return calgae_agent_fail(err, err_len, "function signature: variadic functions are not supported");
         if (parse_type(p, (size_t)(end - p), &sig->params[n], 0, err, err_len) != 0)
             return -1;
         n++;
@@ -182,7 +172,7 @@ int calgae_fn_sig_parse(const char *text, calgae_fn_sig *sig, char *err, size_t 
         }
         if (i + 1 >= n || (sig->params[i + 1].kind != CALGAE_FN_INT &&
                            sig->params[i + 1].kind != CALGAE_FN_UINT))
-            return fail(err, err_len, "function signature: parameter %d is a pointer, and an "
+            return calgae_agent_fail(err, err_len, "function signature: parameter %d is a pointer, and an "
                                       "integer length must follow it", i + 1);
         sig->n_args++;
         i++; /* the length comes from the example's array */
@@ -247,7 +237,7 @@ static int number(const char *p, const char *end, calgae_fn_kind kind, int size,
         end--;
     char buf[64];
     if (end <= p || (size_t)(end - p) >= sizeof buf)
-        return fail(err, err_len, "examples: expected a number, got '%.*s'", (int)(end - p > 40 ? 40 : end - p), p);
+        return calgae_agent_fail(err, err_len, "examples: expected a number, got '%.*s'", (int)(end - p > 40 ? 40 : end - p), p);
     memcpy(buf, p, (size_t)(end - p));
     buf[end - p] = '\0';
     char *stop;
@@ -255,23 +245,23 @@ static int number(const char *p, const char *end, calgae_fn_kind kind, int size,
     if (kind == CALGAE_FN_FLOAT) {
         double v = strtod(buf, &stop);
         if (*stop || errno || !isfinite(v))
-            return fail(err, err_len, "examples: '%s' is not a finite number", buf);
-        return sb_add(b, "%.17g", size == 4 ? (double)(float)v : v) ? fail(err, err_len, "out of memory") : 0;
+            return calgae_agent_fail(err, err_len, "examples: '%s' is not a finite number", buf);
+        return sb_add(b, "%.17g", size == 4 ? (double)(float)v : v) ? calgae_agent_fail(err, err_len, "out of memory") : 0;
     }
     if (kind == CALGAE_FN_UINT) {
         if (buf[0] == '-')
-            return fail(err, err_len, "examples: '%s' is negative for an unsigned type", buf);
+            return calgae_agent_fail(err, err_len, "examples: '%s' is negative for an unsigned type", buf);
         unsigned long long v = strtoull(buf, &stop, 0);
         unsigned long long max = size == 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
         if (*stop || errno || v > max)
-            return fail(err, err_len, "examples: '%s' is not a %d-byte unsigned integer", buf, size);
-        return sb_add(b, "%llu", v) ? fail(err, err_len, "out of memory") : 0;
+            return calgae_agent_fail(err, err_len, "examples: '%s' is not a %d-byte unsigned integer", buf, size);
+        return sb_add(b, "%llu", v) ? calgae_agent_fail(err, err_len, "out of memory") : 0;
     }
     long long v = strtoll(buf, &stop, 0);
     long long max = size == 8 ? 0x7fffffffffffffffLL : (1LL << (8 * size - 1)) - 1;
     if (*stop || errno || v > max || v < -max - 1)
-        return fail(err, err_len, "examples: '%s' is not a %d-byte integer", buf, size);
-    return sb_add(b, "%lld", v) ? fail(err, err_len, "out of memory") : 0;
+        return calgae_agent_fail(err, err_len, "examples: '%s' is not a %d-byte integer", buf, size);
+    return sb_add(b, "%lld", v) ? calgae_agent_fail(err, err_len, "out of memory") : 0;
 }
 
 /* A "quoted" string with \\ \" \n \t escapes, spanning [p, end) exactly, as hex into b. */
@@ -281,21 +271,21 @@ static int string_value(const char *p, const char *end, sbuf *b, char *err, size
     while (end > p && isspace((unsigned char)end[-1]))
         end--;
     if (end - p < 2 || *p != '"' || end[-1] != '"')
-        return fail(err, err_len, "examples: a string is written in double quotes");
+        return calgae_agent_fail(err, err_len, "examples: a string is written in double quotes");
     size_t len = 0;
     for (const char *q = p + 1; q < end - 1; q++, len++) {
         unsigned char c = (unsigned char)*q;
         if (c == '\\') {
             if (++q >= end - 1)
-                return fail(err, err_len, "examples: a string ends in a lone backslash");
+                return calgae_agent_fail(err, err_len, "examples: a string ends in a lone backslash");
             c = *q == 'n' ? '\n' : *q == 't' ? '\t' : (unsigned char)*q;
         } else if (c == '"') {
-            return fail(err, err_len, "examples: an unescaped quote inside a string");
+            return calgae_agent_fail(err, err_len, "examples: an unescaped quote inside a string");
         }
         if (c == 0 || len >= CALGAE_FN_MAX_STRING)
-            return fail(err, err_len, "examples: a string holds NUL or is over %d bytes", CALGAE_FN_MAX_STRING);
+            return calgae_agent_fail(err, err_len, "examples: a string holds NUL or is over %d bytes", CALGAE_FN_MAX_STRING);
         if (sb_add(b, "%02x", c))
-            return fail(err, err_len, "out of memory");
+            return calgae_agent_fail(err, err_len, "out of memory");
     }
     return 0;
 }
@@ -315,17 +305,17 @@ static int split(const char *p, const char *end, char sep, const char **starts, 
         if (q < end && *q == '"') { quoted = 1; continue; }
         if (q < end && *q == '[') depth++;
         if (q < end && *q == ']' && --depth < 0)
-            return fail(err, err_len, "examples: unbalanced ']'");
+            return calgae_agent_fail(err, err_len, "examples: unbalanced ']'");
         if (q == end || (*q == sep && depth == 0)) {
             if (n == max)
-                return fail(err, err_len, "examples: more than %d pieces", max);
+                return calgae_agent_fail(err, err_len, "examples: more than %d pieces", max);
             starts[n] = s;
             ends[n++] = q;
             s = q + 1;
         }
     }
     if (quoted || depth)
-        return fail(err, err_len, "examples: unclosed quote or '['");
+        return calgae_agent_fail(err, err_len, "examples: unclosed quote or '['");
     return n;
 }
 
@@ -340,7 +330,7 @@ static int value(const char *p, const char *end, const calgae_fn_type *t, sbuf *
     while (end > p && isspace((unsigned char)end[-1]))
         end--;
     if (end - p < 2 || *p != '[' || end[-1] != ']')
-        return fail(err, err_len, "examples: an array is written [1, 2, 3]");
+        return calgae_agent_fail(err, err_len, "examples: an array is written [1, 2, 3]");
     const char *s[CALGAE_FN_MAX_ARRAY], *e[CALGAE_FN_MAX_ARRAY];
     if (skip_ws(p + 1, end - 1) == end - 1) {
         *count = 0;
@@ -378,14 +368,14 @@ static int one_example(const char *p, const char *end, const calgae_fn_sig *sig,
         else if (q[0] == '-' && q[1] == '>') { arrow = q; break; }
     }
     if (!arrow)
-        return fail(err, err_len, "examples: '%.*s' has no '->'", (int)(end - p > 40 ? 40 : end - p), p);
+        return calgae_agent_fail(err, err_len, "examples: '%.*s' has no '->'", (int)(end - p > 40 ? 40 : end - p), p);
     const char *s[CALGAE_FN_MAX_PARAMS], *e[CALGAE_FN_MAX_PARAMS];
     int n = skip_ws(p, arrow) == arrow ? 0
             : split(p, arrow, ',', s, e, CALGAE_FN_MAX_PARAMS, err, err_len);
     if (n < 0)
         return -1;
     if (n != sig->n_args)
-        return fail(err, err_len, "examples: '%.*s' gives %d values, %s takes %d",
+        return calgae_agent_fail(err, err_len, "examples: '%.*s' gives %d values, %s takes %d",
                     (int)(arrow - p > 40 ? 40 : arrow - p), p, n, sig->name, sig->n_args);
     for (int i = 0, a = 0; i < sig->n_params; i++, a++) {
         sbuf b = {0};
@@ -402,7 +392,7 @@ static int one_example(const char *p, const char *end, const calgae_fn_sig *sig,
             calgae_fn_type_code(&sig->params[++i], code, sizeof code);
             if (sb_add(&l, "%s=%d", code, count)) {
                 free(l.s);
-                return fail(err, err_len, "out of memory");
+                return calgae_agent_fail(err, err_len, "out of memory");
             }
             x->args[i] = l.s;
         }
@@ -418,7 +408,7 @@ static int one_example(const char *p, const char *end, const calgae_fn_sig *sig,
         te--;
     x->text = malloc((size_t)(te - tp) + 1);
     if (!x->expect || !x->text)
-        return fail(err, err_len, "out of memory");
+        return calgae_agent_fail(err, err_len, "out of memory");
     memcpy(x->text, tp, (size_t)(te - tp));
     x->text[te - tp] = '\0';
     return 0;
@@ -437,10 +427,10 @@ int calgae_fn_examples_parse(const char *text, const calgae_fn_sig *sig, calgae_
     if (k < 0)
         return -1;
     if (k == 0 || skip_ws(text, end) == end)
-        return fail(err, err_len, "examples: none given ('ARGS->RESULT; ...')");
+        return calgae_agent_fail(err, err_len, "examples: none given ('ARGS->RESULT; ...')");
     calgae_fn_example *x = calloc((size_t)k, sizeof *x);
     if (!x)
-        return fail(err, err_len, "out of memory");
+        return calgae_agent_fail(err, err_len, "out of memory");
     for (int i = 0; i < k; i++)
         if (one_example(s[i], e[i], sig, &x[i], err, err_len) != 0) {
             calgae_fn_examples_free(x, k);

@@ -24,7 +24,6 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,19 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NOBODY 65534
+#include "agent_err.h"
 
-static int fail(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t err_len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err_len)
-        vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#define NOBODY 65534
 
 static double now_ms(void)
 {
@@ -100,7 +89,7 @@ int calgae_sandbox_write(const calgae_sandbox *sb, const char *name, const char 
     snprintf(path, sizeof path, "%s/%s", sb->workdir, name);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
-        return fail(err, err_len, "%s: cannot create: %s", path, strerror(errno));
+        return calgae_agent_fail(err, err_len, "%s: cannot create: %s", path, strerror(errno));
     size_t done = 0;
     while (done < len) {
         ssize_t w = write(fd, data + done, len - done);
@@ -108,38 +97,38 @@ int calgae_sandbox_write(const calgae_sandbox *sb, const char *name, const char 
             continue;
         if (w <= 0) {
             close(fd);
-            return fail(err, err_len, "%s: cannot write: %s", path, strerror(errno));
+            return calgae_agent_fail(err, err_len, "%s: cannot write: %s", path, strerror(errno));
         }
         done += (size_t)w;
     }
     if (sb->drop_uid && fchown(fd, NOBODY, NOBODY) != 0) {
         close(fd);
-        return fail(err, err_len, "%s: cannot hand to uid %d: %s", path, NOBODY, strerror(errno));
+        return calgae_agent_fail(err, err_len, "%s: cannot hand to uid %d: %s", path, NOBODY, strerror(errno));
     }
-    return close(fd) == 0 ? 0 : fail(err, err_len, "%s: %s", path, strerror(errno));
+    return close(fd) == 0 ? 0 : calgae_agent_fail(err, err_len, "%s: %s", path, strerror(errno));
 }
 
 int calgae_sandbox_open(calgae_sandbox *sb, const char *helper, char *err, size_t err_len)
 {
     memset(sb, 0, sizeof *sb);
     if (find_bwrap(sb->bwrap, sizeof sb->bwrap) != 0)
-        return fail(err, err_len, "bwrap not found (install Debian's bubblewrap): the agent "
+        return calgae_agent_fail(err, err_len, "bwrap not found (install Debian's bubblewrap): the agent "
                                   "refuses to run code unconfined");
     if (helper && snprintf(sb->helper, sizeof sb->helper, "%s", helper) >= (int)sizeof sb->helper)
-        return fail(err, err_len, "%s: path too long", helper);
+        return calgae_agent_fail(err, err_len, "%s: path too long", helper);
     sb->drop_uid = geteuid() == 0;
     const char *tmp = getenv("TMPDIR");
     snprintf(sb->workdir, sizeof sb->workdir, "%s/calgae-agent-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(sb->workdir)) {
         int e = errno;
         sb->workdir[0] = '\0';
-        return fail(err, err_len, "cannot make the sandbox's work folder in %s: %s",
+        return calgae_agent_fail(err, err_len, "cannot make the sandbox's work folder in %s: %s",
                     tmp && *tmp ? tmp : "/tmp", strerror(e));
     }
     if (sb->drop_uid && chown(sb->workdir, NOBODY, NOBODY) != 0) {
         int e = errno;
         calgae_sandbox_close(sb);
-        return fail(err, err_len, "%s: cannot hand to uid %d: %s", sb->workdir, NOBODY, strerror(e));
+        return calgae_agent_fail(err, err_len, "%s: cannot hand to uid %d: %s", sb->workdir, NOBODY, strerror(e));
     }
     /* the probe: bwrap must build every namespace, else nothing of the model's runs */
     const char *const probe[] = {"/usr/bin/true", NULL};
@@ -151,7 +140,7 @@ int calgae_sandbox_open(calgae_sandbox *sb, const char *helper, char *err, size_
     }
     int ok = r.exit_code == 0;
     if (!ok)
-        fail(err, err_len, "bwrap cannot build the sandbox (%.200s): the agent refuses to run "
+        calgae_agent_fail(err, err_len, "bwrap cannot build the sandbox (%.200s): the agent refuses to run "
                            "code unconfined", r.err_len ? r.err : "no message");
     calgae_sandbox_result_free(&r);
     if (!ok)
@@ -242,7 +231,7 @@ int calgae_sandbox_run(const calgae_sandbox *sb, const char *const *argv,
     a[n++] = "--";
     for (int i = 0; argv[i]; i++) {
         if (n >= MAX_ARGS - 1)
-            return fail(err, err_len, "sandbox: too many arguments");
+            return calgae_agent_fail(err, err_len, "sandbox: too many arguments");
         a[n++] = argv[i];
     }
     a[n] = NULL;
@@ -253,7 +242,7 @@ int calgae_sandbox_run(const calgae_sandbox *sb, const char *const *argv,
         int e = errno;
         if (po[0] >= 0) { close(po[0]); close(po[1]); }
         calgae_sandbox_result_free(res);
-        return fail(err, err_len, "sandbox: cannot make pipes: %s", strerror(e));
+        return calgae_agent_fail(err, err_len, "sandbox: cannot make pipes: %s", strerror(e));
     }
     const double t0 = now_ms();
     pid_t pid = fork();
@@ -261,7 +250,7 @@ int calgae_sandbox_run(const calgae_sandbox *sb, const char *const *argv,
         int e = errno;
         close(po[0]); close(po[1]); close(pe[0]); close(pe[1]);
         calgae_sandbox_result_free(res);
-        return fail(err, err_len, "sandbox: cannot fork: %s", strerror(e));
+        return calgae_agent_fail(err, err_len, "sandbox: cannot fork: %s", strerror(e));
     }
     if (pid == 0)
         child(sb, (char *const *)a, lim, po[1], pe[1]);

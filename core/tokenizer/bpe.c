@@ -18,6 +18,7 @@
 
 #include "bpe_priv.h"
 #include "bpe_regex.h"
+#include "tok_gguf.h"
 #include "tokenizer.h"
 #include "utf8.h"
 #include "util.h"
@@ -129,41 +130,6 @@ void calgae_bpe_free(calgae_bpe *b)
 }
 
 /* ---- loading ---- */
-
-/* A special token id: absent gives def when it names a token (else -1); present must be an
- * integer naming a token. */
-static int token_id(const calgae_gguf *g, const char *key, int32_t n, int32_t def, int32_t *out,
-                    const char *path, char *err, size_t err_len)
-{
-    const calgae_gguf_kv *kv = calgae_gguf_find_kv(g, key);
-    *out = def < n ? def : -1;
-    if (!kv)
-        return 0;
-    int is_signed = kv->type == CALGAE_GGUF_INT8 || kv->type == CALGAE_GGUF_INT16 ||
-                    kv->type == CALGAE_GGUF_INT32 || kv->type == CALGAE_GGUF_INT64;
-    int is_unsigned = kv->type == CALGAE_GGUF_UINT8 || kv->type == CALGAE_GGUF_UINT16 ||
-                      kv->type == CALGAE_GGUF_UINT32 || kv->type == CALGAE_GGUF_UINT64;
-    if (!is_signed && !is_unsigned)
-        return calgae_fail(err, err_len, "%s: %s is not an integer", path, key);
-    if ((is_signed && (kv->v.i < 0 || kv->v.i >= n)) || (is_unsigned && kv->v.u >= (uint64_t)n))
-        return calgae_fail(err, err_len, "%s: %s = %lld is out of range (%d tokens)", path, key,
-                           is_signed ? (long long)kv->v.i : (long long)kv->v.u, n);
-    *out = (int32_t)kv->v.u;
-    return 0;
-}
-
-/* A bool flag; absent leaves *out alone. */
-static int flag(const calgae_gguf *g, const char *key, uint8_t *out, const char *path,
-                char *err, size_t err_len)
-{
-    const calgae_gguf_kv *kv = calgae_gguf_find_kv(g, key);
-    if (!kv)
-        return 0;
-    if (kv->type != CALGAE_GGUF_BOOL)
-        return calgae_fail(err, err_len, "%s: %s is not a bool", path, key);
-    *out = kv->v.u != 0;
-    return 0;
-}
 
 static int load_pre(calgae_tokenizer *t, calgae_bpe *b, const calgae_gguf *g, const char *path,
                     char *err, size_t err_len)
@@ -366,17 +332,8 @@ int calgae_bpe_load_gguf(calgae_tokenizer *t, const calgae_gguf *g, const char *
         load_merges(b, g, path, err, err_len) != 0)
         return -1;
     /* llama.cpp's defaults for BPE vocabularies: BOS and EOS 11, no unknown token. */
-    return token_id(g, "tokenizer.ggml.bos_token_id", n, 11, &t->bos_id, path, err, err_len) ||
-                   token_id(g, "tokenizer.ggml.eos_token_id", n, 11, &t->eos_id, path, err,
-                            err_len) ||
-                   token_id(g, "tokenizer.ggml.unknown_token_id", n, -1, &t->unk_id, path, err,
-                            err_len) ||
-                   flag(g, "tokenizer.ggml.add_bos_token", &t->add_bos, path, err, err_len) ||
-                   flag(g, "tokenizer.ggml.add_eos_token", &t->add_eos, path, err, err_len)
-               ? -1
-               : 0;
+    return calgae_tok_gguf_specials(g, n, 11, 11, -1, t, path, err, err_len);
 }
-
 
 /* ---- the file's words, for writers ---- */
 

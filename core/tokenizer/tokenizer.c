@@ -16,6 +16,7 @@
 #include "bpe.h"
 #include "special.h"
 #include "spm.h"
+#include "tok_gguf.h"
 #include "utf8.h"
 #include "util.h"
 
@@ -286,53 +287,6 @@ int calgae_tokenizer_load_bin(calgae_tokenizer *t, const char *path, int32_t n_v
 
 /* ---- GGUF metadata ---- */
 
-/* Reads a special token id: absent gives def when it exists in the vocabulary (else -1);
- * present must be an integer naming a token. */
-static int gguf_token_id(const calgae_gguf *g, const char *key, int32_t n, int32_t def,
-                         int32_t *out, const char *path, char *err, size_t err_len)
-{
-    const calgae_gguf_kv *kv = calgae_gguf_find_kv(g, key);
-    if (!kv) {
-        *out = def < n ? def : -1;
-        return 0;
-    }
-    switch (kv->type) {
-    case CALGAE_GGUF_UINT8:
-    case CALGAE_GGUF_UINT16:
-    case CALGAE_GGUF_UINT32:
-    case CALGAE_GGUF_UINT64:
-        if (kv->v.u < (uint64_t)n)
-            break;
-        return calgae_fail(err, err_len, "%s: %s = %llu is out of range (%d tokens)", path, key,
-                           (unsigned long long)kv->v.u, n);
-    case CALGAE_GGUF_INT8:
-    case CALGAE_GGUF_INT16:
-    case CALGAE_GGUF_INT32:
-    case CALGAE_GGUF_INT64:
-        if (kv->v.i >= 0 && kv->v.i < (int64_t)n)
-            break;
-        return calgae_fail(err, err_len, "%s: %s = %lld is out of range (%d tokens)", path, key,
-                           (long long)kv->v.i, n);
-    default:
-        return calgae_fail(err, err_len, "%s: %s is not an integer", path, key);
-    }
-    *out = (int32_t)kv->v.u; /* in range, so the low bits are the id either way */
-    return 0;
-}
-
-/* An optional bool; absent leaves *out alone. */
-static int gguf_flag(const calgae_gguf *g, const char *key, uint8_t *out, const char *path,
-                     char *err, size_t err_len)
-{
-    const calgae_gguf_kv *kv = calgae_gguf_find_kv(g, key);
-    if (!kv)
-        return 0;
-    if (kv->type != CALGAE_GGUF_BOOL)
-        return calgae_fail(err, err_len, "%s: %s is not a bool", path, key);
-    *out = kv->v.u != 0;
-    return 0;
-}
-
 /* Finds an optional per-token array and checks its element type and length. */
 static int gguf_token_array(const calgae_gguf *g, const char *key, uint32_t elem_type,
                             const char *elem_name, int32_t n, const calgae_gguf_kv **out,
@@ -411,16 +365,8 @@ static int load_gguf_vocab(calgae_tokenizer *t, const calgae_gguf *g, const char
     }
 
     /* Defaults are llama.cpp's for SentencePiece vocabularies. */
-    if (gguf_token_id(g, "tokenizer.ggml.bos_token_id", n, 1, &t->bos_id, path, err,
-                      err_len) != 0 ||
-        gguf_token_id(g, "tokenizer.ggml.eos_token_id", n, 2, &t->eos_id, path, err,
-                      err_len) != 0 ||
-        gguf_token_id(g, "tokenizer.ggml.unknown_token_id", n, 0, &t->unk_id, path, err,
-                      err_len) != 0)
-        return -1;
     t->add_bos = 1; /* llama.cpp's defaults for SentencePiece, then the file's word */
-    if (gguf_flag(g, "tokenizer.ggml.add_bos_token", &t->add_bos, path, err, err_len) != 0 ||
-        gguf_flag(g, "tokenizer.ggml.add_eos_token", &t->add_eos, path, err, err_len) != 0)
+    if (calgae_tok_gguf_specials(g, n, 1, 2, 0, t, path, err, err_len) != 0)
         return -1;
     return finish_vocab(t, types != NULL, path, err, err_len);
 }
