@@ -6,9 +6,10 @@
 #  * the file calgae writes with the same -c and --chunks has llama.cpp's header and tokens byte
 #    for byte, and log-probabilities within the compression's step (decoded in Python);
 #  * hostile files (truncated, padded, bad token, other vocabulary) are one-line errors, and a
-#    failed write leaves an existing file as it was.
+#    failed write leaves an existing file as it was;
+#  * a vocabulary with add_bos_token false (Qwen2) gets no BOS, as in llama-perplexity.
 set -u
-: "${CALGAE_BIN:?}" "${CALGAE_MODELS:?}" "${CALGAE_DATA:?}" "${CALGAE_TEST_TMP:?}"
+: "${CALGAE_BIN:?}" "${CALGAE_GEN_MODEL:?}" "${CALGAE_MODELS:?}" "${CALGAE_DATA:?}" "${CALGAE_TEST_TMP:?}"
 M=$CALGAE_MODELS
 D=$CALGAE_DATA
 PY=${CALGAE_PYTHON:-/usr/bin/python3}
@@ -117,6 +118,33 @@ if ! "${PPL[@]}" --model "$M/stories260K.gguf" --file "$T/short.txt" --ctx 128 \
     ok "failed write leaves the existing file: $(cat "$T/err")"
 else
     bad "failed write"
+fi
+
+# 5. a vocabulary without BOS (add_bos_token false, as Qwen2's): no BOS in the tokens nor at
+# the start of each window, as llama-perplexity does. bench/gen_model's ci-qwen2 file (seeded,
+# the same bytes everywhere; sha256 checked); llama-perplexity's header and tokens for it and
+# its printed PPL are in golden/kld/README.md. With a BOS put first in each window the PPL is
+# 153884.07 (1.4e-4 off), so 2e-6 relative tells the two apart.
+QWEN_SHA=1840549bc6a17cb7a0ff0f4795bfd1724d9a2bcf7a90745b93ea9db1ba2a1184
+LLAMA_QWEN_PPL=153905.7098
+if "$CALGAE_GEN_MODEL" --shape ci-qwen2 --type f32 --vocab "$M/ggml-vocab-qwen2.gguf" \
+    --out "$T/qwen.gguf" >/dev/null 2>"$T/err" &&
+    [ "$(sha256sum <"$T/qwen.gguf" | cut -c1-64)" = "$QWEN_SHA" ] &&
+    "${PPL[@]}" --model "$T/qwen.gguf" --file "$D/eval.txt" --ctx 128 --chunks 3 \
+        --kl-divergence-base "$T/qwen.kld" >"$T/qwen.out" 2>"$T/err"; then
+    if cmp -s -n 1556 "$HERE/golden/kld/ci-qwen2_c128_3.head" "$T/qwen.kld"; then
+        ok "add_bos=false: header and tokens byte-identical to llama.cpp's (no BOS)"
+    else
+        bad "add_bos=false: header or tokens differ: $(cmp -n 1556 "$HERE/golden/kld/ci-qwen2_c128_3.head" "$T/qwen.kld" 2>&1)"
+    fi
+    ppl=$(sed -n 's/^PPL = \([0-9.]*\).*/\1/p' "$T/qwen.out")
+    if awk -v p="$ppl" -v r="$LLAMA_QWEN_PPL" 'BEGIN { d = p / r - 1; exit !(p != "" && d <= 2e-6 && d >= -2e-6) }'; then
+        ok "add_bos=false: PPL $ppl, llama-perplexity's $LLAMA_QWEN_PPL"
+    else
+        bad "add_bos=false: PPL '$ppl' vs llama-perplexity's $LLAMA_QWEN_PPL"
+    fi
+else
+    bad "add_bos=false: making or evaluating the ci-qwen2 file (sha256 or run)"
 fi
 
 echo "kldfile: $pass passed, $fail failed"

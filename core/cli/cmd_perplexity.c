@@ -132,6 +132,13 @@ static uint64_t calib_hash_of(const calgae_transformer *m)
     return strtoull(buf, NULL, 16);
 }
 
+/* The token each window starts with: BOS, or none (-1) where the vocabulary adds no BOS
+ * (tokenizer.ggml.add_bos_token false, as Qwen2's): llama-perplexity's add_bos rule. */
+static int32_t window_bos(const calgae_session *m)
+{
+    return m->tok->add_bos ? m->tok->bos_id : -1;
+}
+
 /* --kl-divergence-base without --kl-divergence: each scored row, compressed, goes to the file */
 struct kld_writer {
     FILE *f;
@@ -209,7 +216,7 @@ static int evaluate_kld(calgae_session *m, const calgae_kldfile *kf, const char 
     for (size_t i = 0; i < n; i++)
         ids[i] = calgae_kldfile_token(kf, i);
     struct kld_reader rd = {.kf = kf};
-    calgae_ppl_opts po = {.ctx = kf->n_ctx, .max_windows = kf->n_chunk, .bos = m->tok->bos_id,
+    calgae_ppl_opts po = {.ctx = kf->n_ctx, .max_windows = kf->n_chunk, .bos = window_bos(m),
                           .progress = calgae_progress_update, .progress_user = bar,
                           .stop = &stop_flag, .row = read_row, .row_user = &rd};
     calgae_ppl_result r;
@@ -240,7 +247,7 @@ static int evaluate(const struct opts *o, calgae_session *m, calgae_session *b, 
     calgae_unmap(&map);
     if (rc != 0)
         return -1;
-    calgae_ppl_opts po = {.ctx = m->st->ctx, .max_windows = (int)o->chunks, .bos = m->tok->bos_id,
+    calgae_ppl_opts po = {.ctx = m->st->ctx, .max_windows = (int)o->chunks, .bos = window_bos(m),
                           .progress = calgae_progress_update, .progress_user = bar,
                           .stop = &stop_flag};
     const int vocab = m->model->cfg.vocab_size;
@@ -338,6 +345,13 @@ int calgae_cmd_perplexity(int argc, char **argv)
         calgae_session_close(&m);
         calgae_unmap(&kmap);
         return 2;
+    }
+    if (rc == 0 && m.tok->add_eos) {
+        /* llama-perplexity asserts the same: an EOS after the text would be scored as text */
+        calgae_cli_error("%s: the vocabulary adds EOS after a text (add_eos_token), which "
+                         "perplexity windows cannot hold (llama-perplexity refuses it too)",
+                         m.model->path);
+        rc = 1;
     }
     if (o.kld_read && kf.n_vocab != m.model->cfg.vocab_size) {
         calgae_cli_error("%s: a vocabulary of %d tokens; %s has %d", o.kld_file, kf.n_vocab,

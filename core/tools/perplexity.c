@@ -81,7 +81,7 @@ static int run_window(calgae_state *st, calgae_state *base, const int32_t *ids, 
         }
         const int n = ctx - pos < batch_max ? ctx - pos : batch_max;
         memcpy(tok, ids + pos, (size_t)n * sizeof *tok);
-        if (pos == 0)
+        if (pos == 0 && o->bos >= 0)
             tok[0] = o->bos;
         /* positions before `first` only fill the KV cache: no classifier for them */
         const int all = pos + n > first;

@@ -2,7 +2,7 @@
  * perplexity.h - perplexity of a model on a token sequence, and the KL divergence of its
  * next-token distributions from a base model's, as llama.cpp's perplexity tool computes them
  * (tools/perplexity: perplexity() and kl_divergence()): the tokens are cut into windows of ctx
- * tokens, the first of each replaced by BOS; only the second half of each window is scored
+ * tokens, the first of each replaced by BOS where the vocabulary adds one; only the second half of each window is scored
  * (logits at positions ctx/2 .. ctx-2 against the next token), so that every scored token sees
  * at least ctx/2 tokens of context. KL is KL(base || model) = sum_v p_base(v) log(p_base(v) /
  * p_model(v)), and "same top-1" counts positions where both models' most likely token agree.
@@ -22,7 +22,8 @@
 typedef struct calgae_ppl_opts {
     int ctx;          /* window length, 4 .. the states' KV capacity */
     int max_windows;  /* 0: as many whole windows as the tokens make */
-    int32_t bos;
+    int32_t bos;      /* the first token of each window becomes bos; -1: left as in the text
+                       * (vocabularies with add_bos_token false, as llama-perplexity does) */
     calgae_progress_fn progress;
     void *progress_user;
     volatile sig_atomic_t *stop; /* non-zero: stop with an error */
