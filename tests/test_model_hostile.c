@@ -538,6 +538,26 @@ static void test_gguf_one_change(void **state)
     make_gguf(path, "type.gguf", &none);
     patch_tensor_type(path, "blk.0.attn_k.weight", 2, 16);
     expect_reject(path, "tensor 'blk.0.attn_k.weight': unknown tensor type 16");
+    /* Rows that are not whole blocks of the type (issue 11, "Bad input"): stories260K's rows of
+     * 64 and 172 values given a K or IQ type. The GGUF reader refuses the row length before
+     * anything reads the data (the data's size follows from it), one K type of each family. */
+    static const struct {
+        const char *tensor;
+        uint32_t type;
+        const char *reason;
+    } rows[] = {
+        {"blk.0.attn_k.weight", CALGAE_TYPE_Q2_K, "ne[0] = 64 is not a multiple of 256, the block size of Q2_K"},
+        {"blk.0.attn_q.weight", CALGAE_TYPE_Q4_K, "ne[0] = 64 is not a multiple of 256, the block size of Q4_K"},
+        {"output.weight", CALGAE_TYPE_Q6_K, "ne[0] = 64 is not a multiple of 256, the block size of Q6_K"},
+        {"blk.1.ffn_up.weight", CALGAE_TYPE_IQ4_XS, "ne[0] = 64 is not a multiple of 256, the block size of IQ4_XS"},
+        {"blk.2.ffn_down.weight", CALGAE_TYPE_IQ4_NL, "ne[0] = 172 is not a multiple of 32, the block size of IQ4_NL"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        make_gguf(path, "krow.gguf", &none);
+        patch_tensor_type(path, rows[i].tensor, 2, rows[i].type);
+        expect_reject(path, rows[i].reason);
+        unlink(path);
+    }
 }
 
 /* The real GGUF cut inside the header, the metadata, the tensor infos and the data. */
