@@ -171,3 +171,54 @@ int calgae_quantize_row(uint32_t type, const float *x, void *y, int64_t n)
     t->from_float(x, y, n);
     return 0;
 }
+
+/* Where a block keeps its fp16 scales (d, and m or dmin): the fields ggml's validate_row_data
+ * (ggml.c/ggml-quants.c) checks for NaN and Inf. 0 scales: a type it does not check this way. */
+static int scale_offsets(uint32_t type, size_t off[2])
+{
+    switch (type) {
+    case CALGAE_TYPE_Q8_0: off[0] = offsetof(calgae_block_q8_0, d); return 1;
+    case CALGAE_TYPE_Q4_0: off[0] = offsetof(calgae_block_q4_0, d); return 1;
+    case CALGAE_TYPE_Q5_0: off[0] = offsetof(calgae_block_q5_0, d); return 1;
+    case CALGAE_TYPE_IQ4_NL: off[0] = offsetof(calgae_block_iq4_nl, d); return 1;
+    case CALGAE_TYPE_IQ4_XS: off[0] = offsetof(calgae_block_iq4_xs, d); return 1;
+    case CALGAE_TYPE_Q3_K: off[0] = offsetof(calgae_block_q3_k, d); return 1;
+    case CALGAE_TYPE_Q6_K: off[0] = offsetof(calgae_block_q6_k, d); return 1;
+    case CALGAE_TYPE_Q4_1:
+        off[0] = offsetof(calgae_block_q4_1, d), off[1] = offsetof(calgae_block_q4_1, m);
+        return 2;
+    case CALGAE_TYPE_Q5_1:
+        off[0] = offsetof(calgae_block_q5_1, d), off[1] = offsetof(calgae_block_q5_1, m);
+        return 2;
+    case CALGAE_TYPE_Q2_K:
+        off[0] = offsetof(calgae_block_q2_k, d), off[1] = offsetof(calgae_block_q2_k, dmin);
+        return 2;
+    case CALGAE_TYPE_Q4_K:
+        off[0] = offsetof(calgae_block_q4_k, d), off[1] = offsetof(calgae_block_q4_k, dmin);
+        return 2;
+    case CALGAE_TYPE_Q5_K:
+        off[0] = offsetof(calgae_block_q5_k, d), off[1] = offsetof(calgae_block_q5_k, dmin);
+        return 2;
+    default: return 0;
+    }
+}
+
+int64_t calgae_type_bad_scale(uint32_t type, const void *data, size_t nbytes)
+{
+    const calgae_type_info *t = calgae_type_traits(type);
+    size_t off[2];
+    const int n_off = t ? scale_offsets(type, off) : 0;
+    if (n_off == 0)
+        return -1;
+    const unsigned char *p = data;
+    const size_t blocks = nbytes / t->type_size;
+    for (size_t b = 0; b < blocks; b++) {
+        for (int k = 0; k < n_off; k++) {
+            uint16_t h;
+            memcpy(&h, p + b * t->type_size + off[k], sizeof h);
+            if ((h & 0x7c00u) == 0x7c00u) /* all-ones exponent: Inf or NaN */
+                return (int64_t)b;
+        }
+    }
+    return -1;
+}

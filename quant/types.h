@@ -67,4 +67,9 @@ int calgae_type_has_products(uint32_t type);
 int calgae_dequantize_row(uint32_t type, const void *x, float *y, int64_t n);
 int calgae_quantize_row(uint32_t type, const float *x, void *y, int64_t n);
 
+/* The first block of nbytes of type-`type` data whose fp16 scale (d, or m / dmin) is NaN or
+ * Inf, or -1 where none is: the block types' part of ggml's validate_row_data (the float types
+ * and Q8_K are not checked here). */
+int64_t calgae_type_bad_scale(uint32_t type, const void *data, size_t nbytes);
+
 #endif

@@ -70,6 +70,12 @@ static int get_matrix(calgae_transformer *m, const char *name, int64_t rows, int
                            path, name, calgae_type_name(t->type));
     if ((uintptr_t)t->data % ti->align != 0)
         return calgae_fail(err, err_len, "%s: tensor %s is misaligned", path, name);
+    /* ggml's validate_row_data refuses these (llama.cpp runs it with --check-tensors; without,
+     * it computes NaN logits): one error here, before a NaN reaches an int conversion */
+    const int64_t bad = calgae_type_bad_scale(t->type, t->data, t->nbytes);
+    if (bad >= 0)
+        return calgae_fail(err, err_len, "%s: tensor %s: block %lld has a NaN or infinite scale",
+                           path, name, (long long)bad);
     memset(w, 0, sizeof *w);
     w->type = t->type;
     w->rows = rows;
