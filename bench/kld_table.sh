@@ -29,8 +29,12 @@ for t in $TYPES; do
         --kl-divergence-base "$W/$t.kld" >"$W/$t.base.log" 2>&1
     "$C" perplexity --model "$q" --threads 1 --kl-divergence-base "$W/$t.kld" --kl-divergence \
         >"$W/$t.between" 2>&1
-    "$L/llama-perplexity" -m "$q" -c "$CTX" -t 1 --kl-divergence-base "$W/f32.kld" \
-        --kl-divergence >"$W/$t.llama_f32.log" 2>&1
+    # now and then (under load) llama-perplexity ends without its summary: up to 3 tries
+    for _ in 1 2 3; do
+        "$L/llama-perplexity" -m "$q" -c "$CTX" -t 1 --kl-divergence-base "$W/f32.kld" \
+            --kl-divergence >"$W/$t.llama_f32.log" 2>&1
+        grep -aqE "Mean +KLD" "$W/$t.llama_f32.log" && break
+    done
     "$C" perplexity --model "$q" --threads 1 --kl-divergence-base "$W/f32.kld" --kl-divergence \
         >"$W/$t.calgae_f32" 2>&1
     bk=$(num "Mean +KLD" "$W/$t.between")

@@ -55,6 +55,30 @@ else
     bad "Q4_0 quantize or read"
 fi
 
+# 2b. more types, each within 5% of llama-perplexity's KLD for the same file against the same
+# base (golden/kld/README.md); calgae's quantize writes llama-quantize's bytes for each
+while read -r type llama_kld; do
+    if "$CALGAE_BIN" quantize --model "$M/stories260K.gguf" --type "$type" --out "$T/$type.gguf" \
+        --threads 1 >/dev/null 2>"$T/err" &&
+        "${PPL[@]}" --model "$T/$type.gguf" --kl-divergence-base "$G" --kl-divergence \
+            >"$T/$type.out" 2>"$T/err"; then
+        kld=$(field "Mean    KLD" "$T/$type.out")
+        if awk -v k="$kld" -v r="$llama_kld" 'BEGIN { d = k / r - 1; exit !(k != "" && d <= 0.05 && d >= -0.05) }'; then
+            ok "$type KLD $kld within 5% of llama.cpp's $llama_kld"
+        else
+            bad "$type KLD '$kld' vs llama.cpp's $llama_kld"
+        fi
+    else
+        bad "$type quantize or read"
+    fi
+done <<'TYPES'
+Q8_0 0.000710
+Q4_1 0.067770
+Q5_0 0.030857
+Q5_1 0.012340
+IQ4_NL 0.075885
+TYPES
+
 # 3. calgae writes the same file
 if "${PPL[@]}" --model "$M/stories260K.gguf" --file "$D/eval.txt" --ctx 128 --chunks 4 \
     --kl-divergence-base "$T/own.kld" >/dev/null 2>"$T/err"; then
