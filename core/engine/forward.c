@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kblocks.h"
 #include "types.h"
 
 #define ROW_GRAIN 32
@@ -72,6 +73,11 @@ int calgae_state_init_seqs(calgae_state *s, const calgae_transformer *m,
         xq_row = blocks * q8->type_size > xq_row ? blocks * q8->type_size : xq_row;
     }
     s->xq = calloc(B, xq_row);
+    /* matrices stored as BF16 take their activations rounded to BF16 (activation_form) */
+    int bf16 = 0;
+    for (size_t i = 0; i < m->n_widened; i++)
+        bf16 |= m->widened_from[i] == CALGAE_TYPE_BF16;
+    s->xr = bf16 ? calloc(B * widest, sizeof(float)) : NULL;
     s->key_cache = calloc(kv, sizeof(float));
     s->value_cache = calloc(kv, sizeof(float));
     s->kbuf = calloc(B * kv_dim, sizeof(float));
@@ -80,7 +86,7 @@ int calgae_state_init_seqs(calgae_state *s, const calgae_transformer *m,
     s->tok_pos = calloc(B, sizeof(int));
     s->logits = calloc(B * (size_t)c->vocab_size, sizeof(float));
     if (!s->x || !s->xb || !s->xb2 || !s->q || !s->hb || !s->hb2 || !s->att || !s->cs ||
-        !s->xq || !s->key_cache || !s->value_cache || !s->kbuf || !s->vbuf || !s->tok_seq ||
+        !s->xq || (bf16 && !s->xr) || !s->key_cache || !s->value_cache || !s->kbuf || !s->vbuf || !s->tok_seq ||
         !s->tok_pos || !s->logits) {
         calgae_state_free(s);
         return calgae_fail(err, err_len, "out of memory for a context of %d (KV cache %zu MiB)",
@@ -100,6 +106,7 @@ void calgae_state_free(calgae_state *s)
     free(s->att);
     free(s->cs);
     free(s->xq);
+    free(s->xr);
     free(s->key_cache);
     free(s->value_cache);
     free(s->kbuf);
@@ -149,18 +156,33 @@ static void product_task(void *ctx, int64_t begin, int64_t end, int thread)
     }
 }
 
-/* Whether w's products take floats (form 0), Q8_0 activations (form 1) or Q8_K ones (form 2, the
- * K types), as the type table says; -1 for a type whose activations no slot here makes. */
-static int activation_form(const calgae_weight *w)
+/* Whether w's products take floats (form 0), Q8_0 activations (form 1), Q8_K ones (form 2, the
+ * K types), as the type table says, or floats rounded to BF16 (form 3: a matrix stored as BF16
+ * and widened to F32 at load, whose activations ggml rounds to BF16, its vec_dot_type); -1 for
+ * a type whose activations no slot here makes. */
+static int activation_form(const calgae_state *s, const calgae_weight *w)
 {
     const calgae_type_info *t = calgae_type_traits(w->type);
     if (!t)
         return -1;
+    if (s->xr && calgae_weight_stored_type(s->model, w) == CALGAE_TYPE_BF16)
+        return 3;
     switch (t->vec_dot_type) {
     case CALGAE_TYPE_F32: return 0;
     case CALGAE_TYPE_Q8_0: return 1;
     case CALGAE_TYPE_Q8_K: return 2;
     default: return -1;
+    }
+}
+
+/* x rounded to BF16 and back, as ggml_compute_fp32_to_bf16 rounds (the quantizer's own code) */
+static void round_bf16(const float *x, float *y, int64_t n)
+{
+    calgae_bf16 chunk[256];
+    for (int64_t i = 0; i < n; i += 256) {
+        const int64_t k = n - i < 256 ? n - i : 256;
+        calgae_quantize_row_bf16(x + i, chunk, k);
+        calgae_dequantize_row_bf16(chunk, y + i, k);
     }
 }
 
@@ -170,12 +192,12 @@ static int products(calgae_state *s, const float *x, int n_tok, int64_t cols, in
 {
     /* float-input and block-input weights need different activation forms: one job each */
     for (int i = 0; i < n_w; i++)
-        if (activation_form(w[i]) < 0)
+        if (activation_form(s, w[i]) < 0)
             return -1;
-    for (int form = 0; form < 3; form++) {
+    for (int form = 0; form < 4; form++) {
         struct product_job j = {.be = s->be, .n_tok = n_tok};
         for (int i = 0; i < n_w; i++) {
-            if (activation_form(w[i]) != form)
+            if (activation_form(s, w[i]) != form)
                 continue;
             j.w[j.n_w] = w[i];
             j.y[j.n_w] = y[i];
@@ -185,7 +207,11 @@ static int products(calgae_state *s, const float *x, int n_tok, int64_t cols, in
         }
         if (j.n_w == 0)
             continue;
-        if (form > 0) {
+        if (form == 3) {
+            round_bf16(x, s->xr, (int64_t)n_tok * cols);
+            j.x = s->xr;
+            j.x_stride = (size_t)cols * sizeof(float);
+        } else if (form > 0) {
             const uint32_t act = form == 1 ? CALGAE_TYPE_Q8_0 : CALGAE_TYPE_Q8_K;
             void (*quantize)(const float *, void *, int64_t) =
                 form == 1 ? s->be->quantize_q8_0 : s->be->quantize_q8_k;

@@ -42,6 +42,7 @@ typedef struct calgae_state {
     float *att;    /* [threads][ctx] attention scores, one row per worker */
     float *cs;     /* [max_batch][n_rot] RoPE cosines and sines */
     void *xq;      /* [max_batch] Q8_0 or Q8_K activation rows (block products) */
+    float *xr;     /* [max_batch][widest] activations rounded to BF16; NULL without BF16 matrices */
     float *key_cache, *value_cache; /* [n_seq][layers][ctx][kv_dim] */
     float *kbuf, *vbuf; /* [max_batch][kv_dim] keys and values of a batch that spans sequences */
     int *tok_seq, *tok_pos; /* [max_batch] the current call's sequence and position per token */

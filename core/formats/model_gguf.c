@@ -37,6 +37,11 @@ static int widen_to_f32(calgae_transformer *m, const calgae_gguf_tensor *t, int6
     if (!list)
         return calgae_fail(err, err_len, "%s: out of memory", path);
     m->widened = list;
+    uint32_t *from = realloc(m->widened_from, (m->n_widened + 1) * sizeof *from);
+    if (!from)
+        return calgae_fail(err, err_len, "%s: out of memory", path);
+    m->widened_from = from;
+    from[m->n_widened] = t->type;
     float *f = malloc((size_t)rows * (size_t)cols * sizeof(float));
     if (!f)
         return calgae_fail(err, err_len, "%s: out of memory widening %s to F32", path, t->name);

@@ -17,6 +17,7 @@ void calgae_transformer_free(calgae_transformer *m)
     for (size_t i = 0; i < m->n_widened; i++)
         free(m->widened[i]);
     free(m->widened);
+    free(m->widened_from);
     if (m->has_tokenizer)
         calgae_tokenizer_free(&m->tokenizer);
     if (m->format == CALGAE_FORMAT_GGUF)
@@ -24,6 +25,14 @@ void calgae_transformer_free(calgae_transformer *m)
     calgae_unmap(&m->map);
     calgae_hf_free(m->hf);
     memset(m, 0, sizeof *m);
+}
+
+uint32_t calgae_weight_stored_type(const calgae_transformer *m, const calgae_weight *w)
+{
+    for (size_t i = 0; w->type == CALGAE_TYPE_F32 && i < m->n_widened; i++)
+        if (m->widened[i] == w->data)
+            return m->widened_from[i];
+    return w->type;
 }
 
 const calgae_map *calgae_transformer_file(const calgae_transformer *m)

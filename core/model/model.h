@@ -81,10 +81,15 @@ typedef struct calgae_transformer {
     uint32_t file_type;     /* the dominant matrix type, for display */
     /* F32 copies of matrices whose stored type no plugin multiplies (formats/model_gguf.c) */
     void **widened;
+    uint32_t *widened_from; /* [n_widened] the type each was stored in */
     size_t n_widened;
 } calgae_transformer;
 
 void calgae_transformer_free(calgae_transformer *m);
+
+/* The type w's values were stored in: w->type, or for an F32 copy widened at load (widened
+ * above) the file's type, which decides how llama.cpp would round the activations. */
+uint32_t calgae_weight_stored_type(const calgae_transformer *m, const calgae_weight *w);
 
 /* The model file, mapped read-only, that the weights point into (NULL for a model built in
  * memory): a weight lies in the file when its bytes lie inside this map. */
