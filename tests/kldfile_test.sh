@@ -81,16 +81,17 @@ TYPES
 
 # 2c. BF16: ggml rounds a BF16 matrix's activations to BF16; calgae does too (forward.c,
 # activation form 3). BF16's KLD here is ~1e-4, the size of the programs' amplified float
-# differences (README), so the bound is 15 %: without the rounding calgae's KLD is 0.000069
-# (-30 %), with it 0.000085 (-13 %); on 24 windows of 256 the ratio is 0.97
+# differences (README), so the bound is 20 %: without the rounding calgae's KLD is 0.000069
+# (-30 %), with it 0.000085 (-13 %, gcc -O2) or 0.000080 (-18 %, clang -O0 with sanitizers:
+# other float rounding, amplified); on 24 windows of 256 the ratio is 0.97
 LLAMA_BF16_KLD=0.000098
 if "$CALGAE_BIN" quantize --model "$M/stories260K.gguf" --type BF16 --out "$T/bf16.gguf" \
     --threads 1 >/dev/null 2>"$T/err" &&
     "${PPL[@]}" --model "$T/bf16.gguf" --kl-divergence-base "$G" --kl-divergence \
         >"$T/bf16.out" 2>"$T/err"; then
     kld=$(field "Mean    KLD" "$T/bf16.out")
-    if awk -v k="$kld" -v r="$LLAMA_BF16_KLD" 'BEGIN { d = k / r - 1; exit !(k != "" && d <= 0.15 && d >= -0.15) }'; then
-        ok "BF16 KLD $kld within 15% of llama.cpp's $LLAMA_BF16_KLD"
+    if awk -v k="$kld" -v r="$LLAMA_BF16_KLD" 'BEGIN { d = k / r - 1; exit !(k != "" && d <= 0.20 && d >= -0.20) }'; then
+        ok "BF16 KLD $kld within 20% of llama.cpp's $LLAMA_BF16_KLD"
     else
         bad "BF16 KLD '$kld' vs llama.cpp's $LLAMA_BF16_KLD"
     fi
