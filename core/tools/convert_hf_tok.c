@@ -25,10 +25,18 @@
 #include "bpe.h"
 #include "spm.h"
 
+/* A token's text as tokenizer.json has it. */
+static const char *token_text(const calgae_tokenizer *t, int32_t id)
+{
+    return t->kind == CALGAE_TOK_BPE ? calgae_bpe_token_text(t->bpe, id) : t->pieces[id];
+}
+
+static cJSON *post_processor(const calgae_tokenizer *t);
+
 /* SentencePiece's text pipeline in tokenizers' terms (what SpmConverter writes for Llama 2):
  * spaces become U+2581 with one prepended; decoding turns them back, joins byte tokens and
  * drops the first space. */
-static void spm_pipeline(cJSON *j)
+static void spm_pipeline(cJSON *j, const calgae_tokenizer *t)
 {
     cJSON *norm = cJSON_CreateObject(), *norms = cJSON_CreateArray();
     cJSON *pre = cJSON_CreateObject(), *rep = cJSON_CreateObject();
@@ -44,6 +52,7 @@ static void spm_pipeline(cJSON *j)
     cJSON_AddItemToObject(norm, "normalizers", norms);
     cJSON_AddItemToObject(j, "normalizer", norm);
     cJSON_AddNullToObject(j, "pre_tokenizer");
+    cJSON_AddItemToObject(j, "post_processor", post_processor(t));
     cJSON *dec = cJSON_CreateObject(), *decs = cJSON_CreateArray();
     cJSON *back = cJSON_CreateObject(), *fb = cJSON_CreateObject(), *fuse = cJSON_CreateObject();
     cJSON *strip = cJSON_CreateObject();
@@ -201,6 +210,8 @@ static cJSON *spm_tokenizer_json(const calgae_tokenizer *t)
         return NULL;
     }
     cJSON_AddStringToObject(j, "version", "1.0");
+    cJSON_AddNullToObject(j, "truncation");
+    cJSON_AddNullToObject(j, "padding");
     cJSON_AddItemToObject(j, "added_tokens", added);
     cJSON_AddStringToObject(model, "type", "BPE");
     cJSON_AddBoolToObject(model, "byte_fallback", 1);
@@ -210,7 +221,7 @@ static cJSON *spm_tokenizer_json(const calgae_tokenizer *t)
     cJSON_AddItemToObject(model, "vocab", vocab);
     cJSON_AddItemToObject(model, "merges", merges);
     cJSON_AddItemToObject(j, "model", model);
-    spm_pipeline(j);
+    spm_pipeline(j, t);
     return j;
 }
 
@@ -259,10 +270,12 @@ static cJSON *bpe_pre_tokenizer(const char *pre)
     return seq;
 }
 
-/* BOS first when the vocabulary adds it (Llama 3's TemplateProcessing), else ByteLevel's
- * offsets-only post-processor (Qwen2's). */
-static cJSON *bpe_post_processor(const calgae_tokenizer *t)
+/* BOS first when the vocabulary adds it (Llama 2's and Llama 3's TemplateProcessing), else
+ * ByteLevel's offsets-only post-processor (Qwen2's) or none (SentencePiece). */
+static cJSON *post_processor(const calgae_tokenizer *t)
 {
+    if ((!t->add_bos || t->bos_id < 0) && t->kind != CALGAE_TOK_BPE)
+        return cJSON_CreateNull();
     cJSON *p = cJSON_CreateObject();
     if (!t->add_bos || t->bos_id < 0) {
         cJSON_AddStringToObject(p, "type", "ByteLevel");
@@ -271,7 +284,7 @@ static cJSON *bpe_post_processor(const calgae_tokenizer *t)
         cJSON_AddBoolToObject(p, "use_regex", 1);
         return p;
     }
-    const char *bos = calgae_bpe_token_text(t->bpe, t->bos_id);
+    const char *bos = token_text(t, t->bos_id);
     cJSON *single = cJSON_CreateArray(), *pair = cJSON_CreateArray(), *specials;
     for (int k = 0; k < 4; k++) { /* pair: BOS A BOS B (types 0 0 1 1); single: BOS A */
         cJSON *e = cJSON_CreateObject(), *in = cJSON_CreateObject();
@@ -342,7 +355,7 @@ static cJSON *bpe_tokenizer_json(const calgae_tokenizer *t)
     cJSON_AddItemToObject(j, "added_tokens", added);
     cJSON_AddNullToObject(j, "normalizer");
     cJSON_AddItemToObject(j, "pre_tokenizer", bpe_pre_tokenizer(pre));
-    cJSON_AddItemToObject(j, "post_processor", bpe_post_processor(t));
+    cJSON_AddItemToObject(j, "post_processor", post_processor(t));
     cJSON *dec = byte_level(1);
     cJSON_ReplaceItemInObject(dec, "add_prefix_space", cJSON_CreateBool(1));
     cJSON_AddItemToObject(j, "decoder", dec);
@@ -365,12 +378,6 @@ static cJSON *bpe_tokenizer_json(const calgae_tokenizer *t)
 cJSON *calgae_hf_tokenizer_json(const calgae_tokenizer *t)
 {
     return t->kind == CALGAE_TOK_BPE ? bpe_tokenizer_json(t) : spm_tokenizer_json(t);
-}
-
-/* A token's text as tokenizer.json has it. */
-static const char *token_text(const calgae_tokenizer *t, int32_t id)
-{
-    return t->kind == CALGAE_TOK_BPE ? calgae_bpe_token_text(t->bpe, id) : t->pieces[id];
 }
 
 cJSON *calgae_hf_tokenizer_config_json(const calgae_tokenizer *t, const char *chat_template)
