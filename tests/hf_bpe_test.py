@@ -17,7 +17,10 @@ rope_freqs.weight) and ci-qwen2 (ggml-vocab-qwen2.gguf's, Q/K/V biases), written
   4. config.json: model_type qwen2 with the biases in the safetensors, or llama with
      rope_scaling llama3 carrying gen_model's parameters (factor 32, low 1, high 4, original
      context 64, from bench/gen_model.c);
-  5. a chat_template in a folder's tokenizer_config.json survives folder -> `--to-hf` folder.
+  5. a chat_template in a folder's tokenizer_config.json survives folder -> `--to-hf` folder;
+  6. folder -> GGUF in a K-quant mixture: `quantize --model DIR --type q4_k_m` of ci-kblocks'
+     folder writes the same tensors (types and bytes) as the same from its GGUF, and its size
+     line counts the folder's safetensors bytes (computed here with os.path.getsize).
 Environment: CALGAE_BIN, CALGAE_MODELS, CALGAE_TEST_TMP, CALGAE_GEN_MODEL."""
 import json
 import os
@@ -28,6 +31,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ref_llama as R  # noqa: E402
+import ref_kquants  # noqa: E402,F401  (teaches the reader the K types)
 
 BIN = os.environ["CALGAE_BIN"]
 MODELS = os.environ["CALGAE_MODELS"]
@@ -172,6 +176,32 @@ def chat_template_test(d):
     check(got == tpl, "chat_template kept through folder -> --to-hf folder (%r)" % got[:40])
 
 
+def kquant_test():
+    gguf = os.path.join(TMP, "kb.gguf")
+    p = subprocess.run([GEN_MODEL, "--shape", "ci-kblocks", "--type", "f32", "--vocab",
+                        os.path.join(MODELS, "tok512.bin"), "--out", gguf],
+                       capture_output=True, timeout=300)
+    d = os.path.join(TMP, "kb-hf")
+    q = calgae("convert", "--model", gguf, "--to-hf", d)
+    check(p.returncode == 0 and q.returncode == 0, "ci-kblocks folder: %s %s"
+          % (p.stderr.decode().strip(), q.stderr.decode().strip()))
+    outs = []
+    for src in (gguf, d):
+        out = os.path.join(TMP, "kb-%d.gguf" % len(outs))
+        p = calgae("quantize", "--model", src, "--out", out, "--type", "q4_k_m")
+        check(p.returncode == 0, "quantize --model %s --type q4_k_m: %s"
+              % (os.path.basename(src), p.stderr.decode().strip()[-200:]))
+        tensors = R.read_gguf(out)[1] if p.returncode == 0 else {}
+        outs.append(({k: (v[0], v[1], bytes(v[2])) for k, v in tensors.items()}, p.stderr.decode()))
+    (a, _), (b, line) = outs
+    kinds = sorted(set(t[1] for t in a.values()))
+    check(a and a == b and len(kinds) > 1, "folder -> q4_k_m GGUF: the same %d tensors (types %s) "
+          "as from the GGUF" % (len(a), kinds))
+    mib = os.path.getsize(os.path.join(d, "model.safetensors")) / 1048576.0
+    check("size %.3f MiB ->" % mib in line, "quantize's size line counts the folder's "
+          "safetensors, %.3f MiB" % mib)
+
+
 def main():
     os.makedirs(TMP)
     try:
@@ -179,6 +209,7 @@ def main():
         d = roundtrip("ci-llama3", "llama-bpe")
         if d:
             chat_template_test(d)
+        kquant_test()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
     print("%d failure(s)" % len(failures))
