@@ -18,7 +18,7 @@
 
 static const char usage[] =
     "Usage: calgae fetch-model ORG/NAME [--revision R] [--include GLOB] [--dir D] [--jobs N]\n"
-    "                          [--timeout S]\n"
+    "                          [--timeout S] [--quiet]\n"
     "\n"
     "Download a model repository from the Hugging Face Hub into the cache huggingface_hub uses\n"
     "($HF_HOME/hub, default ~/.cache/huggingface/hub), so 'calgae run --model ORG/NAME' finds\n"
