@@ -341,7 +341,15 @@ int calgae_convert_to_hf(const calgae_transformer *m, const calgae_tokenizer *t,
     if (rc == 0 && rename(tmp, out_dir) != 0)
         rc = calgae_fail(err, err_len, "%s: cannot rename into place: %s", out_dir,
                          strerror(errno));
-    if (rc != 0)
+    if (rc != 0) {
         remove_tree(tmp);
+        /* the message names the folder the user asked for, not the temporary one */
+        const size_t n = strlen(tmp);
+        if (strncmp(err, tmp, n) == 0) {
+            char msg[CALGAE_ERR_LEN];
+            snprintf(msg, sizeof msg, "%s", err + n);
+            calgae_fail(err, err_len, "%s%s", out_dir, msg);
+        }
+    }
     return rc;
 }
