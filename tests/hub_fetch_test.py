@@ -11,6 +11,17 @@ it logs every request's Range header. Repositories with misbehaviour:
   test/private  401 without HF_TOKEN=good-token;
   test/slow     a file that stops after a few bytes: --timeout must end it;
   test/ggufs    several GGUFs: --include '*Q4_K_M.gguf' fetches that one only;
+  test/paced    LFS files sent in PACE_CHUNKS pieces PACE_S apart, so that a fetch takes a few
+                seconds: its progress lines (stderr not a terminal: plain lines every 2 s and
+                at the end) must report increasing byte counts over all files ending at the
+                total; on a pseudo-terminal one line redrawn in place; --quiet prints none;
+  test/full     fetched into a tmpfs of a fixed size (bubblewrap's --size --tmpfs, a real file
+                system that fails with ENOSPC, no shim) with only about half the files' bytes
+                free: one line naming the file and "no space left on device", exit 1, no
+                partial blob linked into the snapshot, the .incomplete kept; after the filler
+                is removed a rerun resumes it with a Range and completes. `convert --out` and
+                `--to-hf` into a full tmpfs: the error, an existing output left intact, no
+                temporary file left;
   anything else 404.
 What is fetched must be huggingface_hub's cache layout and `calgae run --model ORG/NAME` must
 give llama2.c's text from it.
@@ -19,6 +30,9 @@ import hashlib
 import http.server
 import json
 import os
+import pty
+import re
+import select
 import shutil
 import subprocess
 import sys
@@ -32,6 +46,7 @@ failures = []
 REPOS = {}     # name -> {"sha": commit, "files": {rfilename: bytes}}
 LOG = []       # (repo, file, Range header or None)
 STATE = {}     # per-repo misbehaviour already done
+PACE_CHUNKS, PACE_S = 12, 0.55
 
 
 def check(cond, what):
@@ -118,6 +133,18 @@ class Hub(http.server.BaseHTTPRequestHandler):
             time.sleep(8)
             self.close_connection = True
             return
+        if repo == "test/paced" and is_lfs(name):
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in extra:
+                self.send_header(k, v)
+            self.end_headers()
+            step = len(body) // PACE_CHUNKS + 1
+            for i in range(0, len(body), step):
+                self.wfile.write(body[i:i + step])
+                self.wfile.flush()
+                time.sleep(PACE_S)
+            return
         self.send(code, body, "application/octet-stream", extra)
 
 
@@ -138,7 +165,8 @@ def main():
     check(p.returncode == 0, "convert --to-hf for the server")
     files = folder_files(src)
     big = max(files, key=lambda f: len(files[f]))
-    for i, name in enumerate(["test/ok", "test/drop", "test/corrupt", "test/private", "test/slow"]):
+    for i, name in enumerate(["test/ok", "test/drop", "test/corrupt", "test/private", "test/slow",
+                              "test/paced", "test/full"]):
         REPOS[name] = {"sha": hashlib.sha1(name.encode()).hexdigest(), "files": files, "big": big}
     gguf = open(os.path.join(MODELS, "stories260K.gguf"), "rb").read()
     REPOS["test/ggufs"] = {"sha": "ab" * 20, "files": {
@@ -152,6 +180,8 @@ def main():
     env.pop("HF_HUB_CACHE", None)
     try:
         run_tests(env, want, big)
+        progress_tests(env)
+        full_disk_tests(env)
     finally:
         server.shutdown()
         shutil.rmtree(TMP, ignore_errors=True)
@@ -238,6 +268,139 @@ def run_tests(env, want, big):
     check(p.returncode == 0 and p.stdout == want, "run --model test/ggufs = llama2.c")
     p = calgae("fetch-model", "test/ggufs", "--include", "*.nothing", env=env)
     check(p.returncode == 1 and "no file matches" in p.stderr.decode(), "an include that matches nothing")
+
+
+PROGRESS = re.compile(r"^calgae: fetch (\d+)/(\d+) bytes \((\d+)%\), (\d+)/(\d+) files, ")
+
+
+def progress_tests(env):
+    files = REPOS["test/paced"]["files"]
+    total = sum(len(d) for d in files.values())
+    env = dict(env, HF_HOME=os.path.join(TMP, "hf-paced"))
+    t0 = time.time()
+    p = calgae("fetch-model", "test/paced", env=env)
+    took = time.time() - t0
+    lines = p.stderr.decode().splitlines()
+    got = [PROGRESS.match(l) for l in lines]
+    done = [int(m.group(1)) for m in got if m]
+    check(p.returncode == 0 and all(got) and len(done) >= 3 and took > 2 * 2.0,
+          "paced fetch (%.1f s): %d progress lines, every one in the format: %r"
+          % (took, len(done), lines[:2]))
+    check(all(int(m.group(2)) == total for m in got if m) and done and done[-1] == total and
+          all(a < b for a, b in zip(done, done[1:])) and 0 < done[0] < total,
+          "progress counts bytes over all files, increasing, ending at the total %d: %s"
+          % (total, done))
+    check(got and got[-1] and got[-1].group(4) == got[-1].group(5) == str(len(files)),
+          "the last line counts every file")
+    # a terminal: one line redrawn in place (\r and erase to the end of the line), ended once
+    env["HF_HOME"] = os.path.join(TMP, "hf-paced-tty")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([BIN, "fetch-model", "test/paced"], stdout=subprocess.PIPE,
+                            stderr=slave, env=env)
+    os.close(slave)
+    out = b""
+    while True:
+        r, _, _ = select.select([master], [], [], 60)
+        try:
+            chunk = os.read(master, 65536) if r else b""
+        except OSError:
+            chunk = b""
+        if not chunk:
+            break
+        out += chunk
+    proc.wait(timeout=60)
+    os.close(master)
+    text = out.decode(errors="replace")
+    last = text.split("\r\x1b[K")[-1]
+    check(proc.returncode == 0 and text.count("\r\x1b[K") >= 5 and text.count("\n") == 1 and
+          text.endswith("\n") and "(100%%), %d/%d files" % (len(files), len(files)) in last,
+          "on a terminal: %d redraws of one line, one line end: %r"
+          % (text.count("\r\x1b[K"), text[-120:]))
+    # --quiet: nothing on stderr (a second fetch finds everything in the cache)
+    p = calgae("fetch-model", "test/paced", "--quiet", env=env)
+    check(p.returncode == 0 and p.stderr == b"", "--quiet prints no progress")
+    p = calgae("fetch-model", "test/paced", env=env)
+    check(p.returncode == 0 and PROGRESS.match(p.stderr.decode()) and
+          p.stderr.count(b"\n") == 1, "without --quiet a cached fetch prints its final line")
+
+
+def bwrap_tmpfs(size, mnt, script, env):
+    """Runs script (sh) with a tmpfs of size bytes at mnt, a real file system that fills."""
+    os.makedirs(mnt, exist_ok=True)
+    return subprocess.run(["bwrap", "--dev-bind", "/", "/", "--size", str(size), "--tmpfs", mnt,
+                           "sh", "-c", script], capture_output=True, timeout=300, env=env)
+
+
+def check_snapshot(hub, repo, what):
+    """Every link in the snapshot names a blob holding the file's bytes; returns the names."""
+    r = REPOS[repo]
+    snap = os.path.join(hub, "models--" + repo.replace("/", "--"), "snapshots", r["sha"])
+    names = sorted(os.listdir(snap)) if os.path.isdir(snap) else []
+    bad = [n for n in names if open(os.path.join(snap, n), "rb").read() != r["files"][n]]
+    check(not bad, "%s: every file linked in the snapshot is whole (%d linked, bad: %s)"
+          % (what, len(names), bad))
+    return names
+
+
+def full_disk_tests(env):
+    files = REPOS["test/full"]["files"]
+    total = sum(len(d) for d in files.values())
+    mnt, out = os.path.join(TMP, "mnt"), os.path.join(TMP, "full-out")
+    os.makedirs(out)
+    size = 16 << 20
+    filler = size - total // 2  # about half the files' bytes free
+    script = """set -u
+M=%(mnt)s O=%(out)s
+head -c %(filler)d /dev/zero > $M/filler
+HF_HOME=$M/hf %(bin)s fetch-model test/full --quiet --jobs 1 > $O/out1 2> $O/err1; echo $? > $O/rc1
+cp -a $M/hf $O/step1
+rm $M/filler
+HF_HOME=$M/hf %(bin)s fetch-model test/full --quiet > $O/out2 2> $O/err2; echo $? > $O/rc2
+cp -a $M/hf $O/step2
+""" % dict(mnt=mnt, out=out, filler=filler, bin=BIN)
+    del LOG[:]
+    p = bwrap_tmpfs(size, mnt, script, env)
+    check(p.returncode == 0, "bwrap with a %d-byte tmpfs runs: %s" % (size, p.stderr.decode()[:300]))
+    if p.returncode != 0:
+        return
+    rd = lambda f: open(os.path.join(out, f), "rb").read().decode(errors="replace")  # noqa: E731
+    err = rd("err1")
+    check(rd("rc1").strip() == "1" and err.count("\n") == 1 and
+          "no space left on device" in err and any(n in err for n in files) and
+          "resume" in err, "full disk: one line naming the file: %s" % err.strip())
+    hub1 = os.path.join(out, "step1", "hub")
+    linked = check_snapshot(hub1, "test/full", "full disk")
+    blobs = os.listdir(os.path.join(hub1, "models--test--full", "blobs"))
+    partial = [b for b in blobs if b.endswith(".incomplete")]
+    check(len(linked) < len(files) and partial and all(
+        os.path.getsize(os.path.join(hub1, "models--test--full", "blobs", b)) > 0 for b in partial),
+        "full disk: the failed file is not linked and its .incomplete is kept (%s)" % partial)
+    check(rd("rc2").strip() == "0" and rd("err2") == "",
+          "after space is freed the rerun succeeds: %s" % rd("err2").strip())
+    check(len(check_snapshot(os.path.join(out, "step2", "hub"), "test/full", "rerun")) == len(files),
+          "the rerun links every file")
+    ranges = [r for (repo, f, r) in LOG if repo == "test/full" and r]
+    check(any(int(r.split("=")[1].split("-")[0]) > 0 for r in ranges),
+          "the rerun resumes with a Range: %s" % ranges)
+
+    # convert --out / --to-hf into a full tmpfs: an existing output kept, nothing left behind
+    gguf = os.path.join(MODELS, "stories260K.gguf")
+    script = """set -u
+M=%(mnt)s O=%(out)s
+echo keep > $M/x.gguf
+%(bin)s convert --model %(gguf)s --out $M/x.gguf 2> $O/cerr; echo $? > $O/crc
+%(bin)s convert --model %(gguf)s --to-hf $M/dir 2> $O/herr; echo $? > $O/hrc
+cp $M/x.gguf $O/x.gguf; ls -A $M > $O/list
+""" % dict(mnt=mnt, out=out, bin=BIN, gguf=gguf)
+    p = bwrap_tmpfs(os.path.getsize(gguf) // 2, mnt, script, env)
+    cerr, herr = rd("cerr"), rd("herr")
+    check(p.returncode == 0 and rd("crc").strip() == "1" and cerr.count("\n") == 1 and
+          "no space left on device" in cerr.lower() and rd("x.gguf") == "keep\n",
+          "convert --out on a full disk: one line, the old file kept: %s" % cerr.strip())
+    check(rd("hrc").strip() == "1" and herr.count("\n") == 1 and
+          "no space left on device" in herr.lower() and mnt + "/dir/" in herr,
+          "convert --to-hf on a full disk: one line: %s" % herr.strip())
+    check(rd("list").split() == ["x.gguf"], "no temporary file or folder left: %s" % rd("list").split())
 
 
 if __name__ == "__main__":

@@ -113,7 +113,9 @@ int calgae_cmd_convert(int argc, char **argv)
         return src == CALGAE_SETTINGS_BAD ? 2 : 1;
     }
     if (to_hf) {
-        int rc = calgae_convert_to_hf(s.model, s.tok, dtype, shards, to_hf, err, sizeof err);
+        int rc = calgae_convert_to_hf(
+            s.model, s.tok, calgae_model_meta_string(s.lm, "tokenizer.chat_template"), dtype,
+            shards, to_hf, err, sizeof err);
         if (rc != 0)
             calgae_cli_error("%s", err);
         else

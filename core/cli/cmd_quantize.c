@@ -4,6 +4,7 @@
  * 2024) calibrated on a text file; the engine is quantize.h.
  */
 #define _GNU_SOURCE /* sigaction */
+#include <dirent.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -241,12 +242,35 @@ static void log_line(void *user, const char *line)
     fprintf(stderr, "calgae: %s\n", line);
 }
 
+/* The input's size: a file's, or a Hugging Face folder's safetensors (a snapshot's are links to
+ * blobs, which stat follows). */
+static double input_bytes(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return 0;
+    if (!S_ISDIR(st.st_mode))
+        return (double)st.st_size;
+    double sum = 0;
+    DIR *d = opendir(path);
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        char p[CALGAE_PATH_MAX + 300];
+        size_t n = strlen(e->d_name);
+        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+        if (n > 12 && strcmp(e->d_name + n - 12, ".safetensors") == 0 && stat(p, &st) == 0)
+            sum += (double)st.st_size;
+    }
+    if (d)
+        closedir(d);
+    return sum;
+}
+
 static void summary(const struct opts *o, const calgae_transformer *src, const calgae_qsizes *qs,
                     const calgae_awq_report *rep, double ms_total, double ms_calib)
 {
-    struct stat in, out;
+    struct stat out;
     const double mib = 1024.0 * 1024.0;
-    double in_mib = stat(src->path, &in) == 0 ? (double)in.st_size / mib : 0.0;
+    double in_mib = input_bytes(src->path) / mib;
     double out_mib = stat(o->out, &out) == 0 ? (double)out.st_size / mib : 0.0;
     uint64_t src_params = 0;
     const uint64_t src_bytes = source_tensor_bytes(src, &src_params);

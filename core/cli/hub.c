@@ -71,12 +71,22 @@ static size_t to_mem(char *p, size_t size, size_t n, void *user)
 }
 
 /* A transfer that receives nothing for timeout_s seconds is stopped (curl's own low-speed
- * check averages over a window, so a few early bytes would hide a stall for long). */
+ * check averages over a window, so a few early bytes would hide a stall for long). The same
+ * callback reports the fetch's progress (h is NULL for the listing). */
 typedef struct stall {
     long timeout_s;
     curl_off_t last_now;
     double last_change;
+    hub *h;
 } stall;
+
+/* Calls the caller's progress function; h->lock is held. */
+static void report(hub *h, int final)
+{
+    if (h->o->progress)
+        h->o->progress(h->o->progress_user, h->bytes_done, h->bytes_total, h->done, h->n_files,
+                       final);
+}
 
 static double now_s(void)
 {
@@ -89,6 +99,11 @@ static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_of
     (void)dltotal, (void)ultotal, (void)ulnow;
     stall *s = user;
     double t = now_s();
+    if (s->h) {
+        pthread_mutex_lock(&s->h->lock);
+        report(s->h, 0);
+        pthread_mutex_unlock(&s->h->lock);
+    }
     if (dlnow != s->last_now || s->last_change == 0) {
         s->last_now = dlnow;
         s->last_change = t;
@@ -96,8 +111,8 @@ static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_of
     return t - s->last_change > (double)s->timeout_s; /* nonzero aborts the transfer */
 }
 
-static CURL *new_handle(const calgae_hub_opts *o, const char *url, struct curl_slist **hdrs,
-                        stall *st)
+static CURL *new_handle(const calgae_hub_opts *o, hub *h, const char *url,
+                        struct curl_slist **hdrs, stall *st)
 {
     CURL *c = curl_easy_init();
     if (!c)
@@ -107,7 +122,7 @@ static CURL *new_handle(const calgae_hub_opts *o, const char *url, struct curl_s
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o->timeout_s);
-    *st = (stall){.timeout_s = o->timeout_s};
+    *st = (stall){.timeout_s = o->timeout_s, .h = h};
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, st);
@@ -238,7 +253,7 @@ static int fetch_listing(hub *h, char *err, size_t err_len)
              o->revision);
     struct curl_slist *hdrs;
     stall st;
-    CURL *c = new_handle(o, url, &hdrs, &st);
+    CURL *c = new_handle(o, NULL, url, &hdrs, &st);
     membuf m = {0};
     if (!c)
         return calgae_fail(err, err_len, "%s: cannot start libcurl", o->repo);
@@ -264,24 +279,40 @@ static int fetch_listing(hub *h, char *err, size_t err_len)
 
 /* ---- one file ---- */
 
+/* A file's share of h->bytes_done is *counted, set to now (bytes on disk for it). */
+static void count(hub *h, long long *counted, long long now)
+{
+    pthread_mutex_lock(&h->lock);
+    h->bytes_done += now - *counted;
+    *counted = now;
+    pthread_mutex_unlock(&h->lock);
+}
+
 typedef struct dl {
     hub *h;
-    FILE *f;
+    int fd;
     int write_errno;
+    long long *counted;
 } dl;
 
+/* Straight to the file with write(2), no stdio buffer: what the file holds after a failure
+ * (a full disk, a dropped connection) is exactly what was counted, and a resume starts there. */
 static size_t to_file(char *p, size_t size, size_t n, void *user)
 {
     dl *d = user;
-    size_t w = fwrite(p, size, n, d->f);
-    if (w != n || fflush(d->f) != 0) {
-        d->write_errno = errno ? errno : EIO;
-        return 0;
+    const size_t len = size * n;
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(d->fd, p + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            d->write_errno = w < 0 ? errno : EIO;
+            return 0;
+        }
+        off += (size_t)w;
+        count(d->h, d->counted, *d->counted + w);
     }
-    pthread_mutex_lock(&d->h->lock);
-    d->h->bytes_done += (long long)(size * n);
-    pthread_mutex_unlock(&d->h->lock);
-    return size * n;
+    return len;
 }
 
 static int sha256_file(const char *path, char hex[65])
@@ -303,29 +334,45 @@ static int sha256_file(const char *path, char hex[65])
     return ok ? 0 : -1;
 }
 
-/* One GET of the file into part, from its current length on (an HTTP Range). */
-static int get_once(hub *h, const hub_file *f, const char *part, char *err, size_t err_len)
+/* The one line a full disk gets: the file, what is kept, and that a rerun resumes. */
+static int disk_full(const hub_file *f, const char *part, long long kept, char *err,
+                     size_t err_len)
+{
+    return calgae_fail(err, err_len, "%s: no space left on device writing %s (%lld of %lld "
+                       "bytes kept; free some space and run fetch-model again to resume)",
+                       f->name, part, kept, f->size);
+}
+
+/* One GET of the file into part, from its current length on (an HTTP Range); *counted is the
+ * file's share of the progress. */
+static int get_once(hub *h, const hub_file *f, const char *part, long long *counted, char *err,
+                    size_t err_len)
 {
     const calgae_hub_opts *o = h->o;
     char url[8192];
     snprintf(url, sizeof url, "%s/%s/resolve/%s/%s", o->endpoint, o->repo, h->commit, f->name);
     struct stat st;
     long long have = stat(part, &st) == 0 ? (long long)st.st_size : 0;
-    if (f->size >= 0 && have == f->size)
-        return 0; /* complete already: the checksum decides */
     if (f->size >= 0 && have > f->size)
         have = 0;
+    count(h, counted, have);
+    if (f->size >= 0 && have == f->size)
+        return 0; /* complete already: the checksum decides */
     struct curl_slist *hdrs;
     stall stl;
-    CURL *c = new_handle(o, url, &hdrs, &stl);
-    dl d = {.h = h, .f = fopen(part, have > 0 ? "ab" : "wb")};
-    if (!c || !d.f) {
+    CURL *c = new_handle(o, h, url, &hdrs, &stl);
+    dl d = {.h = h, .counted = counted,
+            .fd = open(part, O_WRONLY | O_CREAT | O_CLOEXEC | (have > 0 ? O_APPEND : O_TRUNC),
+                       0644)};
+    if (!c || d.fd < 0) {
         int e = errno;
         if (c)
             curl_easy_cleanup(c);
         curl_slist_free_all(hdrs);
-        if (d.f)
-            fclose(d.f);
+        if (d.fd >= 0)
+            close(d.fd);
+        if (e == ENOSPC)
+            return disk_full(f, part, have, err, err_len);
         return calgae_fail(err, err_len, "%s: cannot write: %s", part, strerror(e));
     }
     char range[64];
@@ -344,15 +391,23 @@ static int get_once(hub *h, const hub_file *f, const char *part, char *err, size
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup(c);
     curl_slist_free_all(hdrs);
-    int closed = fclose(d.f);
+    /* on disk before it may become a blob (tmpfs and network file systems report a full disk
+     * as late as here) */
+    if (rc == CURLE_OK && !d.write_errno && fsync(d.fd) != 0 && errno != EINVAL)
+        d.write_errno = errno;
+    if (close(d.fd) != 0 && rc == CURLE_OK && !d.write_errno)
+        d.write_errno = errno;
     if (rc == CURLE_OK && have > 0 && code == 200) {
         /* the server ignored the Range and sent the whole file after the part: start over */
         unlink(part);
+        count(h, counted, 0);
         return calgae_fail(err, err_len, "%s: the server does not resume", f->name);
     }
-    if (d.write_errno || (rc == CURLE_OK && closed != 0))
-        return calgae_fail(err, err_len, "%s: cannot write: %s", part,
-                           d.write_errno == ENOSPC ? "disk full" : strerror(d.write_errno ? d.write_errno : errno));
+    if (d.write_errno == ENOSPC || d.write_errno == EDQUOT)
+        return disk_full(f, part, stat(part, &st) == 0 ? (long long)st.st_size : 0, err,
+                         err_len);
+    if (d.write_errno)
+        return calgae_fail(err, err_len, "%s: cannot write: %s", part, strerror(d.write_errno));
     if (rc == CURLE_HTTP_RETURNED_ERROR)
         return http_error(code, f->name, o->repo, err, err_len);
     if (rc != CURLE_OK)
@@ -412,11 +467,14 @@ static int fetch_file(hub *h, const hub_file *f, char *err, size_t err_len)
     snprintf(blob, sizeof blob, "%s/blobs/%s", h->repo_dir, f->blob);
     snprintf(part, sizeof part, "%s.incomplete", blob);
     struct stat st;
-    if (stat(blob, &st) == 0 && (f->size < 0 || st.st_size == f->size))
+    long long counted = 0;
+    if (stat(blob, &st) == 0 && (f->size < 0 || st.st_size == f->size)) {
+        count(h, &counted, (long long)st.st_size);
         return link_snapshot(h, f, err, err_len); /* in the cache already */
+    }
     int fresh_tries = 2; /* a checksum mismatch starts over once */
     for (int tries = 0;; tries++) {
-        int rc = get_once(h, f, part, err, err_len);
+        int rc = get_once(h, f, part, &counted, err, err_len);
         if (rc != 0) {
             if (tries < RETRIES && transient(err))
                 continue; /* resume from what arrived */
@@ -426,6 +484,7 @@ static int fetch_file(hub *h, const hub_file *f, char *err, size_t err_len)
             return calgae_fail(err, err_len, "%s: cannot read back", part);
         if (f->lfs && strcmp(hex, f->blob) != 0) {
             unlink(part);
+            count(h, &counted, 0);
             if (--fresh_tries > 0)
                 continue;
             return calgae_fail(err, err_len, "%s: sha256 %s is not the hub's %s (refused)",
@@ -439,14 +498,6 @@ static int fetch_file(hub *h, const hub_file *f, char *err, size_t err_len)
     if (rename(part, blob) != 0)
         return calgae_fail(err, err_len, "%s: cannot rename: %s", blob, strerror(errno));
     return link_snapshot(h, f, err, err_len);
-}
-
-static void progress(hub *h)
-{
-    if (!h->o->progress)
-        return;
-    fprintf(stderr, "\rcalgae: fetch %zu/%zu files, %.1f/%.1f MiB ", h->done, h->n_files,
-            (double)h->bytes_done / 1048576.0, (double)h->bytes_total / 1048576.0);
 }
 
 static void *worker(void *arg)
@@ -466,7 +517,8 @@ static void *worker(void *arg)
             snprintf(h->err, sizeof h->err, "%s", err);
         }
         h->done++;
-        progress(h);
+        if (!h->failed)
+            report(h, 0);
         pthread_mutex_unlock(&h->lock);
     }
 }
@@ -517,10 +569,10 @@ int calgae_hub_fetch(const calgae_hub_opts *o, char *snapshot, size_t snapshot_l
             worker(&h);
         for (int i = 0; i < started; i++)
             pthread_join(t[i], NULL);
-        if (o->progress)
-            fputc('\n', stderr);
         if (h.failed)
             rc = calgae_fail(err, err_len, "%s", h.err);
+        else
+            report(&h, 1); /* the workers are done: no lock needed */
     }
     if (rc == 0)
         rc = write_ref(&h, err, err_len);

@@ -12,12 +12,22 @@
  * resume with an HTTP Range after a dropped connection (or in a later run); an LFS file is
  * checked against its sha256 (OpenSSL's libcrypto) before it becomes a blob, and a mismatch
  * is fetched once more from scratch; the snapshot's link is made last, by a rename, so a
- * snapshot never names a partial file.
+ * snapshot never names a partial file. A full disk (ENOSPC) stops the fetch with the
+ * .incomplete kept, so that a run after space is freed resumes it. Nothing is printed: the
+ * caller gets progress through its callback and the error as a value.
  */
 #ifndef CALGAE_HUB_H
 #define CALGAE_HUB_H
 
 #include <stddef.h>
+
+/* Progress of a fetch over all its files, as bytes arrive (libcurl's transfer-info callback,
+ * about once a second while a transfer stalls) and as files finish: bytes_done of
+ * bytes_total (the sizes the listing gives; bytes already in the cache or in a resumed
+ * .incomplete count as done), files_done of n_files. Called from the downloading threads, one
+ * call at a time; final is 1 on the last call, made only when the fetch succeeded. */
+typedef void (*calgae_hub_progress_fn)(void *user, long long bytes_done, long long bytes_total,
+                                       size_t files_done, size_t n_files, int final);
 
 typedef struct calgae_hub_opts {
     const char *endpoint;  /* "https://huggingface.co" or $HF_ENDPOINT */
@@ -28,7 +38,8 @@ typedef struct calgae_hub_opts {
     const char *hub_dir;   /* the cache: $HF_HOME/hub by default */
     int jobs;              /* files downloaded at once */
     long timeout_s;        /* a transfer that stalls this long fails */
-    int progress;          /* print a progress line on stderr */
+    calgae_hub_progress_fn progress; /* or NULL */
+    void *progress_user;
 } calgae_hub_opts;
 
 /* Fetches; on success the snapshot folder's path is in snapshot. */

@@ -41,10 +41,11 @@ int calgae_hf_load_tokenizer_json(calgae_tokenizer *t, const char *path, char *e
                        path);
 }
 
-int calgae_convert_to_hf(const calgae_transformer *m, const calgae_tokenizer *t, int dtype,
-                         int shards, const char *out_dir, char *err, size_t err_len)
+int calgae_convert_to_hf(const calgae_transformer *m, const calgae_tokenizer *t,
+                         const char *chat_template, int dtype, int shards, const char *out_dir,
+                         char *err, size_t err_len)
 {
-    (void)m, (void)t, (void)dtype, (void)shards;
+    (void)m, (void)t, (void)chat_template, (void)dtype, (void)shards;
     return calgae_fail(err, err_len, "%s: Hugging Face folders need cJSON, absent in this "
                        "build", out_dir);
 }

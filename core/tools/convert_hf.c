@@ -1,15 +1,11 @@
 /*
  * convert_hf.c - see convert_hf.h. The tensors are written as transformers names and lays
  * them out: Q and K rows go back to the rotate-half order (the inverse of model_hf.c's
- * permutation), and the vocabulary becomes a tokenizers BPE model with byte fallback whose
- * merges are every split of every token into two tokens, ordered by the token's
- * SentencePiece score (the construction tokenizers' SpmConverter uses), so that lowest-rank
- * merging picks what highest-score merging picks.
+ * permutation). The vocabulary is written by convert_hf_tok.c.
  */
 #define _GNU_SOURCE
 #include "convert_hf.h"
 
-#include <cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -19,7 +15,7 @@
 #include <unistd.h>
 
 #include "calgae_plugin.h"
-#include "spm.h"
+#include "convert_hf_priv.h"
 #include "types.h"
 
 typedef struct hf_out {
@@ -170,7 +166,39 @@ static int write_json(cJSON *j, const char *dir, const char *file, char *err, si
     return ok ? 0 : calgae_fail(err, err_len, "%s: cannot write: %s", p, strerror(errno));
 }
 
-static cJSON *config_json(const calgae_transformer *m, const calgae_tokenizer *t, int dtype)
+/* Llama 3's rope_scaling parameters that give m's frequency factors (GGUF keeps only the
+ * factors, rope_freqs.weight): factor is the largest factor (the slowed band's), and the
+ * bands' low/high_freq_factor and original context are searched among the values real
+ * configs use (1 to 8; powers of two), the match exact in float as the folder's reader
+ * (model_hf.c) recomputes them. 0 when found; -1 when no such parameters give the factors. */
+typedef struct llama3_scaling {
+    float factor, low, high;
+    int orig_ctx;
+} llama3_scaling;
+
+static int find_llama3_scaling(const calgae_transformer *m, llama3_scaling *out)
+{
+    const int n = m->cfg.n_rot / 2;
+    float *try = malloc((size_t)(n > 0 ? n : 1) * sizeof *try), factor = 0;
+    for (int i = 0; i < n; i++)
+        factor = m->rope_freqs[i] > factor ? m->rope_freqs[i] : factor;
+    static const float bands[] = {1, 2, 4, 8};
+    for (int lo = 0; try && factor >= 1 && lo < 4; lo++)
+        for (int hi = lo + 1; hi < 4; hi++)
+            for (int ctx = 16; ctx <= (1 << 20); ctx *= 2) {
+                calgae_llama3_rope_freqs(&m->cfg, factor, bands[lo], bands[hi], ctx, try);
+                if (memcmp(try, m->rope_freqs, (size_t)n * sizeof *try) == 0) {
+                    *out = (llama3_scaling){factor, bands[lo], bands[hi], ctx};
+                    free(try);
+                    return 0;
+                }
+            }
+    free(try);
+    return -1;
+}
+
+static cJSON *config_json(const calgae_transformer *m, const calgae_tokenizer *t, int dtype,
+                          const llama3_scaling *rs)
 {
     const calgae_config *c = &m->cfg;
     cJSON *j = cJSON_CreateObject();
@@ -189,7 +217,17 @@ static cJSON *config_json(const calgae_transformer *m, const calgae_tokenizer *t
     cJSON_AddNumberToObject(j, "rope_theta", c->rope_theta);
     cJSON_AddBoolToObject(j, "tie_word_embeddings", m->tied);
     cJSON_AddStringToObject(j, "hidden_act", "silu");
-    cJSON_AddNullToObject(j, "rope_scaling");
+    if (rs) {
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "rope_type", "llama3");
+        cJSON_AddNumberToObject(r, "factor", rs->factor);
+        cJSON_AddNumberToObject(r, "low_freq_factor", rs->low);
+        cJSON_AddNumberToObject(r, "high_freq_factor", rs->high);
+        cJSON_AddNumberToObject(r, "original_max_position_embeddings", rs->orig_ctx);
+        cJSON_AddItemToObject(j, "rope_scaling", r);
+    } else {
+        cJSON_AddNullToObject(j, "rope_scaling");
+    }
     cJSON_AddStringToObject(j, "torch_dtype", dtype == CALGAE_ST_F32   ? "float32"
                                               : dtype == CALGAE_ST_F16 ? "float16"
                                                                        : "bfloat16");
@@ -197,166 +235,6 @@ static cJSON *config_json(const calgae_transformer *m, const calgae_tokenizer *t
         cJSON_AddNumberToObject(j, "bos_token_id", t->bos_id);
     if (t->eos_id >= 0)
         cJSON_AddNumberToObject(j, "eos_token_id", t->eos_id);
-    return j;
-}
-
-/* A piece as tokenizer.json spells it: spaces as U+2581. */
-static char *spelled(const char *p, uint32_t len)
-{
-    char *s = malloc(3 * (size_t)len + 1), *o = s;
-    if (!s)
-        return NULL;
-    for (uint32_t i = 0; i < len; i++) {
-        if (p[i] == ' ') {
-            memcpy(o, "\xe2\x96\x81", 3);
-            o += 3;
-        } else {
-            *o++ = p[i];
-        }
-    }
-    *o = 0;
-    return s;
-}
-
-typedef struct merge {
-    float score;
-    int32_t tok, left;
-} merge;
-
-static int by_score(const void *a, const void *b)
-{
-    const merge *x = a, *y = b;
-    if (x->score != y->score)
-        return x->score > y->score ? -1 : 1;
-    if (x->tok != y->tok)
-        return x->tok < y->tok ? -1 : 1;
-    return x->left < y->left ? -1 : x->left > y->left;
-}
-
-/* The normal token whose piece is s[0..len), or -1 (a binary search of the sorted index). */
-static int32_t piece_id(const calgae_tokenizer *t, const char *s, size_t len)
-{
-    size_t lo = 0, hi = (size_t)t->n_vocab;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int32_t id = t->sorted[mid];
-        if (calgae_spm_cmp_bytes(t->pieces[id], t->piece_lens[id], s, (uint32_t)len) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (; lo < (size_t)t->n_vocab; lo++) {
-        int32_t id = t->sorted[lo];
-        if (calgae_spm_cmp_bytes(t->pieces[id], t->piece_lens[id], s, (uint32_t)len) != 0)
-            return -1;
-        if (t->types[id] == 1)
-            return id;
-    }
-    return -1;
-}
-
-/* Every (token, split) whose halves are normal tokens, ordered by the token's score. */
-static cJSON *merges_json(const calgae_tokenizer *t, char **sp)
-{
-    size_t n = 0, cap = 1024;
-    merge *ms = malloc(cap * sizeof *ms);
-    cJSON *arr = cJSON_CreateArray();
-    for (int32_t i = 0; ms && i < t->n_vocab; i++) {
-        if (t->types[i] != 1 || t->piece_lens[i] < 2)
-            continue;
-        for (uint32_t k = 1; k < t->piece_lens[i]; k++) {
-            int32_t l = piece_id(t, t->pieces[i], k);
-            int32_t r = l >= 0 ? piece_id(t, t->pieces[i] + k, t->piece_lens[i] - k) : -1;
-            if (r < 0)
-                continue;
-            if (n == cap) {
-                merge *g = realloc(ms, 2 * cap * sizeof *ms);
-                if (!g)
-                    break;
-                ms = g;
-                cap *= 2;
-            }
-            ms[n++] = (merge){t->scores[i], i, l};
-        }
-    }
-    if (!ms) {
-        cJSON_Delete(arr);
-        return NULL;
-    }
-    qsort(ms, n, sizeof *ms, by_score);
-    for (size_t i = 0; arr && i < n; i++) {
-        const int32_t tok = ms[i].tok, l = ms[i].left;
-        const uint32_t ll = t->piece_lens[l];
-        int32_t r = piece_id(t, t->pieces[tok] + ll, t->piece_lens[tok] - ll);
-        char *s = malloc(strlen(sp[l]) + strlen(sp[r]) + 2);
-        if (s) {
-            sprintf(s, "%s %s", sp[l], sp[r]);
-            cJSON_AddItemToArray(arr, cJSON_CreateString(s));
-        }
-        free(s);
-    }
-    free(ms);
-    return arr;
-}
-
-static cJSON *tokenizer_json(const calgae_tokenizer *t)
-{
-    char **sp = calloc((size_t)t->n_vocab, sizeof *sp);
-    cJSON *j = cJSON_CreateObject(), *model = cJSON_CreateObject(), *vocab = cJSON_CreateObject();
-    cJSON *added = cJSON_CreateArray();
-    int ok = sp && j && model && vocab && added;
-    for (int32_t i = 0; ok && i < t->n_vocab; i++) {
-        ok = (sp[i] = spelled(t->pieces[i], t->piece_lens[i])) != NULL;
-        for (int b = 0; ok && b < 256; b++) /* byte tokens are spelled <0xXX> */
-            if (t->types[i] == 6 && t->byte_ids[b] == i) {
-                free(sp[i]);
-                if ((ok = (sp[i] = malloc(8)) != NULL))
-                    snprintf(sp[i], 8, "<0x%02X>", b);
-            }
-        if (ok)
-            cJSON_AddItemToObject(vocab, sp[i], cJSON_CreateNumber(i));
-        if (ok && (t->types[i] == 2 || t->types[i] == 3)) {
-            cJSON *a = cJSON_CreateObject();
-            cJSON_AddNumberToObject(a, "id", i);
-            cJSON_AddStringToObject(a, "content", sp[i]);
-            cJSON_AddBoolToObject(a, "special", 1);
-            cJSON_AddItemToArray(added, a);
-        }
-    }
-    cJSON *merges = ok ? merges_json(t, sp) : NULL;
-    for (int32_t i = 0; sp && i < t->n_vocab; i++)
-        free(sp[i]);
-    free(sp);
-    if (!merges) {
-        cJSON_Delete(j);
-        cJSON_Delete(model);
-        cJSON_Delete(vocab);
-        cJSON_Delete(added);
-        return NULL;
-    }
-    cJSON_AddStringToObject(j, "version", "1.0");
-    cJSON_AddItemToObject(j, "added_tokens", added);
-    cJSON_AddStringToObject(model, "type", "BPE");
-    cJSON_AddBoolToObject(model, "byte_fallback", 1);
-    cJSON_AddBoolToObject(model, "fuse_unk", 1);
-    if (t->unk_id >= 0)
-        cJSON_AddStringToObject(model, "unk_token", "<unk>");
-    cJSON_AddItemToObject(model, "vocab", vocab);
-    cJSON_AddItemToObject(model, "merges", merges);
-    cJSON_AddItemToObject(j, "model", model);
-    return j;
-}
-
-static cJSON *tokenizer_config_json(const calgae_tokenizer *t)
-{
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddBoolToObject(j, "add_bos_token", t->add_bos);
-    cJSON_AddBoolToObject(j, "add_eos_token", t->add_eos);
-    if (t->bos_id >= 0)
-        cJSON_AddStringToObject(j, "bos_token", t->pieces[t->bos_id]);
-    if (t->eos_id >= 0)
-        cJSON_AddStringToObject(j, "eos_token", t->pieces[t->eos_id]);
-    cJSON_AddStringToObject(j, "tokenizer_class", "LlamaTokenizer");
     return j;
 }
 
@@ -411,7 +289,8 @@ static void remove_tree(const char *dir)
     rmdir(dir);
 }
 
-static int write_folder(const calgae_transformer *m, const calgae_tokenizer *t, int dtype,
+static int write_folder(const calgae_transformer *m, const calgae_tokenizer *t,
+                        const llama3_scaling *rs, const char *chat_template, int dtype,
                         int shards, const char *dir, char *err, size_t err_len)
 {
     hf_out o = {.dtype = dtype};
@@ -428,24 +307,25 @@ static int write_folder(const calgae_transformer *m, const calgae_tokenizer *t, 
     free(o.t);
     free(o.shard);
     if (rc == 0)
-        rc = write_json(config_json(m, t, dtype), dir, "config.json", err, err_len);
+        rc = write_json(config_json(m, t, dtype, m->rope_freqs ? rs : NULL), dir,
+                        "config.json", err, err_len);
     if (rc == 0)
-        rc = write_json(tokenizer_json(t), dir, "tokenizer.json", err, err_len);
+        rc = write_json(calgae_hf_tokenizer_json(t), dir, "tokenizer.json", err, err_len);
     if (rc == 0)
-        rc = write_json(tokenizer_config_json(t), dir, "tokenizer_config.json", err, err_len);
+        rc = write_json(calgae_hf_tokenizer_config_json(t, chat_template), dir,
+                        "tokenizer_config.json", err, err_len);
     return rc;
 }
 
-int calgae_convert_to_hf(const calgae_transformer *m, const calgae_tokenizer *t, int dtype,
-                         int shards, const char *out_dir, char *err, size_t err_len)
+int calgae_convert_to_hf(const calgae_transformer *m, const calgae_tokenizer *t,
+                         const char *chat_template, int dtype, int shards, const char *out_dir,
+                         char *err, size_t err_len)
 {
     struct stat st;
-    if (m->rope_freqs) /* config.json would need the scaling's parameters, which GGUF lacks */
-        return calgae_fail(err, err_len, "%s: a model with RoPE frequency factors (rope_freqs) "
-                           "cannot be written as a folder yet", out_dir);
-    if (t->kind != CALGAE_TOK_SPM)
-        return calgae_fail(err, err_len, "%s: only SentencePiece vocabularies can be written "
-                           "as tokenizer.json yet", out_dir);
+    llama3_scaling rs = {0};
+    if (m->rope_freqs && find_llama3_scaling(m, &rs) != 0)
+        return calgae_fail(err, err_len, "%s: the model's RoPE frequency factors (rope_freqs) "
+                           "are not Llama 3's scaling, which is all config.json can say", out_dir);
     if (shards < 1 || shards > m->cfg.n_layers)
         return calgae_fail(err, err_len, "%s: %d shards for %d layers", out_dir, shards,
                            m->cfg.n_layers);
@@ -457,11 +337,19 @@ int calgae_convert_to_hf(const calgae_transformer *m, const calgae_tokenizer *t,
     if (!mkdtemp(tmp))
         return calgae_fail(err, err_len, "%s: cannot create: %s", out_dir, strerror(errno));
     chmod(tmp, 0755);
-    int rc = write_folder(m, t, dtype, shards, tmp, err, err_len);
+    int rc = write_folder(m, t, &rs, chat_template, dtype, shards, tmp, err, err_len);
     if (rc == 0 && rename(tmp, out_dir) != 0)
         rc = calgae_fail(err, err_len, "%s: cannot rename into place: %s", out_dir,
                          strerror(errno));
-    if (rc != 0)
+    if (rc != 0) {
         remove_tree(tmp);
+        /* the message names the folder the user asked for, not the temporary one */
+        const size_t n = strlen(tmp);
+        if (strncmp(err, tmp, n) == 0) {
+            char msg[CALGAE_ERR_LEN];
+            snprintf(msg, sizeof msg, "%s", err + n);
+            calgae_fail(err, err_len, "%s%s", out_dir, msg);
+        }
+    }
     return rc;
 }
