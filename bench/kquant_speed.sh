@@ -30,12 +30,13 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || { echo "kquant_speed.sh: name at least one GGUF file" >&2; exit 2; }
 [ -n "$builds" ] || builds="$root/build"
+first=$(echo $builds | cut -d' ' -f1) # the bandwidth probe's build
 for b in $builds; do
     [ -x "$b/bin/calgae" ] || { echo "kquant_speed.sh: $b/bin/calgae is missing" >&2; exit 1; }
 done
 [ -z "${LLAMA_BENCH:-}" ] || [ -x "$LLAMA_BENCH" ] || { echo "kquant_speed.sh: LLAMA_BENCH=$LLAMA_BENCH is not executable" >&2; exit 1; }
 
-raw=$(mktemp)
+raw=$(mktemp /tmp/kquant_speed.XXXXXX)
 trap 'rm -f "$raw"' EXIT
 cpu=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($cpu), load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -44,7 +45,7 @@ echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($cpu), load average at 
 r=1
 while [ "$r" -le "$rounds" ]; do
     for t in 1 2; do
-        bw=$("${builds%% *}"/bin/calgae bench --bandwidth --threads "$t" 2>&1 | sed -n 's/.*: \([0-9.]*\) GB\/s.*/\1/p')
+        bw=$("$first/bin/calgae" bench --bandwidth --threads "$t" 2>&1 | sed -n 's/.*: \([0-9.]*\) GB\/s.*/\1/p')
         echo "bandwidth - $t GB/s $bw" >>"$raw"
     done
     for f in "$@"; do
