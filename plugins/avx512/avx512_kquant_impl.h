@@ -18,6 +18,8 @@
 #error "define CALGAE_AVX512_VNNI to 0 or 1 before including avx512_kquant_impl.h"
 #endif
 
+#include <string.h>
+
 #include "avx512_isa.h"
 #include "avx512_kernels.h"
 
@@ -47,15 +49,40 @@ AVX512_INLINE __m512i join(__m256i a, __m256i b)
  * the accumulators and unpacked vectors still fit the 32 registers). */
 #define KT 8
 
+/* ggml's 12-byte packing of Q4_K's eight 6-bit scales and eight 6-bit minimums, unpacked with
+ * four 32-bit words (the layout of calgae_q4_k_scale_min, a byte per lane): bytes 0-7 the
+ * scales, 8-15 the minimums. Scalar word operations beat eight byte-wise look-ups, which cost
+ * more than the products themselves on a single token. */
+AVX512_INLINE __m128i q4_k_scales_mins(const uint8_t *s)
+{
+    const uint32_t k1 = 0x3f3f3f3fu, k2 = 0x0f0f0f0fu, k3 = 0x03030303u;
+    uint32_t u0, u1, u2;
+    memcpy(&u0, s, 4);
+    memcpy(&u1, s + 4, 4);
+    memcpy(&u2, s + 8, 4);
+    const uint32_t sc03 = u0 & k1, m03 = u1 & k1;
+    const uint32_t sc47 = (u2 & k2) | ((u0 >> 6) & k3) << 4;
+    const uint32_t m47 = ((u2 >> 4) & k2) | ((u1 >> 6) & k3) << 4;
+    return _mm_setr_epi32((int)sc03, (int)sc47, (int)m03, (int)m47);
+}
+
 /* Q4_K row w against nt (<= KT) tokens, the weight unpacked once per super-block. Per token: the
  * code products in int32 lanes, scaled by d_x * d_w into a float accumulator (FMA); the
  * minimum's term, m_g against the pair sums of bsums (vpmaddwd), scaled by d_x * dmin_w into a
- * second one (256 bits: multiply and add, as -mavx512f implies no 256-bit FMA); the two reduced and subtracted at the end. The matvec is this with nt = 1, so
- * matmul gives each token exactly what matvec gives it. */
+ * second one (256 bits: multiply and add, as -mavx512f implies no 256-bit FMA); the two reduced
+ * and subtracted at the end. The matvec is this with nt = 1, so matmul gives each token
+ * exactly what matvec gives it. */
 AVX512_INLINE void tile_q4_k(const calgae_block_q4_k *w, const char *x, size_t xs, int nt,
                              int64_t nb, float *out)
 {
     const __m256i m4 = _mm256_set1_epi8(15);
+    /* vpshufb picks, in every 128-bit lane of the broadcast scales, the int16 scale of the
+     * group the lane's pair sums belong to: low 256 bits group 2j, high 256 bits group 2j + 1 */
+    __m512i pick[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++)
+        pick[j] = join(_mm256_set1_epi16((short)((4 * j) | (4 * j + 1) << 8)),
+                       _mm256_set1_epi16((short)((4 * j + 2) | (4 * j + 3) << 8)));
     __m512 acc[KT];
     __m256 macc[KT];
     for (int t = 0; t < nt; t++) {
@@ -63,20 +90,19 @@ AVX512_INLINE void tile_q4_k(const calgae_block_q4_k *w, const char *x, size_t x
         macc[t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < nb; b++) {
-        uint8_t sc[8], m[8];
-#pragma GCC unroll 8
-        for (int g = 0; g < 8; g++)
-            calgae_q4_k_scale_min(g, w[b].scales, &sc[g], &m[g]);
+        const __m256i sm = _mm256_cvtepu8_epi16(q4_k_scales_mins(w[b].scales));
+        const __m512i sc = _mm512_broadcast_i32x4(_mm256_castsi256_si128(sm));
+        const __m128i mn = _mm256_extracti128_si256(sm, 1);
         __m512i qv[4], sv[4];
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
             const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * j));
             qv[j] = join(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
-            sv[j] = join(_mm256_set1_epi16(sc[2 * j]), _mm256_set1_epi16(sc[2 * j + 1]));
+            sv[j] = _mm512_shuffle_epi8(sc, pick[j]);
         }
         /* bsums[2g] and bsums[2g + 1] both belong to group g's minimum */
-        const __m256i mv = _mm256_setr_epi16(m[0], m[0], m[1], m[1], m[2], m[2], m[3], m[3],
-                                             m[4], m[4], m[5], m[5], m[6], m[6], m[7], m[7]);
+        const __m256i mv = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi16(mn, mn)),
+                                                   _mm_unpackhi_epi16(mn, mn), 1);
         const float dw = FP16_TO_FP32(w[b].d), dmw = FP16_TO_FP32(w[b].dmin);
 #pragma GCC unroll 8
         for (int t = 0; t < nt; t++) {
