@@ -42,7 +42,8 @@ static int parse_type(const char *s, size_t n, calgae_fn_type *t, int is_ret, ch
         if (isspace((unsigned char)*p)) { p++; continue; }
         if (*p == '*') { stars++; p++; continue; }
         if (!isalpha((unsigned char)*p) && *p != '_')
-            return calgae_agent_fail(err, err_len, "function signature: unexpected '%c' in '%s'", *p, buf);
+            return calgae_agent_fail(err, err_len, "function signature: unexpected '%c' in '%s'",
+                                     *p, buf);
         char *w = p;
         while (isalnum((unsigned char)*p) || *p == '_')
             p++;
@@ -58,8 +59,10 @@ static int parse_type(const char *s, size_t n, calgae_fn_type *t, int is_ret, ch
         else if (!strcmp(w, "long")) n_long++;
         else if (!strcmp(w, "void")) is_void = 1;
         else if (!strcmp(w, "struct") || !strcmp(w, "union") || !strcmp(w, "enum"))
-            return calgae_agent_fail(err, err_len, "function signature: %s types cannot be called through "
-                                      "the examples (numbers, strings and arrays only)", w);
+            return calgae_agent_fail(err, err_len,
+                                     "function signature: %s types cannot be called through "
+                                     "the examples (numbers, strings and arrays only)",
+                                     w);
         else {
             known = 0;
             for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
@@ -72,7 +75,7 @@ static int parse_type(const char *s, size_t n, calgae_fn_type *t, int is_ret, ch
             while (*rest && isspace((unsigned char)*rest)) rest++;
             if (*rest || c == '*' || named || words == 0)
                 return calgae_agent_fail(err, err_len, "function signature: unknown type '%.*s'",
-                            (int)(p - w), w);
+                                         (int)(p - w), w);
             named = 1;
             break;
         }
@@ -82,29 +85,34 @@ static int parse_type(const char *s, size_t n, calgae_fn_type *t, int is_ret, ch
     const int ints = n_unsigned + n_signed + n_char + n_short + n_int + n_long;
     if (is_void) {
         if (stars)
-            return calgae_agent_fail(err, err_len, "function signature: void pointers carry no type to fill");
-        return calgae_agent_fail(err, err_len, "function signature: a void %s has no value to check",
-                    is_ret ? "return" : "parameter");
+            return calgae_agent_fail(err, err_len,
+                                     "function signature: void pointers carry no type to fill");
+        return calgae_agent_fail(err, err_len,
+                                 "function signature: a void %s has no value to check",
+                                 is_ret ? "return" : "parameter");
     }
     if (fixed_i >= 0 && ints)
         return calgae_agent_fail(err, err_len, "function signature: '%s' mixes type words", buf);
     if (fixed_i < 0 && !ints)
         return calgae_agent_fail(err, err_len, "function signature: no type in '%s'", buf);
     if (n_unsigned && n_signed)
-        return calgae_agent_fail(err, err_len, "function signature: both signed and unsigned in '%s'", buf);
+        return calgae_agent_fail(err, err_len,
+                                 "function signature: both signed and unsigned in '%s'", buf);
     calgae_fn_type base;
     if (fixed_i >= 0) {
         base.kind = fixed[fixed_i].kind;
         base.size = fixed[fixed_i].size;
     } else {
         if (n_char + n_short + (n_long > 0) > 1 || n_long > 2 || n_char > 1 || n_short > 1 || n_int > 1)
-            return calgae_agent_fail(err, err_len, "function signature: not a C integer type: '%s'", buf);
+            return calgae_agent_fail(err, err_len, "function signature: not a C integer type: '%s'",
+                                     buf);
         base.kind = n_unsigned ? CALGAE_FN_UINT : CALGAE_FN_INT;
         base.size = n_char ? 1 : n_short ? 2 : n_long ? 8 : 4;
     }
     base.elem = base.kind;
     if (stars > 1)
-        return calgae_agent_fail(err, err_len, "function signature: pointers to pointers are not supported");
+        return calgae_agent_fail(err, err_len,
+                                 "function signature: pointers to pointers are not supported");
     if (stars == 0) {
         *t = base;
         return 0;
@@ -116,7 +124,8 @@ static int parse_type(const char *s, size_t n, calgae_fn_type *t, int is_ret, ch
         return 0;
     }
     if (is_ret)
-        return calgae_agent_fail(err, err_len, "function signature: a returned array has no length to read");
+        return calgae_agent_fail(err, err_len,
+                                 "function signature: a returned array has no length to read");
     t->kind = CALGAE_FN_ARRAY;
     t->size = base.size;
     t->elem = base.kind;
@@ -154,11 +163,13 @@ int calgae_fn_sig_parse(const char *text, calgae_fn_sig *sig, char *err, size_t 
         const char *comma = memchr(p, ',', (size_t)(close - p));
         const char *end = comma ? comma : close;
         if (n == CALGAE_FN_MAX_PARAMS)
-            return calgae_agent_fail(err, err_len, "function signature: over %d parameters", CALGAE_FN_MAX_PARAMS);
+            return calgae_agent_fail(err, err_len, "function signature: over %d parameters",
+                                     CALGAE_FN_MAX_PARAMS);
         const char *d = p;
         while (d < end && isspace((unsigned char)*d)) d++;
         if (end - d >= 3 && !strncmp(d, "...", 3))
-            return calgae_agent_fail(err, err_len, "function signature: variadic functions are not supported");
+            return calgae_agent_fail(err, err_len,
+                                     "function signature: variadic functions are not supported");
         if (parse_type(p, (size_t)(end - p), &sig->params[n], 0, err, err_len) != 0)
             return -1;
         n++;
@@ -172,8 +183,10 @@ int calgae_fn_sig_parse(const char *text, calgae_fn_sig *sig, char *err, size_t 
         }
         if (i + 1 >= n || (sig->params[i + 1].kind != CALGAE_FN_INT &&
                            sig->params[i + 1].kind != CALGAE_FN_UINT))
-            return calgae_agent_fail(err, err_len, "function signature: parameter %d is a pointer, and an "
-                                      "integer length must follow it", i + 1);
+            return calgae_agent_fail(err, err_len,
+                                     "function signature: parameter %d is a pointer, and an "
+                                     "integer length must follow it",
+                                     i + 1);
         sig->n_args++;
         i++; /* the length comes from the example's array */
     }
@@ -237,7 +250,8 @@ static int number(const char *p, const char *end, calgae_fn_kind kind, int size,
         end--;
     char buf[64];
     if (end <= p || (size_t)(end - p) >= sizeof buf)
-        return calgae_agent_fail(err, err_len, "examples: expected a number, got '%.*s'", (int)(end - p > 40 ? 40 : end - p), p);
+        return calgae_agent_fail(err, err_len, "examples: expected a number, got '%.*s'",
+                                 (int)(end - p > 40 ? 40 : end - p), p);
     memcpy(buf, p, (size_t)(end - p));
     buf[end - p] = '\0';
     char *stop;
@@ -246,21 +260,26 @@ static int number(const char *p, const char *end, calgae_fn_kind kind, int size,
         double v = strtod(buf, &stop);
         if (*stop || errno || !isfinite(v))
             return calgae_agent_fail(err, err_len, "examples: '%s' is not a finite number", buf);
-        return sb_add(b, "%.17g", size == 4 ? (double)(float)v : v) ? calgae_agent_fail(err, err_len, "out of memory") : 0;
+        return sb_add(b, "%.17g", size == 4 ? (double)(float)v : v)
+                   ? calgae_agent_fail(err, err_len, "out of memory")
+                   : 0;
     }
     if (kind == CALGAE_FN_UINT) {
         if (buf[0] == '-')
-            return calgae_agent_fail(err, err_len, "examples: '%s' is negative for an unsigned type", buf);
+            return calgae_agent_fail(err, err_len,
+                                     "examples: '%s' is negative for an unsigned type", buf);
         unsigned long long v = strtoull(buf, &stop, 0);
         unsigned long long max = size == 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
         if (*stop || errno || v > max)
-            return calgae_agent_fail(err, err_len, "examples: '%s' is not a %d-byte unsigned integer", buf, size);
+            return calgae_agent_fail(err, err_len,
+                                     "examples: '%s' is not a %d-byte unsigned integer", buf, size);
         return sb_add(b, "%llu", v) ? calgae_agent_fail(err, err_len, "out of memory") : 0;
     }
     long long v = strtoll(buf, &stop, 0);
     long long max = size == 8 ? 0x7fffffffffffffffLL : (1LL << (8 * size - 1)) - 1;
     if (*stop || errno || v > max || v < -max - 1)
-        return calgae_agent_fail(err, err_len, "examples: '%s' is not a %d-byte integer", buf, size);
+        return calgae_agent_fail(err, err_len, "examples: '%s' is not a %d-byte integer", buf,
+                                 size);
     return sb_add(b, "%lld", v) ? calgae_agent_fail(err, err_len, "out of memory") : 0;
 }
 
@@ -277,13 +296,16 @@ static int string_value(const char *p, const char *end, sbuf *b, char *err, size
         unsigned char c = (unsigned char)*q;
         if (c == '\\') {
             if (++q >= end - 1)
-                return calgae_agent_fail(err, err_len, "examples: a string ends in a lone backslash");
+                return calgae_agent_fail(err, err_len,
+                                         "examples: a string ends in a lone backslash");
             c = *q == 'n' ? '\n' : *q == 't' ? '\t' : (unsigned char)*q;
         } else if (c == '"') {
             return calgae_agent_fail(err, err_len, "examples: an unescaped quote inside a string");
         }
         if (c == 0 || len >= CALGAE_FN_MAX_STRING)
-            return calgae_agent_fail(err, err_len, "examples: a string holds NUL or is over %d bytes", CALGAE_FN_MAX_STRING);
+            return calgae_agent_fail(err, err_len,
+                                     "examples: a string holds NUL or is over %d bytes",
+                                     CALGAE_FN_MAX_STRING);
         if (sb_add(b, "%02x", c))
             return calgae_agent_fail(err, err_len, "out of memory");
     }
@@ -368,7 +390,8 @@ static int one_example(const char *p, const char *end, const calgae_fn_sig *sig,
         else if (q[0] == '-' && q[1] == '>') { arrow = q; break; }
     }
     if (!arrow)
-        return calgae_agent_fail(err, err_len, "examples: '%.*s' has no '->'", (int)(end - p > 40 ? 40 : end - p), p);
+        return calgae_agent_fail(err, err_len, "examples: '%.*s' has no '->'",
+                                 (int)(end - p > 40 ? 40 : end - p), p);
     const char *s[CALGAE_FN_MAX_PARAMS], *e[CALGAE_FN_MAX_PARAMS];
     int n = skip_ws(p, arrow) == arrow ? 0
             : split(p, arrow, ',', s, e, CALGAE_FN_MAX_PARAMS, err, err_len);
@@ -376,7 +399,8 @@ static int one_example(const char *p, const char *end, const calgae_fn_sig *sig,
         return -1;
     if (n != sig->n_args)
         return calgae_agent_fail(err, err_len, "examples: '%.*s' gives %d values, %s takes %d",
-                    (int)(arrow - p > 40 ? 40 : arrow - p), p, n, sig->name, sig->n_args);
+                                 (int)(arrow - p > 40 ? 40 : arrow - p), p, n, sig->name,
+                                 sig->n_args);
     for (int i = 0, a = 0; i < sig->n_params; i++, a++) {
         sbuf b = {0};
         char code[16];

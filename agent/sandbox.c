@@ -103,7 +103,8 @@ int calgae_sandbox_write(const calgae_sandbox *sb, const char *name, const char 
     }
     if (sb->drop_uid && fchown(fd, NOBODY, NOBODY) != 0) {
         close(fd);
-        return calgae_agent_fail(err, err_len, "%s: cannot hand to uid %d: %s", path, NOBODY, strerror(errno));
+        return calgae_agent_fail(err, err_len, "%s: cannot hand to uid %d: %s", path, NOBODY,
+                                 strerror(errno));
     }
     return close(fd) == 0 ? 0 : calgae_agent_fail(err, err_len, "%s: %s", path, strerror(errno));
 }
@@ -112,8 +113,9 @@ int calgae_sandbox_open(calgae_sandbox *sb, const char *helper, char *err, size_
 {
     memset(sb, 0, sizeof *sb);
     if (find_bwrap(sb->bwrap, sizeof sb->bwrap) != 0)
-        return calgae_agent_fail(err, err_len, "bwrap not found (install Debian's bubblewrap): the agent "
-                                  "refuses to run code unconfined");
+        return calgae_agent_fail(err, err_len,
+                                 "bwrap not found (install Debian's bubblewrap): the agent "
+                                 "refuses to run code unconfined");
     if (helper && snprintf(sb->helper, sizeof sb->helper, "%s", helper) >= (int)sizeof sb->helper)
         return calgae_agent_fail(err, err_len, "%s: path too long", helper);
     sb->drop_uid = geteuid() == 0;
@@ -123,12 +125,13 @@ int calgae_sandbox_open(calgae_sandbox *sb, const char *helper, char *err, size_
         int e = errno;
         sb->workdir[0] = '\0';
         return calgae_agent_fail(err, err_len, "cannot make the sandbox's work folder in %s: %s",
-                    tmp && *tmp ? tmp : "/tmp", strerror(e));
+                                 tmp && *tmp ? tmp : "/tmp", strerror(e));
     }
     if (sb->drop_uid && chown(sb->workdir, NOBODY, NOBODY) != 0) {
         int e = errno;
         calgae_sandbox_close(sb);
-        return calgae_agent_fail(err, err_len, "%s: cannot hand to uid %d: %s", sb->workdir, NOBODY, strerror(e));
+        return calgae_agent_fail(err, err_len, "%s: cannot hand to uid %d: %s", sb->workdir, NOBODY,
+                                 strerror(e));
     }
     /* the probe: bwrap must build every namespace, else nothing of the model's runs */
     const char *const probe[] = {"/usr/bin/true", NULL};
@@ -140,8 +143,10 @@ int calgae_sandbox_open(calgae_sandbox *sb, const char *helper, char *err, size_
     }
     int ok = r.exit_code == 0;
     if (!ok)
-        calgae_agent_fail(err, err_len, "bwrap cannot build the sandbox (%.200s): the agent refuses to run "
-                           "code unconfined", r.err_len ? r.err : "no message");
+        calgae_agent_fail(err, err_len,
+                          "bwrap cannot build the sandbox (%.200s): the agent refuses to run "
+                          "code unconfined",
+                          r.err_len ? r.err : "no message");
     calgae_sandbox_result_free(&r);
     if (!ok)
         calgae_sandbox_close(sb);
