@@ -86,8 +86,8 @@ int calgae_state_init_seqs(calgae_state *s, const calgae_transformer *m,
     s->tok_pos = calloc(B, sizeof(int));
     s->logits = calloc(B * (size_t)c->vocab_size, sizeof(float));
     if (!s->x || !s->xb || !s->xb2 || !s->q || !s->hb || !s->hb2 || !s->att || !s->cs ||
-        !s->xq || (bf16 && !s->xr) || !s->key_cache || !s->value_cache || !s->kbuf || !s->vbuf || !s->tok_seq ||
-        !s->tok_pos || !s->logits) {
+        !s->xq || (bf16 && !s->xr) || !s->key_cache || !s->value_cache || !s->kbuf ||
+        !s->vbuf || !s->tok_seq || !s->tok_pos || !s->logits) {
         calgae_state_free(s);
         return calgae_fail(err, err_len, "out of memory for a context of %d (KV cache %zu MiB)",
                            ctx, 2 * kv * sizeof(float) >> 20);
