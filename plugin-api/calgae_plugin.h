@@ -42,7 +42,7 @@ extern "C" {
 /* ABI major: bumped when the meaning of any existing field changes. Host and plugin must agree. */
 #define CALGAE_ABI_MAJOR 1
 /* ABI minor: bumped when slots are appended to struct calgae_plugin. Either side may be older. */
-#define CALGAE_ABI_MINOR 3
+#define CALGAE_ABI_MINOR 4
 
 /* Name of the one symbol a plugin exports; its type is calgae_plugin_entry_fn. */
 #define CALGAE_PLUGIN_ENTRY_SYMBOL "calgae_plugin_entry"
@@ -418,8 +418,9 @@ typedef struct calgae_weight {
  * Activations: for F32 and F16 weights, `x` is `const float *` (cols floats per token).
  * For the block types (Q8_0, Q4_0, Q4_1), `x` is the activation already quantized by the
  * quantize_q8_0 slot: cols / 32 calgae_block_q8_0 per token, as ggml's vec_dot kernels take it.
- * For the K-quant types (Q4_K, Q6_K; ABI 1.3), `x` is cols / 256 calgae_block_q8_k per token,
- * made by the quantize_q8_k slot.
+ * For the K-quant types (Q4_K, Q6_K; ABI 1.3; Q5_K, Q3_K, Q2_K, IQ4_XS; ABI 1.4), `x` is
+ * cols / 256 calgae_block_q8_k per token, made by the quantize_q8_k slot. Q5_0, Q5_1 and IQ4_NL
+ * (ABI 1.4) take Q8_0 blocks as Q4_0 does; BF16 (ABI 1.4) takes floats as F32 does.
  * The host quantizes once per product, never per row range.
  *
  * matvec: y[r] = dot(W[r], x) for r in [row_begin, row_end).
@@ -535,6 +536,47 @@ typedef struct calgae_plugin {
      * d_x * d_w * sum_g sc_g * sum_j (q_j - 32) x_j, g over the 16 groups of 16. */
     calgae_matvec_fn matvec_q6_k;
     calgae_matmul_fn matmul_q6_k;
+
+    /* -- ABI 1.4 -- */
+
+    /* The remaining K and IQ4_XS types against Q8_K activations (x: cols / 256
+     * calgae_block_q8_k per token, from quantize_q8_k), cols a multiple of 256, a row cols / 256
+     * of the type's blocks; ggml's vec_dot_<type>_q8_K, per super-block with d_x = x.d:
+     * Q5_K: d_x * d_w * sum_g sc_g * sum_j q_j x_j - d_x * dmin_w * sum_g m_g * (bsums[2g] +
+     *       bsums[2g + 1]), g over the 8 groups of 32, q_j in [0, 31] (qs nibble | qh bit << 4). */
+    calgae_matvec_fn matvec_q5_k;
+    calgae_matmul_fn matmul_q5_k;
+    /* Q3_K: d_x * d_w * sum_g (sc_g - 32) * sum_j q_j x_j, g over the 16 groups of 16, q_j the
+     *       2-bit code less 4 where its hmask bit is clear (q_j in [-4, 3]). */
+    calgae_matvec_fn matvec_q3_k;
+    calgae_matmul_fn matmul_q3_k;
+    /* Q2_K: d_x * d_w * sum_g (scales[g] & 15) * sum_j q_j x_j - d_x * dmin_w * sum_g
+     *       (scales[g] >> 4) * bsums[g], g over the 16 groups of 16, q_j in [0, 3]. */
+    calgae_matvec_fn matvec_q2_k;
+    calgae_matmul_fn matmul_q2_k;
+    /* IQ4_XS: d_x * d_w * sum_g (ls_g - 32) * sum_j L[q_j] x_j, g over the 8 groups of 32,
+     *       L ggml's kvalues_iq4nl (-127 .. 113). */
+    calgae_matvec_fn matvec_iq4_xs;
+    calgae_matmul_fn matmul_iq4_xs;
+    /* The 32-value types against Q8_0 activations (x: cols / 32 calgae_block_q8_0 per token,
+     * from quantize_q8_0), cols a multiple of 32, per block with d_x = fp16 x.d:
+     * Q5_0: d_w * d_x * sum_j (q_j - 16) x_j (ggml's vec_dot_q5_0_q8_0). */
+    calgae_matvec_fn matvec_q5_0;
+    calgae_matmul_fn matmul_q5_0;
+    /* Q5_1: d_w * d_x * sum_j q_j x_j + m_w * d_x * sum_j x_j. ggml pairs Q5_1 with Q8_1, whose
+     *       s field is d_x * sum_j x_j rounded to fp16; here the sum comes from the Q8_0 codes
+     *       in integers (as matvec_q4_1 does), so it is not rounded to fp16 first. */
+    calgae_matvec_fn matvec_q5_1;
+    calgae_matmul_fn matmul_q5_1;
+    /* IQ4_NL: d_w * d_x * sum_j L[q_j] x_j (ggml's vec_dot_iq4_nl_q8_0). */
+    calgae_matvec_fn matvec_iq4_nl;
+    calgae_matmul_fn matmul_iq4_nl;
+    /* BF16 weights (a row is cols calgae_bf16) against F32 activations (x: cols floats per
+     * token, as for F32 weights): each weight widens exactly to binary32, and the row is summed
+     * in binary32 (any order; FMA or not). ggml rounds x to BF16 first (vec_dot_type BF16); this
+     * slot does not, so it is as exact as an F32 product of the widened weights. */
+    calgae_matvec_fn matvec_bf16;
+    calgae_matmul_fn matmul_bf16;
 
     /* -- Slots appended in later minors go below this line, each block marked with its minor. -- */
 } calgae_plugin;

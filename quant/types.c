@@ -89,29 +89,39 @@ static const calgae_type_info table[TYPE_IDS] = {
     [CALGAE_TYPE_Q8_0] = {CALGAE_TYPE_Q8_0, "Q8_0", CALGAE_QK, sizeof(calgae_block_q8_0),
                           alignof(calgae_block_q8_0), q8_0_to_float, q8_0_from_float,
                           CALGAE_TYPE_Q8_0, SLOT(matvec_q8_0), SLOT(matmul_q8_0), 7},
-    /* Rows without product slots yet (ROW; Q4_K and Q6_K, written out, have the ABI 1.3
-     * slots): the loader widens them to F32 (model_gguf.c). The
+    /* Rows without product slots (ROW: only Q8_K, never a weight) would be widened to F32 by
+     * the loader (model_gguf.c); ROWP rows have the ABI 1.4 slots, Q4_K and Q6_K (written
+     * out) the ABI 1.3 ones. The
      * activation form and llama_ftype are ggml's (for the K types the _S mixture's ftype,
      * the one a file of nothing but that type would carry; Q8_K is never a file's type). */
 #define ROW(id, t, blck, block, act, ftype)                                                   \
     [CALGAE_TYPE_##id] = {CALGAE_TYPE_##id, #id, blck, sizeof(block), alignof(block),         \
                           t##_to_float, t##_from_float, CALGAE_TYPE_##act, 0, 0, ftype}
-    ROW(Q5_0, q5_0, CALGAE_QK, calgae_block_q5_0, Q8_0, 8),
-    ROW(Q5_1, q5_1, CALGAE_QK, calgae_block_q5_1, Q8_0, 9),
-    ROW(Q2_K, q2_k, CALGAE_QK_K, calgae_block_q2_k, Q8_K, 10),
-    ROW(Q3_K, q3_k, CALGAE_QK_K, calgae_block_q3_k, Q8_K, 11),
+    /* the same with the ABI 1.4 product slots */
+#define ROWP(id, t, blck, block, act, ftype)                                                  \
+    [CALGAE_TYPE_##id] = {CALGAE_TYPE_##id, #id, blck, sizeof(block), alignof(block),         \
+                          t##_to_float, t##_from_float, CALGAE_TYPE_##act, SLOT(matvec_##t),  \
+                          SLOT(matmul_##t), ftype}
+    ROWP(Q5_0, q5_0, CALGAE_QK, calgae_block_q5_0, Q8_0, 8),
+    ROWP(Q5_1, q5_1, CALGAE_QK, calgae_block_q5_1, Q8_0, 9),
+    ROWP(Q2_K, q2_k, CALGAE_QK_K, calgae_block_q2_k, Q8_K, 10),
+    ROWP(Q3_K, q3_k, CALGAE_QK_K, calgae_block_q3_k, Q8_K, 11),
     [CALGAE_TYPE_Q4_K] = {CALGAE_TYPE_Q4_K, "Q4_K", CALGAE_QK_K, sizeof(calgae_block_q4_k),
                           alignof(calgae_block_q4_k), q4_k_to_float, q4_k_from_float,
                           CALGAE_TYPE_Q8_K, SLOT(matvec_q4_k), SLOT(matmul_q4_k), 14},
-    ROW(Q5_K, q5_k, CALGAE_QK_K, calgae_block_q5_k, Q8_K, 16),
+    ROWP(Q5_K, q5_k, CALGAE_QK_K, calgae_block_q5_k, Q8_K, 16),
     [CALGAE_TYPE_Q6_K] = {CALGAE_TYPE_Q6_K, "Q6_K", CALGAE_QK_K, sizeof(calgae_block_q6_k),
                           alignof(calgae_block_q6_k), q6_k_to_float, q6_k_from_float,
                           CALGAE_TYPE_Q8_K, SLOT(matvec_q6_k), SLOT(matmul_q6_k), 18},
     ROW(Q8_K, q8_k, CALGAE_QK_K, calgae_block_q8_k, Q8_K, 0),
-    ROW(IQ4_NL, iq4_nl, CALGAE_QK, calgae_block_iq4_nl, Q8_0, 25),
-    ROW(IQ4_XS, iq4_xs, CALGAE_QK_K, calgae_block_iq4_xs, Q8_K, 30),
-    ROW(BF16, bf16, 1, calgae_bf16, BF16, 32),
+    ROWP(IQ4_NL, iq4_nl, CALGAE_QK, calgae_block_iq4_nl, Q8_0, 25),
+    ROWP(IQ4_XS, iq4_xs, CALGAE_QK_K, calgae_block_iq4_xs, Q8_K, 30),
+    /* BF16's products take floats (the ABI 1.4 slot; ggml's vec_dot_type is BF16) */
+    [CALGAE_TYPE_BF16] = {CALGAE_TYPE_BF16, "BF16", 1, sizeof(calgae_bf16), alignof(calgae_bf16),
+                          bf16_to_float, bf16_from_float, CALGAE_TYPE_F32, SLOT(matvec_bf16),
+                          SLOT(matmul_bf16), 32},
 #undef ROW
+#undef ROWP
 };
 
 const calgae_type_info *calgae_type_traits(uint32_t type)

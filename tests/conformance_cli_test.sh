@@ -63,51 +63,51 @@ expect() {
 }
 
 verify "$CALGAE_PLUGIN_DIR/calgae-scalar.so"
-expect "scalar verifies against itself" 0 "scalar: 22 passed, 0 failed, 0 not provided, 0 declined"
+expect "scalar verifies against itself" 0 "scalar: 38 passed, 0 failed, 0 not provided, 0 declined"
 
 verify "$CALGAE_PLUGIN_DIR/calgae-scalar.so" --seed 987654321 --reference "$CALGAE_PLUGIN_DIR/calgae-scalar.so"
-expect "another seed, explicit --reference" 0 "scalar: 22 passed, 0 failed, 0 not provided, 0 declined"
+expect "another seed, explicit --reference" 0 "scalar: 38 passed, 0 failed, 0 not provided, 0 declined"
 
 verify "$W/calgae-wrong-q4tail.so"
 expect "Q4_0 product skipping the last block" 1 \
-    "wrong: 0 passed, 2 failed, 20 not provided, 0 declined" matvec_q4_0 matmul_q4_0
+    "wrong: 0 passed, 2 failed, 36 not provided, 0 declined" matvec_q4_0 matmul_q4_0
 
 verify "$W/calgae-wrong-rope.so"
-expect "rope with the sine's sign flipped" 1 "wrong: 0 passed, 1 failed, 21 not provided, 0 declined" rope
+expect "rope with the sine's sign flipped" 1 "wrong: 0 passed, 1 failed, 37 not provided, 0 declined" rope
 
 verify "$W/calgae-wrong-range.so"
-expect "matvec writing past row_end" 1 "wrong: 0 passed, 1 failed, 21 not provided, 0 declined" matvec_f32
+expect "matvec writing past row_end" 1 "wrong: 0 passed, 1 failed, 37 not provided, 0 declined" matvec_f32
 grep -q "written outside rows" "$T/out" && ok "  ... says it wrote outside the range" || bad "range detail"
 
 verify "$W/calgae-wrong-split.so"
 expect "row values depending on the row split" 1 \
-    "wrong: 0 passed, 1 failed, 21 not provided, 0 declined" matvec_f32
+    "wrong: 0 passed, 1 failed, 37 not provided, 0 declined" matvec_f32
 grep -q "depend on the row split" "$T/out" && ok "  ... says results depend on the split" || bad "split detail"
 
 verify "$W/calgae-wrong-decline.so"
-expect "a plugin declining every call" 0 "wrong: 0 passed, 0 failed, 20 not provided, 2 declined"
+expect "a plugin declining every call" 0 "wrong: 0 passed, 0 failed, 36 not provided, 2 declined"
 grep -q "declined every call: it provides slots but never computes anything" "$T/out" &&
     ok "  ... is reported as declining everything" || bad "decline report"
 
 verify "$W/calgae-wrong-nanskip.so"
 expect "matvec leaving its rows unwritten when the answer is NaN" 1 \
-    "wrong: 0 passed, 1 failed, 21 not provided, 0 declined" matvec_f32
+    "wrong: 0 passed, 1 failed, 37 not provided, 0 declined" matvec_f32
 grep -q "not written, reference nan" "$T/out" && ok "  ... says the row was not written" || bad "nanskip detail"
 
 verify "$W/calgae-wrong-wide.so"
 expect "Q8_0 integer sum off by one in rows of 64+ blocks (exact cases)" 1 \
-    "wrong: 0 passed, 2 failed, 20 not provided, 0 declined" matvec_q8_0 matmul_q8_0
+    "wrong: 0 passed, 2 failed, 36 not provided, 0 declined" matvec_q8_0 matmul_q8_0
 grep -q "exact rows .* cols 2048" "$T/out" && ok "  ... caught by the exact case at 2048 columns" || bad "wide detail"
 
 verify "$W/calgae-wrong-empty.so"
-expect "a plugin providing no slot" 1 "wrong: 0 passed, 0 failed, 22 not provided, 0 declined"
+expect "a plugin providing no slot" 1 "wrong: 0 passed, 0 failed, 38 not provided, 0 declined"
 grep -q "provides no kernel slot: nothing to verify, which is a failure" "$T/out" &&
     ok "  ... says there was nothing to verify" || bad "empty detail"
 
 # a bare file name is a file in the current folder
 cp "$W/calgae-wrong-rope.so" "$T/calgae-here.so"
 verify calgae-here.so
-expect "a bare file name" 1 "wrong: 0 passed, 1 failed, 21 not provided, 0 declined" rope
+expect "a bare file name" 1 "wrong: 0 passed, 1 failed, 37 not provided, 0 declined" rope
 
 if [ -n "${CALGAE_TEST_OLDMINOR:-}" ]; then
     # its slots past struct_size abort the process if anything calls them
@@ -158,7 +158,7 @@ main() { # want_rc, last line, args...
         bad "conformance_main $(basename "$1"): exit $rc (want $want_rc)"
     fi
 }
-main 0 "22 passed, 0 failed" "$CALGAE_PLUGIN_DIR/calgae-scalar.so" "$CALGAE_PLUGIN_DIR/calgae-scalar.so"
+main 0 "38 passed, 0 failed" "$CALGAE_PLUGIN_DIR/calgae-scalar.so" "$CALGAE_PLUGIN_DIR/calgae-scalar.so"
 main 1 "0 passed, 2 failed" "$W/calgae-wrong-q4tail.so" "$CALGAE_PLUGIN_DIR/calgae-scalar.so"
 main 1 "0 passed, 1 failed" "$W/calgae-wrong-split.so" "$CALGAE_PLUGIN_DIR/calgae-scalar.so" 42
 main 1 "0 passed, 0 failed" "$W/calgae-wrong-empty.so" "$CALGAE_PLUGIN_DIR/calgae-scalar.so"

@@ -41,7 +41,7 @@ static const char usage[] =
     "  -v, --verbose       log each loading decision, and name each plugin's slots\n"
     "  -h, --help          show this help\n";
 
-_Static_assert(CALGAE_SLOT_COUNT <= 32, "slot sets are kept as 32-bit masks");
+_Static_assert(CALGAE_SLOT_COUNT <= 64, "slot sets are kept as 64-bit masks");
 
 enum { C_NAME, C_VERSION, C_ABI, C_PRIO, C_ISA, C_USABLE, C_PROVIDES, C_SERVES, N_COLS };
 static const char *const heads[N_COLS] = {"NAME", "VERSION", "ABI", "PRIO",
@@ -51,8 +51,8 @@ struct row {
     char col[N_COLS][128];
     const char *file;
     char note[600];     /* why not usable ("" if usable) */
-    unsigned provided;  /* slot bit mask */
-    unsigned served;
+    uint64_t provided;  /* slot bit mask */
+    uint64_t served;
     int known_slots;    /* provided is known */
 };
 
@@ -65,20 +65,20 @@ static int loaded_index(const calgae_backends *b, const char *path)
 }
 
 /* Every plugin providing slot s is in its chain, served or not. */
-static unsigned chain_mask(const calgae_backends *b, int plugin)
+static uint64_t chain_mask(const calgae_backends *b, int plugin)
 {
-    unsigned m = 0;
+    uint64_t m = 0;
     for (int s = 0; s < CALGAE_SLOT_COUNT; s++)
         for (int i = 0; i < b->chain_len[s]; i++)
             if (b->chain[s][i] == plugin)
-                m |= 1u << s;
+                m |= (uint64_t)1 << s;
     return m;
 }
 
 /* A denied or duplicate plugin passed every check but was let go, so its slots are not in
  * any chain. Ask the loader itself, with that file forced first and no deny list: the file
  * then heads the chain of every slot it provides (a duplicate of it is skipped instead). */
-static int slots_of_file(const char *path, const calgae_backend_options *o, unsigned *mask)
+static int slots_of_file(const char *path, const calgae_backend_options *o, uint64_t *mask)
 {
     calgae_backends *t = calloc(1, sizeof *t);
     if (!t)
@@ -99,7 +99,7 @@ static int slots_of_file(const char *path, const calgae_backend_options *o, unsi
     return ok;
 }
 
-static int popcount(unsigned m)
+static int popcount(uint64_t m)
 {
     int n = 0;
     for (; m; m &= m - 1)
@@ -131,7 +131,7 @@ static void fill_row(struct row *r, const calgae_candidate *k, const calgae_back
         r->known_slots = 1;
         for (int s = 0; s < CALGAE_SLOT_COUNT; s++)
             if (b->chain_len[s] > 0 && b->chain[s][0] == li)
-                r->served |= 1u << s;
+                r->served |= (uint64_t)1 << s;
     } else if (k->status == CALGAE_CAND_DENIED || k->status == CALGAE_CAND_DUPLICATE) {
         r->known_slots = slots_of_file(k->path, o, &r->provided);
     }
@@ -169,13 +169,13 @@ static void fill_row(struct row *r, const calgae_candidate *k, const calgae_back
     }
 }
 
-static void print_slot_list(const char *label, unsigned mask)
+static void print_slot_list(const char *label, uint64_t mask)
 {
     printf("    %s:", label);
     if (!mask)
         printf(" none");
     for (int s = 0, first = 1; s < CALGAE_SLOT_COUNT; s++) {
-        if (mask & (1u << s)) {
+        if (mask & ((uint64_t)1 << s)) {
             printf("%s %s", first ? "" : ",", calgae_slot_name(s));
             first = 0;
         }

@@ -49,6 +49,22 @@ static const struct {
     [CALGAE_SLOT_MATMUL_Q4_K] = {"matmul_q4_k", offsetof(calgae_plugin, matmul_q4_k)},
     [CALGAE_SLOT_MATVEC_Q6_K] = {"matvec_q6_k", offsetof(calgae_plugin, matvec_q6_k)},
     [CALGAE_SLOT_MATMUL_Q6_K] = {"matmul_q6_k", offsetof(calgae_plugin, matmul_q6_k)},
+    [CALGAE_SLOT_MATVEC_Q5_K] = {"matvec_q5_k", offsetof(calgae_plugin, matvec_q5_k)},
+    [CALGAE_SLOT_MATMUL_Q5_K] = {"matmul_q5_k", offsetof(calgae_plugin, matmul_q5_k)},
+    [CALGAE_SLOT_MATVEC_Q3_K] = {"matvec_q3_k", offsetof(calgae_plugin, matvec_q3_k)},
+    [CALGAE_SLOT_MATMUL_Q3_K] = {"matmul_q3_k", offsetof(calgae_plugin, matmul_q3_k)},
+    [CALGAE_SLOT_MATVEC_Q2_K] = {"matvec_q2_k", offsetof(calgae_plugin, matvec_q2_k)},
+    [CALGAE_SLOT_MATMUL_Q2_K] = {"matmul_q2_k", offsetof(calgae_plugin, matmul_q2_k)},
+    [CALGAE_SLOT_MATVEC_IQ4_XS] = {"matvec_iq4_xs", offsetof(calgae_plugin, matvec_iq4_xs)},
+    [CALGAE_SLOT_MATMUL_IQ4_XS] = {"matmul_iq4_xs", offsetof(calgae_plugin, matmul_iq4_xs)},
+    [CALGAE_SLOT_MATVEC_Q5_0] = {"matvec_q5_0", offsetof(calgae_plugin, matvec_q5_0)},
+    [CALGAE_SLOT_MATMUL_Q5_0] = {"matmul_q5_0", offsetof(calgae_plugin, matmul_q5_0)},
+    [CALGAE_SLOT_MATVEC_Q5_1] = {"matvec_q5_1", offsetof(calgae_plugin, matvec_q5_1)},
+    [CALGAE_SLOT_MATMUL_Q5_1] = {"matmul_q5_1", offsetof(calgae_plugin, matmul_q5_1)},
+    [CALGAE_SLOT_MATVEC_IQ4_NL] = {"matvec_iq4_nl", offsetof(calgae_plugin, matvec_iq4_nl)},
+    [CALGAE_SLOT_MATMUL_IQ4_NL] = {"matmul_iq4_nl", offsetof(calgae_plugin, matmul_iq4_nl)},
+    [CALGAE_SLOT_MATVEC_BF16] = {"matvec_bf16", offsetof(calgae_plugin, matvec_bf16)},
+    [CALGAE_SLOT_MATMUL_BF16] = {"matmul_bf16", offsetof(calgae_plugin, matmul_bf16)},
 };
 
 const char *calgae_slot_name(int slot)

@@ -6,7 +6,8 @@
  * the block-type products follow ggml's reference vec_dot: integer sums inside a 32-block,
  * scaled by both blocks' fp16 scales; the K-quant products (Q4_K, Q6_K against Q8_K, ABI 1.3)
  * sum a whole 256-value super-block in integers, as ggml's vec_dot_q4_K_q8_K and
- * vec_dot_q6_K_q8_K do, from the layouts written out in quant/kblocks.c. Built against plugin-api/ alone.
+ * vec_dot_q6_K_q8_K do, from the layouts written out in quant/kblocks.c; the ABI 1.4 types are
+ * in scalar_k2.c. Built against plugin-api/ alone.
  *
  * The integer sum of one block pair is a function of its own (block_dot_*), which proofs/
  * shows cannot overflow its int32 accumulator for any block bytes (proofs/README.md); the
@@ -15,6 +16,7 @@
 #include <math.h>
 
 #include "calgae_plugin.h"
+#include "scalar_k2.h"
 
 static float dot_f32(const float *a, const float *b, int64_t n)
 {
@@ -307,6 +309,22 @@ static const calgae_plugin table = {
     .matmul_q4_k = matmul_q4_k,
     .matvec_q6_k = matvec_q6_k,
     .matmul_q6_k = matmul_q6_k,
+    .matvec_q5_k = scalar_matvec_q5_k,
+    .matmul_q5_k = scalar_matmul_q5_k,
+    .matvec_q3_k = scalar_matvec_q3_k,
+    .matmul_q3_k = scalar_matmul_q3_k,
+    .matvec_q2_k = scalar_matvec_q2_k,
+    .matmul_q2_k = scalar_matmul_q2_k,
+    .matvec_iq4_xs = scalar_matvec_iq4_xs,
+    .matmul_iq4_xs = scalar_matmul_iq4_xs,
+    .matvec_q5_0 = scalar_matvec_q5_0,
+    .matmul_q5_0 = scalar_matmul_q5_0,
+    .matvec_q5_1 = scalar_matvec_q5_1,
+    .matmul_q5_1 = scalar_matmul_q5_1,
+    .matvec_iq4_nl = scalar_matvec_iq4_nl,
+    .matmul_iq4_nl = scalar_matmul_iq4_nl,
+    .matvec_bf16 = scalar_matvec_bf16,
+    .matmul_bf16 = scalar_matmul_bf16,
 };
 
 CALGAE_PLUGIN_EXPORT int calgae_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor,

@@ -415,6 +415,22 @@ int calgae_conformance_run(const calgae_plugin *p, const calgae_plugin *ref, uin
         ENTRY(matmul_q4_k, PROD, CALGAE_TYPE_Q4_K, 1, NULL),
         ENTRY(matvec_q6_k, PROD, CALGAE_TYPE_Q6_K, 0, NULL),
         ENTRY(matmul_q6_k, PROD, CALGAE_TYPE_Q6_K, 1, NULL),
+        ENTRY(matvec_q5_k, PROD, CALGAE_TYPE_Q5_K, 0, NULL), /* ABI 1.4 */
+        ENTRY(matmul_q5_k, PROD, CALGAE_TYPE_Q5_K, 1, NULL),
+        ENTRY(matvec_q3_k, PROD, CALGAE_TYPE_Q3_K, 0, NULL),
+        ENTRY(matmul_q3_k, PROD, CALGAE_TYPE_Q3_K, 1, NULL),
+        ENTRY(matvec_q2_k, PROD, CALGAE_TYPE_Q2_K, 0, NULL),
+        ENTRY(matmul_q2_k, PROD, CALGAE_TYPE_Q2_K, 1, NULL),
+        ENTRY(matvec_iq4_xs, PROD, CALGAE_TYPE_IQ4_XS, 0, NULL),
+        ENTRY(matmul_iq4_xs, PROD, CALGAE_TYPE_IQ4_XS, 1, NULL),
+        ENTRY(matvec_q5_0, PROD, CALGAE_TYPE_Q5_0, 0, NULL),
+        ENTRY(matmul_q5_0, PROD, CALGAE_TYPE_Q5_0, 1, NULL),
+        ENTRY(matvec_q5_1, PROD, CALGAE_TYPE_Q5_1, 0, NULL),
+        ENTRY(matmul_q5_1, PROD, CALGAE_TYPE_Q5_1, 1, NULL),
+        ENTRY(matvec_iq4_nl, PROD, CALGAE_TYPE_IQ4_NL, 0, NULL),
+        ENTRY(matmul_iq4_nl, PROD, CALGAE_TYPE_IQ4_NL, 1, NULL),
+        ENTRY(matvec_bf16, PROD, CALGAE_TYPE_BF16, 0, NULL),
+        ENTRY(matmul_bf16, PROD, CALGAE_TYPE_BF16, 1, NULL),
     };
 #undef ENTRY
     int n = 0;

@@ -33,6 +33,15 @@
  *                  (Q4_K's minimum term; Q6_K: q_j - 32, no m)     convert lane partial sums
  *                  + n*2^-149, n = cols                            to float and add them in
  *                                                                  any order (<= n adds)
+ *  matvec/matmul   2*g(n+3) * sum over elements of B_b * |d_x*x_j|  as q4_k; the expected sum
+ *   q5_k, q3_k,    + n*2^-149, n = cols, B_b a bound of the    is quant/kblocks.c's dequant
+ *   q2_k, iq4_xs,  block's |d_w*sc*q| + |dmin_w*m| from its    (one rounding per weight,
+ *   q5_0, q5_1,    scales: |d|*63*31 + |dmin|*63 (Q5_K),       <= u * B_b), apart from
+ *   iq4_nl         |d|*32*4 (Q3_K), |d|*45 + |dmin|*15 (Q2_K), every plugin; B_b is per
+ *   (ABI 1.4)      |d|*32*127 (IQ4_XS), |d|*16 (Q5_0),        block, not per element, so
+ *                  |d|*31 + |m| (Q5_1), |d|*127 (IQ4_NL)       2x-4x looser than q4_k's
+ *  matvec/matmul   as f32 (weights widen exactly; x stays      any order of summation
+ *   bf16 (1.4)     f32; NaN/Inf/denormal cases too)
  *  dot_f32         as f32 matvec with one row
  *  rmsnorm         (g(n) + 16u) * |exact_i| + 2^-146               sum of squares, then ~8
  *                                                                  roundings each side
@@ -109,8 +118,8 @@ typedef struct {
     char detail[200];  /* the first failure, or a note ("" if none) */
 } calgae_conf_result;
 
-/* One result per slot of the contract (ABI 1.3), in the table's order. */
-#define CALGAE_CONF_SLOTS 22
+/* One result per slot of the contract (ABI 1.4), in the table's order. */
+#define CALGAE_CONF_SLOTS 38
 
 /* Runs the suite on plugin p, comparing with ref (which must provide every slot p provides),
  * with inputs drawn from seed. Fills up to max_out results and returns how many it filled. */

@@ -114,4 +114,14 @@ void conf_test_product(acc_t *a, const calgae_plugin *p, const calgae_plugin *re
  * (conformance_exact.c). */
 void conf_test_product_exact(acc_t *a, const calgae_plugin *p, rng_t *g, uint32_t type, int matmul);
 
+/* The ABI 1.4 block types (conformance_k2.c): whether type is one; a random block of it (bytes
+ * long) with fp16 scale d and second scale m (dmin or Q5_1's m; unused where the type has
+ * none); and a block's sum against activation codes qx with scale dx (*exact) and the bound of
+ * its terms' magnitudes (*scale), as block_terms in conformance_products.c. */
+int conf_is_k2(uint32_t type);
+void conf_k2_fill_block(unsigned char *blk, uint32_t type, size_t bytes, rng_t *g, calgae_fp16 d,
+                        calgae_fp16 m);
+void conf_k2_block_terms(uint32_t type, const unsigned char *blk, const int8_t *qx, double dx,
+                         double *exact, double *scale);
+
 #endif

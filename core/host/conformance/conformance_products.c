@@ -45,6 +45,12 @@ static size_t act_block_bytes(uint32_t type)
     return is_k(type) ? sizeof(calgae_block_q8_k) : sizeof(calgae_block_q8_0);
 }
 
+/* Values per weight block. */
+static int64_t blck(uint32_t type)
+{
+    return calgae_type_traits(type)->blck_size;
+}
+
 static size_t block_bytes(uint32_t type)
 {
     return calgae_type_traits(type)->type_size;
@@ -107,7 +113,19 @@ static void make_weight(prod_t *c, rng_t *g, uint32_t type, int64_t rows, int64_
         }
         /* K types: random bytes everywhere (every code, 6-bit scale and minimum is valid),
          * then the fp16 scales by kind */
-        for (int64_t b = 0; b < cols / CALGAE_QK_K && is_k(type); b++) {
+        for (int64_t b = 0; b < cols / blck(type) && conf_is_k2(type); b++) {
+            const calgae_fp16 d = block_scale(g, kind), m = block_scale(g, kind);
+            conf_k2_fill_block(row + (size_t)b * block_bytes(type), type, block_bytes(type), g, d, m);
+        }
+        if (type == CALGAE_TYPE_BF16) /* the top halves of binary32 weights: exact widening */
+            for (int64_t i = 0; i < cols; i++) {
+                const float v = weight_value(g, kind);
+                uint32_t bits;
+                memcpy(&bits, &v, 4);
+                const calgae_bf16 h = (calgae_bf16)(bits >> 16);
+                memcpy(row + 2 * i, &h, 2);
+            }
+        for (int64_t b = 0; b < cols / CALGAE_QK_K && is_k(type) && !conf_is_k2(type); b++) {
             unsigned char *blk = row + (size_t)b * block_bytes(type);
             for (size_t i = 0; i < block_bytes(type); i++)
                 blk[i] = (unsigned char)rnd_int(g, 256);
@@ -163,9 +181,23 @@ static double w_elem(const calgae_weight *w, int64_t r, int64_t i)
         memcpy(&h, row + 2 * i, 2);
         return calgae_fp16_to_fp32(h);
     }
+    if (w->type == CALGAE_TYPE_BF16) {
+        calgae_bf16 h;
+        memcpy(&h, row + 2 * i, 2);
+        const uint32_t bits = (uint32_t)h << 16;
+        float f;
+        memcpy(&f, &bits, 4);
+        return f;
+    }
     float f;
     memcpy(&f, row + 4 * i, 4);
     return f;
+}
+
+/* Block b of weight row r. */
+static const unsigned char *w_block(const calgae_weight *w, int64_t r, int64_t b)
+{
+    return (const unsigned char *)w->data + (size_t)r * w->row_bytes + (size_t)b * block_bytes(w->type);
 }
 
 /* Block b of weight row r against activation block xb: its contribution to the dot product
@@ -294,7 +326,10 @@ static void make_case(prod_t *c, rng_t *g, uint32_t type, int64_t rows, int64_t 
                     calgae_block_q8_k xb;
                     memcpy(&xb, xt + (size_t)b * sizeof xb, sizeof xb);
                     double be, bs;
-                    k_block_terms(&c->w, r, b, &xb, &be, &bs);
+                    if (conf_is_k2(type))
+                        conf_k2_block_terms(type, w_block(&c->w, r, b), xb.qs, xb.d, &be, &bs);
+                    else
+                        k_block_terms(&c->w, r, b, &xb, &be, &bs);
                     s += bs;
                     e += be;
                 }
@@ -303,7 +338,11 @@ static void make_case(prod_t *c, rng_t *g, uint32_t type, int64_t rows, int64_t 
                     calgae_block_q8_0 xb;
                     memcpy(&xb, xt + (size_t)b * sizeof xb, sizeof xb);
                     double be, bs;
-                    block_terms(&c->w, r, b, &xb, &be, &bs);
+                    if (conf_is_k2(type))
+                        conf_k2_block_terms(type, w_block(&c->w, r, b), xb.qs,
+                                            calgae_fp16_to_fp32(xb.d), &be, &bs);
+                    else
+                        block_terms(&c->w, r, b, &xb, &be, &bs);
                     s += bs;
                     e += be;
                 }
@@ -339,6 +378,14 @@ static int call_product(const calgae_plugin *t, const prod_t *c, const calgae_we
     calgae_matvec_fn mv = NULL;
     calgae_matmul_fn mm = NULL;
     switch (w->type) {
+    case CALGAE_TYPE_Q5_K: mv = SLOT(t, matvec_q5_k); mm = SLOT(t, matmul_q5_k); break;
+    case CALGAE_TYPE_Q3_K: mv = SLOT(t, matvec_q3_k); mm = SLOT(t, matmul_q3_k); break;
+    case CALGAE_TYPE_Q2_K: mv = SLOT(t, matvec_q2_k); mm = SLOT(t, matmul_q2_k); break;
+    case CALGAE_TYPE_IQ4_XS: mv = SLOT(t, matvec_iq4_xs); mm = SLOT(t, matmul_iq4_xs); break;
+    case CALGAE_TYPE_Q5_0: mv = SLOT(t, matvec_q5_0); mm = SLOT(t, matmul_q5_0); break;
+    case CALGAE_TYPE_Q5_1: mv = SLOT(t, matvec_q5_1); mm = SLOT(t, matmul_q5_1); break;
+    case CALGAE_TYPE_IQ4_NL: mv = SLOT(t, matvec_iq4_nl); mm = SLOT(t, matmul_iq4_nl); break;
+    case CALGAE_TYPE_BF16: mv = SLOT(t, matvec_bf16); mm = SLOT(t, matmul_bf16); break;
     case CALGAE_TYPE_F32: mv = SLOT(t, matvec_f32); mm = SLOT(t, matmul_f32); break;
     case CALGAE_TYPE_F16: mv = SLOT(t, matvec_f16); mm = SLOT(t, matmul_f16); break;
     case CALGAE_TYPE_Q8_0: mv = SLOT(t, matvec_q8_0); mm = SLOT(t, matmul_q8_0); break;
@@ -390,7 +437,7 @@ static void run_case(acc_t *a, const calgae_plugin *p, const calgae_plugin *ref,
         conf_fail(a, "the reference declined");
         goto out;
     }
-    if (is_k(c->w.type)) {
+    if (is_k(c->w.type) || conf_is_k2(c->w.type)) {
         /* the reference itself against the suite's own double sum of every element's term
          * (k_block_terms, written from the layouts apart from the scalar plugin) */
         for (int64_t t = 0; t < c->n_tok; t++)
@@ -480,7 +527,7 @@ void conf_test_product(acc_t *a, const calgae_plugin *p, const calgae_plugin *re
                 }
             }
     }
-    if (is_block(type))
+    if (is_block(type) && !conf_is_k2(type))
         conf_test_product_exact(a, p, g, type, matmul);
 }
 
