@@ -11,7 +11,10 @@ logits differ by that rounding carried through the layers: relative RMS differen
 see about 0.01) and the same top-1 token at >= 15 of 16 positions. The scalar plugin and the
 automatic choice (SIMD kernels, or a fallback to another plugin's slot where the chosen one
 lacks it) compute the same integer sums and differ only in float summation order: relative RMS
-<= 1e-5. Greedy text (16 tokens) of the native file must equal the widened file's too: since
+<= 1e-5 per position, at >= 15 of 16 positions. Not all 16: the golden file's BF16 matrix takes
+activations rounded to BF16 (as ggml does), and an activation that sits at a rounding midpoint
+turns the summation-order difference into one BF16 step (2^-8 relative) of that value; on this
+file one position moves by 0.8% so (without the rounding, all 16 agree to 5e-7). Greedy text (16 tokens) of the native file must equal the widened file's too: since
 ABI 1.4 every matrix of the golden file (Q2_K .. BF16) runs natively, and on its random weights
 a near-tie flips at about token 28 of 32 (the logits checks above still pass), so 32 tokens
 measured the tie, not the kernels.
@@ -71,8 +74,10 @@ def compare(name, native):
     top1 = int((nat.argmax(1) == ref.argmax(1)).sum())
     check("%s: native vs widened logits, relative RMS %.4f <= 0.03" % (name, e), e <= 0.03)
     check("%s: native vs widened top-1 %d/16 >= 15" % (name, top1), top1 >= 15)
-    e2 = rel_rms(auto, nat)
-    check("%s: automatic choice vs scalar, relative RMS %.2e <= 1e-5" % (name, e2), e2 <= 1e-5)
+    per_pos = np.sqrt(((auto - nat) ** 2).mean(1) / (nat ** 2).mean(1))
+    close = int((per_pos <= 1e-5).sum())
+    check("%s: automatic choice vs scalar, relative RMS <= 1e-5 at %d/16 positions >= 15 "
+          "(largest %.2e)" % (name, close, per_pos.max()), close >= 15)
     gen = ["run", "--prompt", "Once", "--temperature", "0", "-n", "16", "--threads", "2"]
     t_nat = run(gen + ["--model", native])
     t_ref = run(gen + ["--model", wide, "--backend", "scalar"])

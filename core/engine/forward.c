@@ -37,6 +37,22 @@ int calgae_state_init(calgae_state *s, const calgae_transformer *m, const calgae
     return calgae_state_init_seqs(s, m, be, pool, ctx, max_batch, 1, err, err_len);
 }
 
+/* Whether any matrix is stored as BF16, whether it runs natively (ABI 1.4's slot) or was widened
+ * to F32 at load: both take BF16-rounded activations, as ggml's vec_dot_type for BF16 is BF16. */
+static int has_bf16_matrix(const calgae_transformer *m)
+{
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const calgae_layer *L = &m->layers[l];
+        const calgae_weight *w[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_down,
+                                     &L->w_up};
+        for (int i = 0; i < 7; i++)
+            if (calgae_weight_stored_type(m, w[i]) == CALGAE_TYPE_BF16)
+                return 1;
+    }
+    return calgae_weight_stored_type(m, &m->output) == CALGAE_TYPE_BF16;
+}
+
+
 int calgae_state_init_seqs(calgae_state *s, const calgae_transformer *m,
                            const calgae_backends *be, calgae_pool *pool, int ctx, int max_batch,
                            int n_seq, char *err, size_t err_len)
@@ -74,9 +90,7 @@ int calgae_state_init_seqs(calgae_state *s, const calgae_transformer *m,
     }
     s->xq = calloc(B, xq_row);
     /* matrices stored as BF16 take their activations rounded to BF16 (activation_form) */
-    int bf16 = 0;
-    for (size_t i = 0; i < m->n_widened; i++)
-        bf16 |= m->widened_from[i] == CALGAE_TYPE_BF16;
+    const int bf16 = has_bf16_matrix(m);
     s->xr = bf16 ? calloc(B * widest, sizeof(float)) : NULL;
     s->key_cache = calloc(kv, sizeof(float));
     s->value_cache = calloc(kv, sizeof(float));
@@ -157,9 +171,9 @@ static void product_task(void *ctx, int64_t begin, int64_t end, int thread)
 }
 
 /* Whether w's products take floats (form 0), Q8_0 activations (form 1), Q8_K ones (form 2, the
- * K types), as the type table says, or floats rounded to BF16 (form 3: a matrix stored as BF16
- * and widened to F32 at load, whose activations ggml rounds to BF16, its vec_dot_type); -1 for
- * a type whose activations no slot here makes. */
+ * K types), as the type table says, or floats rounded to BF16 (form 3: a matrix stored as BF16,
+ * native or widened to F32 at load, whose activations ggml rounds to BF16, its vec_dot_type);
+ * -1 for a type whose activations no slot here makes. */
 static int activation_form(const calgae_state *s, const calgae_weight *w)
 {
     const calgae_type_info *t = calgae_type_traits(w->type);
