@@ -76,52 +76,44 @@ BLOCK_ROWS(iq4_xs)
 static const calgae_type_info table[TYPE_IDS] = {
     [CALGAE_TYPE_F32] = {CALGAE_TYPE_F32, "F32", 1, sizeof(float), alignof(float),
                          f32_to_float, f32_from_float, CALGAE_TYPE_F32,
-                         SLOT(matvec_f32), SLOT(matmul_f32), 0},
+                         SLOT(matvec_f32), SLOT(matmul_f32), 0, 0, {0}},
     [CALGAE_TYPE_F16] = {CALGAE_TYPE_F16, "F16", 1, sizeof(calgae_fp16), alignof(calgae_fp16),
                          f16_to_float, f16_from_float, CALGAE_TYPE_F32,
-                         SLOT(matvec_f16), SLOT(matmul_f16), 1},
-    [CALGAE_TYPE_Q4_0] = {CALGAE_TYPE_Q4_0, "Q4_0", CALGAE_QK, sizeof(calgae_block_q4_0),
-                          alignof(calgae_block_q4_0), q4_0_to_float, q4_0_from_float,
-                          CALGAE_TYPE_Q8_0, SLOT(matvec_q4_0), SLOT(matmul_q4_0), 2},
-    [CALGAE_TYPE_Q4_1] = {CALGAE_TYPE_Q4_1, "Q4_1", CALGAE_QK, sizeof(calgae_block_q4_1),
-                          alignof(calgae_block_q4_1), q4_1_to_float, q4_1_from_float,
-                          CALGAE_TYPE_Q8_0, SLOT(matvec_q4_1), SLOT(matmul_q4_1), 3},
-    [CALGAE_TYPE_Q8_0] = {CALGAE_TYPE_Q8_0, "Q8_0", CALGAE_QK, sizeof(calgae_block_q8_0),
-                          alignof(calgae_block_q8_0), q8_0_to_float, q8_0_from_float,
-                          CALGAE_TYPE_Q8_0, SLOT(matvec_q8_0), SLOT(matmul_q8_0), 7},
-    /* Rows without product slots (ROW: only Q8_K, never a weight) would be widened to F32 by
-     * the loader (model_gguf.c); ROWP rows have the ABI 1.4 slots, Q4_K and Q6_K (written
-     * out) the ABI 1.3 ones. The
-     * activation form and llama_ftype are ggml's (for the K types the _S mixture's ftype,
-     * the one a file of nothing but that type would carry; Q8_K is never a file's type). */
-#define ROW(id, t, blck, block, act, ftype)                                                   \
-    [CALGAE_TYPE_##id] = {CALGAE_TYPE_##id, #id, blck, sizeof(block), alignof(block),         \
-                          t##_to_float, t##_from_float, CALGAE_TYPE_##act, 0, 0, ftype}
-    /* the same with the ABI 1.4 product slots */
-#define ROWP(id, t, blck, block, act, ftype)                                                  \
-    [CALGAE_TYPE_##id] = {CALGAE_TYPE_##id, #id, blck, sizeof(block), alignof(block),         \
-                          t##_to_float, t##_from_float, CALGAE_TYPE_##act, SLOT(matvec_##t),  \
-                          SLOT(matmul_##t), ftype}
-    ROWP(Q5_0, q5_0, CALGAE_QK, calgae_block_q5_0, Q8_0, 8),
-    ROWP(Q5_1, q5_1, CALGAE_QK, calgae_block_q5_1, Q8_0, 9),
-    ROWP(Q2_K, q2_k, CALGAE_QK_K, calgae_block_q2_k, Q8_K, 10),
-    ROWP(Q3_K, q3_k, CALGAE_QK_K, calgae_block_q3_k, Q8_K, 11),
-    [CALGAE_TYPE_Q4_K] = {CALGAE_TYPE_Q4_K, "Q4_K", CALGAE_QK_K, sizeof(calgae_block_q4_k),
-                          alignof(calgae_block_q4_k), q4_k_to_float, q4_k_from_float,
-                          CALGAE_TYPE_Q8_K, SLOT(matvec_q4_k), SLOT(matmul_q4_k), 14},
-    ROWP(Q5_K, q5_k, CALGAE_QK_K, calgae_block_q5_k, Q8_K, 16),
-    [CALGAE_TYPE_Q6_K] = {CALGAE_TYPE_Q6_K, "Q6_K", CALGAE_QK_K, sizeof(calgae_block_q6_k),
-                          alignof(calgae_block_q6_k), q6_k_to_float, q6_k_from_float,
-                          CALGAE_TYPE_Q8_K, SLOT(matvec_q6_k), SLOT(matmul_q6_k), 18},
-    ROW(Q8_K, q8_k, CALGAE_QK_K, calgae_block_q8_k, Q8_K, 0),
-    ROWP(IQ4_NL, iq4_nl, CALGAE_QK, calgae_block_iq4_nl, Q8_0, 25),
-    ROWP(IQ4_XS, iq4_xs, CALGAE_QK_K, calgae_block_iq4_xs, Q8_K, 30),
+                         SLOT(matvec_f16), SLOT(matmul_f16), 1, 0, {0}},
+    /* The block types. Each has the products' slots (Q4_0, Q4_1, Q8_0: ABI 1.0-1.1; Q4_K, Q6_K:
+     * 1.3; the rest 1.4); the activation form and llama_ftype are ggml's (for the K types the
+     * _S mixture's ftype, the one a file of nothing but that type would carry). The last
+     * columns name the block's fp16 scale fields, which the loader checks for NaN/Inf. */
+#define BLOCKS(id, t, blck, act, ftype, ...)                                                  \
+    [CALGAE_TYPE_##id] = {CALGAE_TYPE_##id, #id, blck, sizeof(calgae_block_##t),               \
+                          alignof(calgae_block_##t), t##_to_float, t##_from_float,             \
+                          CALGAE_TYPE_##act, SLOT(matvec_##t), SLOT(matmul_##t), ftype,        \
+                          __VA_ARGS__}
+#define D(t, d) 1, {offsetof(calgae_block_##t, d)}
+#define DM(t, d, m) 2, {offsetof(calgae_block_##t, d), offsetof(calgae_block_##t, m)}
+    BLOCKS(Q4_0, q4_0, CALGAE_QK, Q8_0, 2, D(q4_0, d)),
+    BLOCKS(Q4_1, q4_1, CALGAE_QK, Q8_0, 3, DM(q4_1, d, m)),
+    BLOCKS(Q8_0, q8_0, CALGAE_QK, Q8_0, 7, D(q8_0, d)),
+    BLOCKS(Q5_0, q5_0, CALGAE_QK, Q8_0, 8, D(q5_0, d)),
+    BLOCKS(Q5_1, q5_1, CALGAE_QK, Q8_0, 9, DM(q5_1, d, m)),
+    BLOCKS(Q2_K, q2_k, CALGAE_QK_K, Q8_K, 10, DM(q2_k, d, dmin)),
+    BLOCKS(Q3_K, q3_k, CALGAE_QK_K, Q8_K, 11, D(q3_k, d)),
+    BLOCKS(Q4_K, q4_k, CALGAE_QK_K, Q8_K, 14, DM(q4_k, d, dmin)),
+    BLOCKS(Q5_K, q5_k, CALGAE_QK_K, Q8_K, 16, DM(q5_k, d, dmin)),
+    BLOCKS(Q6_K, q6_k, CALGAE_QK_K, Q8_K, 18, D(q6_k, d)),
+    BLOCKS(IQ4_NL, iq4_nl, CALGAE_QK, Q8_0, 25, D(iq4_nl, d)),
+    BLOCKS(IQ4_XS, iq4_xs, CALGAE_QK_K, Q8_K, 30, D(iq4_xs, d)),
+    /* Q8_K: the K types' activations only, never a weight (no slots; a float scale) */
+    [CALGAE_TYPE_Q8_K] = {CALGAE_TYPE_Q8_K, "Q8_K", CALGAE_QK_K, sizeof(calgae_block_q8_k),
+                          alignof(calgae_block_q8_k), q8_k_to_float, q8_k_from_float,
+                          CALGAE_TYPE_Q8_K, 0, 0, 0, 0, {0}},
     /* BF16's products take floats (the ABI 1.4 slot; ggml's vec_dot_type is BF16) */
     [CALGAE_TYPE_BF16] = {CALGAE_TYPE_BF16, "BF16", 1, sizeof(calgae_bf16), alignof(calgae_bf16),
                           bf16_to_float, bf16_from_float, CALGAE_TYPE_F32, SLOT(matvec_bf16),
-                          SLOT(matmul_bf16), 32},
-#undef ROW
-#undef ROWP
+                          SLOT(matmul_bf16), 32, 0, {0}},
+#undef BLOCKS
+#undef D
+#undef DM
 };
 
 const calgae_type_info *calgae_type_traits(uint32_t type)
@@ -182,50 +174,19 @@ int calgae_quantize_row(uint32_t type, const float *x, void *y, int64_t n)
     return 0;
 }
 
-/* Where a block keeps its fp16 scales (d, and m or dmin): the fields ggml's validate_row_data
- * (ggml.c/ggml-quants.c) checks for NaN and Inf. 0 scales: a type it does not check this way. */
-static int scale_offsets(uint32_t type, size_t off[2])
-{
-    switch (type) {
-    case CALGAE_TYPE_Q8_0: off[0] = offsetof(calgae_block_q8_0, d); return 1;
-    case CALGAE_TYPE_Q4_0: off[0] = offsetof(calgae_block_q4_0, d); return 1;
-    case CALGAE_TYPE_Q5_0: off[0] = offsetof(calgae_block_q5_0, d); return 1;
-    case CALGAE_TYPE_IQ4_NL: off[0] = offsetof(calgae_block_iq4_nl, d); return 1;
-    case CALGAE_TYPE_IQ4_XS: off[0] = offsetof(calgae_block_iq4_xs, d); return 1;
-    case CALGAE_TYPE_Q3_K: off[0] = offsetof(calgae_block_q3_k, d); return 1;
-    case CALGAE_TYPE_Q6_K: off[0] = offsetof(calgae_block_q6_k, d); return 1;
-    case CALGAE_TYPE_Q4_1:
-        off[0] = offsetof(calgae_block_q4_1, d), off[1] = offsetof(calgae_block_q4_1, m);
-        return 2;
-    case CALGAE_TYPE_Q5_1:
-        off[0] = offsetof(calgae_block_q5_1, d), off[1] = offsetof(calgae_block_q5_1, m);
-        return 2;
-    case CALGAE_TYPE_Q2_K:
-        off[0] = offsetof(calgae_block_q2_k, d), off[1] = offsetof(calgae_block_q2_k, dmin);
-        return 2;
-    case CALGAE_TYPE_Q4_K:
-        off[0] = offsetof(calgae_block_q4_k, d), off[1] = offsetof(calgae_block_q4_k, dmin);
-        return 2;
-    case CALGAE_TYPE_Q5_K:
-        off[0] = offsetof(calgae_block_q5_k, d), off[1] = offsetof(calgae_block_q5_k, dmin);
-        return 2;
-    default: return 0;
-    }
-}
-
+/* The scale fields are the table's (n_scales, scale_off): those ggml's validate_row_data
+ * (ggml.c/ggml-quants.c) checks for NaN and Inf. */
 int64_t calgae_type_bad_scale(uint32_t type, const void *data, size_t nbytes)
 {
     const calgae_type_info *t = calgae_type_traits(type);
-    size_t off[2];
-    const int n_off = t ? scale_offsets(type, off) : 0;
-    if (n_off == 0)
+    if (!t || t->n_scales == 0)
         return -1;
     const unsigned char *p = data;
     const size_t blocks = nbytes / t->type_size;
     for (size_t b = 0; b < blocks; b++) {
-        for (int k = 0; k < n_off; k++) {
+        for (int k = 0; k < t->n_scales; k++) {
             uint16_t h;
-            memcpy(&h, p + b * t->type_size + off[k], sizeof h);
+            memcpy(&h, p + b * t->type_size + t->scale_off[k], sizeof h);
             if ((h & 0x7c00u) == 0x7c00u) /* all-ones exponent: Inf or NaN */
                 return (int64_t)b;
         }

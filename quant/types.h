@@ -43,6 +43,11 @@ typedef struct calgae_type_info {
     /* llama.cpp's llama_ftype for general.file_type when every matrix is of this type
      * (LLAMA_FTYPE_ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q4_0 = 2, ...). */
     uint32_t file_type;
+    /* The block's binary16 scale fields (d, and the minimum's m or dmin where it has one): how
+     * many (0 for F32, F16, BF16 and Q8_K, whose scale is a float) and their offsets in the
+     * block. calgae_type_bad_scale reads them. */
+    int n_scales;
+    size_t scale_off[2];
 } calgae_type_info;
 
 /* The largest block of any row, in values, so that callers can hold one block (or a chunk of
