@@ -8,7 +8,13 @@
  * super-block: the codes times the activation bytes with vpmaddubsw (unsigned codes, signed
  * activations; int16 pair sums that never saturate, bounds per type below), each pair sum times
  * its group's scale summed into int32 lanes (vpdpwssd with AVX512_VNNI, vpmaddwd + vpaddd
- * without). The codes are unpacked once per super-block and reused by every token of a tile
+ * without), the lanes summed to the block's integers. Those are scaled and summed in float
+ * exactly as the scalar plugin (plugins/scalar/scalar_k2.c) does, operation for operation and
+ * without FMA contraction, so both plugins give the same bits: a difference of summation order,
+ * harmless in itself, was enough to move the logits of the golden file in
+ * tests/kquant_native_test.py by 1% at 7 of 16 positions (its BF16 matrix rounds its
+ * activations, and a value at a rounding midpoint flips). Reducing the lanes costs about a
+ * tenth of a super-block's work. The codes are unpacked once per super-block and reused by every token of a tile
  * (KT2 tokens), so matmul gives each token exactly what matvec gives it, and any row split
  * agrees bit for bit. Per type:
  * - Q5_K: codes 0..31 (nibble | qh bit << 4), pair sums <= 2 * 31 * 127; the minimums' term
@@ -30,6 +36,12 @@
 
 #include "avx512_isa.h"
 #include "avx512_kernels.h"
+
+/* The float steps must be the scalar plugin's: no a * b + c fused into one rounding. GCC does
+ * not contract in ISO C mode (-std=c17); clang does unless told. */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
 
 #if CALGAE_AVX512_VNNI
 #define K2FN(name) calgae_avx512_vnni_##name
@@ -57,13 +69,25 @@ AVX512_INLINE __m512i k2_join(__m256i a, __m256i b)
     return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
 }
 
-/* The sum of a vector of 8 floats. */
-AVX512_INLINE float k2_hsum256(__m256 v)
+/* The sum of the 16 int32 lanes of v (exact: the sums of the callers fit in int32). */
+AVX512_INLINE int32_t k2_sum_epi32(__m512i v)
 {
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    return _mm_cvtss_f32(h);
+    const __m256i a = _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+    __m128i b = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+    b = _mm_add_epi32(b, _mm_shuffle_epi32(b, 0x4e));
+    b = _mm_add_epi32(b, _mm_shuffle_epi32(b, 0xb1));
+    return _mm_cvtsi128_si32(b);
+}
+
+/* The sums of the 16 lanes of v and of the 8 lanes of m, reduced together. */
+AVX512_INLINE void k2_sum2_epi32(__m512i v, __m256i m, int32_t *sv, int32_t *sm)
+{
+    const __m256i a = _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+    const __m256i h = _mm256_hadd_epi32(a, m); /* per 128-bit lane: v pairs, m pairs */
+    __m128i b = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    b = _mm_hadd_epi32(b, b);
+    *sv = _mm_cvtsi128_si32(b);
+    *sm = _mm_extract_epi32(b, 1);
 }
 
 /* int16 lane p of the result is lane (4k + p / 8) of a 16-lane int16 vector: the scale of the
@@ -136,20 +160,9 @@ AVX512_INLINE __m128i iq4_xs_scales(const calgae_block_iq4_xs *b)
     return _mm_setr_epi32((int)even, (int)odd, 0, 0);
 }
 
-/* The float results of a tile: the code products' accumulators, less the minimums' ones for
- * the types that have minimums. */
-#define K2_STORE(nt, acc, out)                                                                \
-    for (int t = 0; t < (nt); t++)                                                            \
-        (out)[t] = _mm512_reduce_add_ps((acc)[t]);
-#define K2_STORE_MIN(nt, acc, macc, out)                                                      \
-    for (int t = 0; t < (nt); t++)                                                            \
-        (out)[t] = _mm512_reduce_add_ps((acc)[t]) - k2_hsum256((macc)[t]);
-
-/* Q5_K row w against nt (<= KT2) tokens: Q4_K's kernel with the fifth bit. Per token the code
- * products in int32 lanes go to a float accumulator scaled by d_x * d_w, the minimums' term
- * (m_g against the pair sums of bsums) to a second one scaled by d_x * dmin_w (256 bits:
- * -mavx512f implies no 256-bit FMA, so multiply and add); the two are reduced and subtracted at
- * the end. */
+/* Q5_K row w against nt (<= KT2) tokens: Q4_K's codes with the fifth bit. Per token and
+ * super-block the code products (int32 lanes) and the minimums' term (m_g against the pair
+ * sums of bsums) are reduced to two integers and scaled as the scalar plugin does. */
 AVX512_INLINE void tile_q5_k(const calgae_block_q5_k *w, const char *x, size_t xs, int nt,
                              int64_t nb, float *out)
 {
@@ -162,12 +175,9 @@ AVX512_INLINE void tile_q5_k(const calgae_block_q5_k *w, const char *x, size_t x
     for (int j = 0; j < 4; j++)
         pick[j] = k2_join(_mm256_set1_epi16((short)((4 * j) | (4 * j + 1) << 8)),
                           _mm256_set1_epi16((short)((4 * j + 2) | (4 * j + 3) << 8)));
-    __m512 acc[KT2];
-    __m256 macc[KT2];
-    for (int t = 0; t < nt; t++) {
-        acc[t] = _mm512_setzero_ps();
-        macc[t] = _mm256_setzero_ps();
-    }
+    float sum[KT2];
+    for (int t = 0; t < nt; t++)
+        sum[t] = 0.0f;
     for (int64_t b = 0; b < nb; b++) {
         const __m256i sm = _mm256_cvtepu8_epi16(k2_scales_mins(w[b].scales));
         const __m512i sc = _mm512_broadcast_i32x4(_mm256_castsi256_si128(sm));
@@ -200,11 +210,12 @@ AVX512_INLINE void tile_q5_k(const calgae_block_q5_k *w, const char *x, size_t x
                                      sv[j]);
             const __m256i msum = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mv);
             const float dx = xb->d;
-            acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(dx * dw), _mm512_cvtepi32_ps(isum), acc[t]);
-            macc[t] = _mm256_add_ps(macc[t], _mm256_mul_ps(_mm256_set1_ps(dx * dmw), _mm256_cvtepi32_ps(msum)));
+            int32_t is, ms;
+            k2_sum2_epi32(isum, msum, &is, &ms);
+            sum[t] += (dx * dw) * (float)is - (dx * dmw) * (float)ms;
         }
     }
-    K2_STORE_MIN(nt, acc, macc, out)
+    memcpy(out, sum, (size_t)nt * sizeof *out);
 }
 
 /* Q3_K and Q2_K share the code layout: value 128h + 32s + l is bits 2s, 2s + 1 of
@@ -219,15 +230,14 @@ AVX512_INLINE __m512i k2_crumbs(const uint8_t *qs, int k)
 }
 
 /* Q3_K row w against nt tokens: codes 0..7 (the module comment says why), their group sums
- * scaled in int32; 4 * sum_g sc_g * bsums[g] (vpmaddwd) taken off in int32, then one float
- * accumulator per token. */
+ * scaled in int32; 4 * sum_g sc_g * bsums[g] (vpmaddwd) taken off in int32. */
 AVX512_INLINE void tile_q3_k(const calgae_block_q3_k *w, const char *x, size_t xs, int nt,
                              int64_t nb, float *out)
 {
     const __m512i one = _mm512_set1_epi8(1);
-    __m512 acc[KT2];
+    float sum[KT2];
     for (int t = 0; t < nt; t++)
-        acc[t] = _mm512_setzero_ps();
+        sum[t] = 0.0f;
     for (int64_t b = 0; b < nb; b++) {
         const __m256i sc16 = _mm256_sub_epi16(_mm256_cvtepu8_epi16(q3_k_scales(w[b].scales)),
                                               _mm256_set1_epi16(32));
@@ -255,24 +265,21 @@ AVX512_INLINE void tile_q3_k(const calgae_block_q3_k *w, const char *x, size_t x
             /* |4 * off| <= 4 * 2 * 32 * 16 * 127 per lane */
             const __m256i off = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), sc16);
             isum = _mm512_sub_epi32(isum, _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_slli_epi32(off, 2), 0));
-            acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(xb->d * dw), _mm512_cvtepi32_ps(isum), acc[t]);
+            sum[t] += (xb->d * dw) * (float)k2_sum_epi32(isum);
         }
     }
-    K2_STORE(nt, acc, out)
+    memcpy(out, sum, (size_t)nt * sizeof *out);
 }
 
 /* Q2_K row w against nt tokens: scales (low nibbles) on the code products, minimums (high
- * nibbles) against bsums in a second accumulator, as Q5_K. */
+ * nibbles) against bsums, reduced and scaled as Q5_K's. */
 AVX512_INLINE void tile_q2_k(const calgae_block_q2_k *w, const char *x, size_t xs, int nt,
                              int64_t nb, float *out)
 {
     const __m128i m4 = _mm_set1_epi8(15);
-    __m512 acc[KT2];
-    __m256 macc[KT2];
-    for (int t = 0; t < nt; t++) {
-        acc[t] = _mm512_setzero_ps();
-        macc[t] = _mm256_setzero_ps();
-    }
+    float sum[KT2];
+    for (int t = 0; t < nt; t++)
+        sum[t] = 0.0f;
     for (int64_t b = 0; b < nb; b++) {
         const __m128i s = _mm_loadu_si128((const __m128i *)w[b].scales);
         const __m512i sc = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_and_si128(s, m4)));
@@ -295,11 +302,12 @@ AVX512_INLINE void tile_q2_k(const calgae_block_q2_k *w, const char *x, size_t x
                                      sv[k]);
             const __m256i msum = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mn);
             const float dx = xb->d;
-            acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(dx * dw), _mm512_cvtepi32_ps(isum), acc[t]);
-            macc[t] = _mm256_add_ps(macc[t], _mm256_mul_ps(_mm256_set1_ps(dx * dmw), _mm256_cvtepi32_ps(msum)));
+            int32_t is, ms;
+            k2_sum2_epi32(isum, msum, &is, &ms);
+            sum[t] += (dx * dw) * (float)is - (dx * dmw) * (float)ms;
         }
     }
-    K2_STORE_MIN(nt, acc, macc, out)
+    memcpy(out, sum, (size_t)nt * sizeof *out);
 }
 
 /* IQ4_XS row w against nt tokens. Group g is qs[16g .. 16g + 15], low nibbles values 32g ..
@@ -320,9 +328,9 @@ AVX512_INLINE void tile_iq4_xs(const calgae_block_iq4_xs *w, const char *x, size
 #pragma GCC unroll 4
     for (int k = 0; k < 4; k++)
         pick[k] = k2_join(_mm256_set1_epi16((short)k), _mm256_set1_epi16((short)(4 + k)));
-    __m512 acc[KT2];
+    float sum[KT2];
     for (int t = 0; t < nt; t++)
-        acc[t] = _mm512_setzero_ps();
+        sum[t] = 0.0f;
     for (int64_t b = 0; b < nb; b++) {
         const __m512i sc = _mm512_castsi256_si512(_mm256_sub_epi16(
             _mm256_cvtepu8_epi16(iq4_xs_scales(&w[b])), _mm256_set1_epi16(32)));
@@ -355,10 +363,10 @@ AVX512_INLINE void tile_iq4_xs(const calgae_block_iq4_xs *w, const char *x, size
                                      _mm512_maddubs_epi16(qv[k], _mm512_mask_sub_epi8(xk, neg[k], zero, xk)),
                                      sv[k]);
             }
-            acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(xb->d * dw), _mm512_cvtepi32_ps(isum), acc[t]);
+            sum[t] += (xb->d * dw) * (float)k2_sum_epi32(isum);
         }
     }
-    K2_STORE(nt, acc, out)
+    memcpy(out, sum, (size_t)nt * sizeof *out);
 }
 
 /* Rows outside, tiles of KT2 tokens inside: a weight row (a few KB) stays in L1 across the
