@@ -66,6 +66,22 @@ CALGAE_AVX512_DECLARE_BLOCK_PRODUCTS(calgae_avx512_vnni_)
 CALGAE_AVX512_DECLARE_K_PRODUCTS(calgae_avx512_)
 CALGAE_AVX512_DECLARE_K_PRODUCTS(calgae_avx512_vnni_)
 
+/* ---- avx512_kquant2.c (vpmaddwd) and avx512_kquant2_vnni.c (vpdpwssd): Q5_K, Q3_K, Q2_K,
+ * IQ4_XS (ABI 1.4) ---- */
+#define CALGAE_AVX512_DECLARE_K2_PRODUCTS(prefix, T)                                       \
+    int prefix##matvec_##T(const calgae_weight *w, const void *x, float *y, int64_t r0,    \
+                           int64_t r1);                                                    \
+    int prefix##matmul_##T(const calgae_weight *w, const void *x, size_t xs,               \
+                           int64_t n_tok, float *y, int64_t ys, int64_t r0, int64_t r1);
+#define CALGAE_AVX512_DECLARE_K2_ALL(prefix)                                               \
+    CALGAE_AVX512_DECLARE_K2_PRODUCTS(prefix, q5_k)                                        \
+    CALGAE_AVX512_DECLARE_K2_PRODUCTS(prefix, q3_k)                                        \
+    CALGAE_AVX512_DECLARE_K2_PRODUCTS(prefix, q2_k)                                        \
+    CALGAE_AVX512_DECLARE_K2_PRODUCTS(prefix, iq4_xs)
+
+CALGAE_AVX512_DECLARE_K2_ALL(calgae_avx512_)
+CALGAE_AVX512_DECLARE_K2_ALL(calgae_avx512_vnni_)
+
 /* ---- avx512_probe.c (no ISA flags) ---- */
 /* The plugin's probe: 1 if CPU and OS can run the kernels, else 0 and the reason. */
 int calgae_avx512_probe(char *why, size_t why_len);

@@ -123,6 +123,15 @@ static void quantize_q8_k(const float *x, void *out, int64_t n)
         .matmul_q4_k = q##matmul_q4_k,                                                      \
         .matvec_q6_k = q##matvec_q6_k,                                                      \
         .matmul_q6_k = q##matmul_q6_k,                                                      \
+        /* ABI 1.4: the stored layout (avx512_kquant2_impl.h) */                            \
+        .matvec_q5_k = q##matvec_q5_k,                                                      \
+        .matmul_q5_k = q##matmul_q5_k,                                                      \
+        .matvec_q3_k = q##matvec_q3_k,                                                      \
+        .matmul_q3_k = q##matmul_q3_k,                                                      \
+        .matvec_q2_k = q##matvec_q2_k,                                                      \
+        .matmul_q2_k = q##matmul_q2_k,                                                      \
+        .matvec_iq4_xs = q##matvec_iq4_xs,                                                  \
+        .matmul_iq4_xs = q##matmul_iq4_xs,                                                  \
     }
 
 static const calgae_plugin table_maddubs =
