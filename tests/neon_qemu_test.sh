@@ -163,6 +163,68 @@ for type in f16 q8_0 q4_0 q4_1; do
     done
 done
 
+# ---- ABI 1.3/1.4 slots end to end: llama-quantize's golden file of Q2_K .. BF16 matrices ----
+# Every matrix of ci-kblocks-mixed.gguf (Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL,
+# IQ4_XS, BF16) runs in its own layout; `backend neon` with no "+scalar" says neon served every
+# slot itself. Its logits on both CPUs, per position, against (a) the scalar plugin: the integer
+# sums are bitwise scalar's, so only float kernels' summation order differs, rel. RMS <= 1e-5 at
+# >= 15 of 16 positions (the BF16 matrix takes BF16-rounded activations, and one at a rounding
+# midpoint turns that order difference into a BF16 step; kquant_native_test.py explains it);
+# (b) the same file widened to F32 by the reference dequantizer (`calgae convert --type f32`,
+# numpy-checked by kquant_dequant_test) run by neon: Q8_K/Q8_0 activation rounding only, rel.
+# RMS <= 0.03 and the same top-1 token at >= 15 of 16 positions. Greedy text (16 tokens) must
+# equal scalar's.
+kfile=$CALGAE_SOURCE_DIR/tests/golden/kquants/ci-kblocks-mixed.gguf
+kids=1,50,100,200,300,400,17,33,260,5,77,123,311,499,2,42
+klogits() { # cpu, backend, model, out
+    emu "$1" "$calgae" logits --model "$3" --ids "$kids" --out "$4" --backend "$2" \
+        --threads 2 >/dev/null 2>"$T/err"
+}
+if ! "$CALGAE_BIN" convert --model "$kfile" --out "$T/kf32.gguf" --type f32 >/dev/null 2>"$T/err"; then
+    bad "widen $kfile to F32"
+    cat "$T/err"
+elif [ -z "${CALGAE_PYTHON:-}" ]; then
+    bad "K-quant logits need CALGAE_PYTHON (run through ctest)"
+elif ! klogits max scalar "$kfile" "$T/kscalar.bin"; then
+    bad "K-quant golden file: scalar logits"
+    cat "$T/err"
+else
+    emu max "$calgae" run --model "$kfile" --temperature 0 --tokens 16 --threads 2 \
+        --backend scalar >"$T/kref" 2>"$T/err"
+    for cpu in cortex-a53 max; do
+        name="$cpu: K-quant golden file, neon (${variant[$cpu]})"
+        if ! emu "$cpu" "$calgae" run --model "$kfile" --temperature 0 --tokens 16 --threads 2 \
+            --backend neon >"$T/kout" 2>"$T/err" || ! cmp -s "$T/kout" "$T/kref" ||
+            ! grep -q ", backend neon, threads " "$T/err"; then
+            bad "$name: greedy text = scalar's, every slot from neon"
+            cat "$T/err"
+            continue
+        fi
+        if ! klogits "$cpu" neon "$kfile" "$T/kneon.bin" ||
+            ! klogits "$cpu" neon "$T/kf32.gguf" "$T/kwide.bin"; then
+            bad "$name: logits"
+            cat "$T/err"
+            continue
+        fi
+        if verdict=$("$CALGAE_PYTHON" - "$T/kneon.bin" "$T/kscalar.bin" "$T/kwide.bin" <<'PY'
+import sys
+import numpy as np
+n, s, w = (np.fromfile(f, np.float32).reshape(16, -1) for f in sys.argv[1:])
+rel = lambda a, b: np.sqrt(((a - b) ** 2).mean(1) / (b ** 2).mean(1))
+vs_scalar = int((rel(n, s) <= 1e-5).sum())
+vs_wide = int(((rel(n, w) <= 0.03) & (n.argmax(1) == w.argmax(1))).sum())
+print("%d/16 within 1e-5 of scalar (max %.1e), %d/16 within 0.03 of widened F32 (max %.4f)"
+      % (vs_scalar, rel(n, s).max(), vs_wide, rel(n, w).max()))
+sys.exit(0 if vs_scalar >= 15 and vs_wide >= 15 else 1)
+PY
+        ); then
+            ok "$name: text = scalar's, every slot neon's; $verdict"
+        else
+            bad "$name: $verdict"
+        fi
+    done
+fi
+
 # ---- neon against the independent oracles: llama2.c's prompted text, the numpy reference ----
 G=$CALGAE_SOURCE_DIR/tests/golden
 for cpu in cortex-a53 max; do

@@ -29,6 +29,15 @@
 NEON_QDISPATCH(q8_0)
 NEON_QDISPATCH(q4_0)
 NEON_QDISPATCH(q4_1)
+NEON_QDISPATCH(q4_k)
+NEON_QDISPATCH(q6_k)
+NEON_QDISPATCH(q5_k)
+NEON_QDISPATCH(q3_k)
+NEON_QDISPATCH(q2_k)
+NEON_QDISPATCH(iq4_xs)
+NEON_QDISPATCH(q5_0)
+NEON_QDISPATCH(q5_1)
+NEON_QDISPATCH(iq4_nl)
 
 static const calgae_plugin table = {
     .struct_size = sizeof(calgae_plugin),
@@ -57,6 +66,27 @@ static const calgae_plugin table = {
     .axpy_f32 = calgae_neon_axpy_f32,
     .matvec_q4_1 = matvec_q4_1,
     .matmul_q4_1 = matmul_q4_1,
+    .quantize_q8_k = calgae_neon_quantize_q8_k,
+    .matvec_q4_k = matvec_q4_k,
+    .matmul_q4_k = matmul_q4_k,
+    .matvec_q6_k = matvec_q6_k,
+    .matmul_q6_k = matmul_q6_k,
+    .matvec_q5_k = matvec_q5_k,
+    .matmul_q5_k = matmul_q5_k,
+    .matvec_q3_k = matvec_q3_k,
+    .matmul_q3_k = matmul_q3_k,
+    .matvec_q2_k = matvec_q2_k,
+    .matmul_q2_k = matmul_q2_k,
+    .matvec_iq4_xs = matvec_iq4_xs,
+    .matmul_iq4_xs = matmul_iq4_xs,
+    .matvec_q5_0 = matvec_q5_0,
+    .matmul_q5_0 = matmul_q5_0,
+    .matvec_q5_1 = matvec_q5_1,
+    .matmul_q5_1 = matmul_q5_1,
+    .matvec_iq4_nl = matvec_iq4_nl,
+    .matmul_iq4_nl = matmul_iq4_nl,
+    .matvec_bf16 = calgae_neon_matvec_bf16,
+    .matmul_bf16 = calgae_neon_matmul_bf16,
 };
 
 CALGAE_PLUGIN_EXPORT int calgae_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor,

@@ -70,4 +70,35 @@ void calgae_neon_rope(float *x, int64_t n_heads, int64_t head_size, int64_t n_ro
 float calgae_neon_dot_f32(const float *a, const float *b, int64_t n);
 void calgae_neon_axpy_f32(float *y, float a, const float *x, int64_t n);
 
+/* ---- ABI 1.3 and 1.4 slots (neon_kquant.h, neon_kfloat.c) ---- */
+
+/* The K-quant and IQ4_XS products against Q8_K, and Q5_0, Q5_1, IQ4_NL against Q8_0, one set
+ * per variant (neon_kbase.c, neon_kdotprod.c); bitwise equal across variants and to scalar. */
+#define CALGAE_NEON_DECLARE_KPRODUCT(t, variant)                                                 \
+    int calgae_neon_matvec_##t##_##variant(const calgae_weight *w, const void *x, float *y,     \
+                                           int64_t r0, int64_t r1);                             \
+    int calgae_neon_matmul_##t##_##variant(const calgae_weight *w, const void *x, size_t xs,    \
+                                           int64_t n_tok, float *y, int64_t ys, int64_t r0,     \
+                                           int64_t r1);
+#define CALGAE_NEON_DECLARE_KPRODUCTS(variant)                                                   \
+    CALGAE_NEON_DECLARE_KPRODUCT(q4_k, variant)                                                  \
+    CALGAE_NEON_DECLARE_KPRODUCT(q6_k, variant)                                                  \
+    CALGAE_NEON_DECLARE_KPRODUCT(q5_k, variant)                                                  \
+    CALGAE_NEON_DECLARE_KPRODUCT(q3_k, variant)                                                  \
+    CALGAE_NEON_DECLARE_KPRODUCT(q2_k, variant)                                                  \
+    CALGAE_NEON_DECLARE_KPRODUCT(iq4_xs, variant)                                                \
+    CALGAE_NEON_DECLARE_KPRODUCT(q5_0, variant)                                                  \
+    CALGAE_NEON_DECLARE_KPRODUCT(q5_1, variant)                                                  \
+    CALGAE_NEON_DECLARE_KPRODUCT(iq4_nl, variant)
+
+CALGAE_NEON_DECLARE_KPRODUCTS(base)
+CALGAE_NEON_DECLARE_KPRODUCTS(dotprod)
+
+/* Base NEON only: the Q8_K quantizer (byte for byte the reference) and the BF16 products. */
+void calgae_neon_quantize_q8_k(const float *x, void *out, int64_t n);
+int calgae_neon_matvec_bf16(const calgae_weight *w, const void *x, float *y, int64_t r0,
+                            int64_t r1);
+int calgae_neon_matmul_bf16(const calgae_weight *w, const void *x, size_t xs, int64_t n_tok,
+                            float *y, int64_t ys, int64_t r0, int64_t r1);
+
 #endif /* CALGAE_NEON_INTERNAL_H */

@@ -321,17 +321,30 @@ static void test_quantize_k(acc_t *a, const calgae_plugin *p, const calgae_plugi
     void (*fp)(const float *, void *, int64_t) = SLOT(p, quantize_q8_k);
     void (*fr)(const float *, void *, int64_t) = SLOT(ref, quantize_q8_k);
     static const int64_t sizes[] = {256, 512, 2048, 5632};
-    static const char *const kinds[] = {"random", "zeros", "large", "tiny", "NaN/Inf block"};
+    /* "tied": each block's largest magnitude twice, with both signs in a random order (the
+     * first one's sign is the scale's); "subnormal": max below 127 / FLT_MAX, so -127 / max
+     * overflows to an infinity and the reference's rounding of infinite products decides */
+    static const char *const kinds[] = {"random", "zeros", "large", "tiny", "NaN/Inf block",
+                                        "tied", "subnormal"};
     a->r->tol = 0;
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < 7; k++)
         for (int si = 0; si < 4; si++) {
             const int64_t n = sizes[si], nb = n / CALGAE_QK_K;
             float *x = alloc_f(n);
-            const double s = k == 0 ? ldexp(1.0, (int)rnd_int(g, 21) - 10) : k == 2 ? 1e30 : 1e-30;
+            const double s = k == 0   ? ldexp(1.0, (int)rnd_int(g, 21) - 10)
+                             : k == 2 ? 1e30
+                             : k == 5 ? 1.0
+                             : k == 6 ? 1e-38
+                                      : 1e-30;
             for (int64_t i = 0; i < n; i++)
                 x[i] = k == 1 ? 0.0f : rnd_pm(g, 0, s);
             if (k == 4)
                 x[rnd_int(g, n)] = rnd_u64(g) & 1 ? NAN : -INFINITY;
+            for (int64_t b = 0; k == 5 && b < nb; b++) {
+                const float m = rnd_u64(g) & 1 ? 2.0f : -2.0f;
+                x[b * CALGAE_QK_K + (int64_t)rnd_int(g, 128)] = m;
+                x[b * CALGAE_QK_K + 128 + (int64_t)rnd_int(g, 128)] = -m;
+            }
             const size_t bytes = (size_t)nb * sizeof(calgae_block_q8_k);
             unsigned char *qp = malloc(bytes + sizeof(calgae_block_q8_k)), *qr = malloc(bytes);
             if (!qp || !qr)
