@@ -178,14 +178,14 @@ AVX2_INLINE __m256i chunk_iq4_xs(const calgae_block_iq4_xs *b, const kprep *k, i
         kprep k;                                                                               \
         prep_##TY(b, &k);                                                                      \
         __m256i isum[4];                                                                       \
-        for (int t = 0; t < T; t++)                                                            \
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)                                    \
             isum[t] = _mm256_setzero_si256();                                                  \
         _Pragma("GCC unroll 8") for (int c = 0; c < 8; c++)                                    \
         {                                                                                      \
             __m256i s;                                                                         \
             const __m256i q = chunk_##TY(b, &k, c, &s);                                        \
             const __m256i uq = is_signed ? _mm256_abs_epi8(q) : q;                             \
-            for (int t = 0; t < T; t++) {                                                      \
+            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {                              \
                 __m256i xv = _mm256_loadu_si256((const __m256i *)(x[t]->qs + 32 * c));         \
                 if (is_signed)                                                                 \
                     xv = _mm256_sign_epi8(xv, q);                                              \
@@ -193,7 +193,7 @@ AVX2_INLINE __m256i chunk_iq4_xs(const calgae_block_iq4_xs *b, const kprep *k, i
                 isum[t] = _mm256_add_epi32(isum[t], p);                                        \
             }                                                                                  \
         }                                                                                      \
-        for (int t = 0; t < T; t++) {                                                          \
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {                                  \
             const float dx = x[t]->d;                                                          \
             __m256i is = isum[t];                                                              \
             if (int_min || has_min) {                                                          \
@@ -222,14 +222,14 @@ K2_BLOCK_DOT(iq4_xs, 1, 0, 0)
     {                                                                                           \
         __m256 acc[4];                                                                          \
         const calgae_block_q8_k *xb[4];                                                         \
-        for (int k = 0; k < T; k++)                                                             \
+        _Pragma("GCC unroll 4") for (int k = 0; k < T; k++)                                     \
             acc[k] = _mm256_setzero_ps();                                                       \
         for (int64_t b = 0; b < nb; b++) {                                                      \
-            for (int k = 0; k < T; k++)                                                         \
+            _Pragma("GCC unroll 4") for (int k = 0; k < T; k++)                                 \
                 xb[k] = (const calgae_block_q8_k *)(x + (size_t)k * xs) + b;                    \
             block_dot_##TY(&wb[b], xb, T, acc);                                                 \
         }                                                                                       \
-        for (int k = 0; k < T; k++)                                                             \
+        _Pragma("GCC unroll 4") for (int k = 0; k < T; k++)                                     \
             y[k * ys] = hsum_ps(acc[k]);                                                        \
     }                                                                                           \
     int avx2_matvec_##TY(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1) \
