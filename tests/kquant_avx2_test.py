@@ -14,7 +14,7 @@ Checks, and why these tolerances:
 - avx2 against the scalar plugin on the native file: both compute ggml's integer sums per
   super-block and differ only in float summation order, so relative RMS <= 1e-5 and the same
   top-1 everywhere. Both with --batch 1 (matvec, one token at a time) and the default batch
-  (matmul: 18 tokens = four groups of four and a tail of two).
+  (matmul: 18 tokens = two passes of eight and a tail of two).
 Exits 77 (skip) where the avx2 plugin can't run: no x86-64 or no AVX2.
 Environment: CALGAE_BIN, CALGAE_TEST_TMP."""
 import os
