@@ -56,4 +56,19 @@ int avx2_matvec_q6_k(const calgae_weight *w, const void *x, float *y, int64_t r0
 int avx2_matmul_q6_k(const calgae_weight *w, const void *x, size_t x_stride, int64_t n_tok,
                      float *y, int64_t y_stride, int64_t r0, int64_t r1);
 
+
+/* products_k2.c: Q5_K, Q3_K, Q2_K and IQ4_XS against Q8_K (ABI 1.4), stored layout */
+int avx2_matvec_q5_k(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1);
+int avx2_matmul_q5_k(const calgae_weight *w, const void *x, size_t x_stride, int64_t n_tok,
+                     float *y, int64_t y_stride, int64_t r0, int64_t r1);
+int avx2_matvec_q3_k(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1);
+int avx2_matmul_q3_k(const calgae_weight *w, const void *x, size_t x_stride, int64_t n_tok,
+                     float *y, int64_t y_stride, int64_t r0, int64_t r1);
+int avx2_matvec_q2_k(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1);
+int avx2_matmul_q2_k(const calgae_weight *w, const void *x, size_t x_stride, int64_t n_tok,
+                     float *y, int64_t y_stride, int64_t r0, int64_t r1);
+int avx2_matvec_iq4_xs(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1);
+int avx2_matmul_iq4_xs(const calgae_weight *w, const void *x, size_t x_stride, int64_t n_tok,
+                       float *y, int64_t y_stride, int64_t r0, int64_t r1);
+
 #endif

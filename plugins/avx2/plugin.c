@@ -77,6 +77,15 @@ static const calgae_plugin table = {
     .matmul_q4_k = avx2_matmul_q4_k,
     .matvec_q6_k = avx2_matvec_q6_k,
     .matmul_q6_k = avx2_matmul_q6_k,
+    /* ABI 1.4 */
+    .matvec_q5_k = avx2_matvec_q5_k,
+    .matmul_q5_k = avx2_matmul_q5_k,
+    .matvec_q3_k = avx2_matvec_q3_k,
+    .matmul_q3_k = avx2_matmul_q3_k,
+    .matvec_q2_k = avx2_matvec_q2_k,
+    .matmul_q2_k = avx2_matmul_q2_k,
+    .matvec_iq4_xs = avx2_matvec_iq4_xs,
+    .matmul_iq4_xs = avx2_matmul_iq4_xs,
 };
 
 CALGAE_PLUGIN_EXPORT int calgae_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor,
