@@ -77,6 +77,15 @@ static const calgae_plugin table = {
     .matmul_q4_k = avx2_matmul_q4_k,
     .matvec_q6_k = avx2_matvec_q6_k,
     .matmul_q6_k = avx2_matmul_q6_k,
+    /* ABI 1.4 */
+    .matvec_q5_0 = avx2_matvec_q5_0,
+    .matmul_q5_0 = avx2_matmul_q5_0,
+    .matvec_q5_1 = avx2_matvec_q5_1,
+    .matmul_q5_1 = avx2_matmul_q5_1,
+    .matvec_iq4_nl = avx2_matvec_iq4_nl,
+    .matmul_iq4_nl = avx2_matmul_iq4_nl,
+    .matvec_bf16 = avx2_matvec_bf16,
+    .matmul_bf16 = avx2_matmul_bf16,
 };
 
 CALGAE_PLUGIN_EXPORT int calgae_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor,
