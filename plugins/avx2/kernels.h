@@ -70,5 +70,19 @@ int avx2_matmul_q2_k(const calgae_weight *w, const void *x, size_t x_stride, int
 int avx2_matvec_iq4_xs(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1);
 int avx2_matmul_iq4_xs(const calgae_weight *w, const void *x, size_t x_stride, int64_t n_tok,
                        float *y, int64_t y_stride, int64_t r0, int64_t r1);
+/* products_q5.c: Q5_0, Q5_1 and IQ4_NL against Q8_0 (ABI 1.4), stored layout;
+ * products_float.c: BF16 against floats (ABI 1.4) */
+int avx2_matvec_q5_0(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1);
+int avx2_matmul_q5_0(const calgae_weight *w, const void *x, size_t x_stride, int64_t n_tok,
+                     float *y, int64_t y_stride, int64_t r0, int64_t r1);
+int avx2_matvec_q5_1(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1);
+int avx2_matmul_q5_1(const calgae_weight *w, const void *x, size_t x_stride, int64_t n_tok,
+                     float *y, int64_t y_stride, int64_t r0, int64_t r1);
+int avx2_matvec_iq4_nl(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1);
+int avx2_matmul_iq4_nl(const calgae_weight *w, const void *x, size_t x_stride, int64_t n_tok,
+                       float *y, int64_t y_stride, int64_t r0, int64_t r1);
+int avx2_matvec_bf16(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1);
+int avx2_matmul_bf16(const calgae_weight *w, const void *x, size_t x_stride, int64_t n_tok,
+                     float *y, int64_t y_stride, int64_t r0, int64_t r1);
 
 #endif

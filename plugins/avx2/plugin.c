@@ -86,6 +86,14 @@ static const calgae_plugin table = {
     .matmul_q2_k = avx2_matmul_q2_k,
     .matvec_iq4_xs = avx2_matvec_iq4_xs,
     .matmul_iq4_xs = avx2_matmul_iq4_xs,
+    .matvec_q5_0 = avx2_matvec_q5_0,
+    .matmul_q5_0 = avx2_matmul_q5_0,
+    .matvec_q5_1 = avx2_matvec_q5_1,
+    .matmul_q5_1 = avx2_matmul_q5_1,
+    .matvec_iq4_nl = avx2_matvec_iq4_nl,
+    .matmul_iq4_nl = avx2_matmul_iq4_nl,
+    .matvec_bf16 = avx2_matvec_bf16,
+    .matmul_bf16 = avx2_matmul_bf16,
 };
 
 CALGAE_PLUGIN_EXPORT int calgae_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor,

@@ -1,5 +1,5 @@
 /*
- * avx512_float.c - the AVX-512 plugin's float kernels: F32 and F16 products, the Q8_0
+ * avx512_float.c - the AVX-512 plugin's float kernels: F32, F16 and BF16 products, the Q8_0
  * activation quantizer, RMSNorm, softmax, SwiGLU, RoPE and the two attention vector ops.
  *
  * Agreement with the scalar reference (plugins/scalar/scalar.c), kernel by kernel:
@@ -26,20 +26,39 @@ AVX512_INLINE __mmask16 tail_mask16(int64_t rem)
     return (__mmask16)((1u << rem) - 1u);
 }
 
-/* ---- F32 and F16 rows ---- */
+/* ---- F32, F16 and BF16 rows ---- */
 
-/* Loads 16 weights as floats from element i of a row (F32 or F16), or the first rem < 16 of
- * them with the rest zero. */
-AVX512_INLINE __m512 load_w(const void *row, int is_f16, int64_t i)
+/* The weight type of a float row (the kind argument below). */
+enum { ROW_F32 = 0, ROW_F16 = 1, ROW_BF16 = 2 };
+
+/* 16 BF16 values (the low 256 bits of h) widened exactly to floats: each moves to the high half
+ * of its 32-bit lane (vpermw with the low halves zeroed), which is all a BF16 is. */
+AVX512_INLINE __m512 widen_bf16(__m512i h)
 {
-    if (is_f16)
+    /* 16-bit element 2i + 1 takes element i; the even elements are masked to zero */
+    const __m512i up = _mm512_slli_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 16);
+    return _mm512_castsi512_ps(_mm512_maskz_permutexvar_epi16((__mmask32)0xAAAAAAAAu, up, h));
+}
+
+/* Loads 16 weights as floats from element i of a row (F32, F16 or BF16), or the first rem < 16
+ * of them with the rest zero. */
+AVX512_INLINE __m512 load_w(const void *row, int kind, int64_t i)
+{
+    if (kind == ROW_BF16)
+        return widen_bf16(_mm512_castsi256_si512(
+            _mm256_loadu_si256((const __m256i *)((const calgae_bf16 *)row + i))));
+    if (kind == ROW_F16)
         return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const calgae_fp16 *)row + i)));
     return _mm512_loadu_ps((const float *)row + i);
 }
 
-AVX512_INLINE __m512 load_w_tail(const void *row, int is_f16, int64_t i, int64_t rem)
+AVX512_INLINE __m512 load_w_tail(const void *row, int kind, int64_t i, int64_t rem)
 {
-    if (is_f16) {
+    if (kind == ROW_BF16)
+        return widen_bf16(_mm512_maskz_loadu_epi16((__mmask32)((1u << rem) - 1u),
+                                                   (const calgae_bf16 *)row + i));
+    if (kind == ROW_F16) {
         const __m512i h = _mm512_maskz_loadu_epi16((__mmask32)((1u << rem) - 1u),
                                                    (const calgae_fp16 *)row + i);
         return _mm512_cvtph_ps(_mm512_castsi512_si256(h));
@@ -49,7 +68,7 @@ AVX512_INLINE __m512 load_w_tail(const void *row, int is_f16, int64_t i, int64_t
 
 /* out[t] = dot(row, x[t]) for t < nt; nt is a constant after inlining. The accumulation order
  * depends only on n, never on nt, so a token gets the same bits from matvec and matmul. */
-AVX512_INLINE void row_dot(const void *row, int is_f16, const float *const *x, int nt, int64_t n,
+AVX512_INLINE void row_dot(const void *row, int kind, const float *const *x, int nt, int64_t n,
                            float *out)
 {
     __m512 acc[NT][4];
@@ -59,18 +78,18 @@ AVX512_INLINE void row_dot(const void *row, int is_f16, const float *const *x, i
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
         for (int k = 0; k < 4; k++) {
-            const __m512 wv = load_w(row, is_f16, i + 16 * k);
+            const __m512 wv = load_w(row, kind, i + 16 * k);
             for (int t = 0; t < nt; t++)
                 acc[t][k] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[t] + i + 16 * k), acc[t][k]);
         }
     }
     for (int k = 0; i + 16 <= n; i += 16, k++) {
-        const __m512 wv = load_w(row, is_f16, i);
+        const __m512 wv = load_w(row, kind, i);
         for (int t = 0; t < nt; t++)
             acc[t][k] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[t] + i), acc[t][k]);
     }
     if (i < n) {
-        const __m512 wv = load_w_tail(row, is_f16, i, n - i);
+        const __m512 wv = load_w_tail(row, kind, i, n - i);
         for (int t = 0; t < nt; t++)
             acc[t][3] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(tail_mask16(n - i), x[t] + i),
                                         acc[t][3]);
@@ -87,16 +106,16 @@ AVX512_INLINE const void *row_ptr(const calgae_weight *w, int64_t r)
     return (const char *)w->data + (size_t)r * w->row_bytes;
 }
 
-AVX512_INLINE int matvec_float(const calgae_weight *w, int is_f16, const void *x, float *y,
+AVX512_INLINE int matvec_float(const calgae_weight *w, int kind, const void *x, float *y,
                                int64_t r0, int64_t r1)
 {
     const float *xs[1] = {x};
     for (int64_t r = r0; r < r1; r++)
-        row_dot(row_ptr(w, r), is_f16, xs, 1, w->cols, &y[r]);
+        row_dot(row_ptr(w, r), kind, xs, 1, w->cols, &y[r]);
     return CALGAE_KERNEL_OK;
 }
 
-AVX512_INLINE int matmul_float(const calgae_weight *w, int is_f16, const void *x, size_t x_stride,
+AVX512_INLINE int matmul_float(const calgae_weight *w, int kind, const void *x, size_t x_stride,
                                int64_t n_tok, float *y, int64_t y_stride, int64_t r0, int64_t r1)
 {
     /* rows outside, tokens inside: each weight row streams from memory once per batch */
@@ -109,10 +128,10 @@ AVX512_INLINE int matmul_float(const calgae_weight *w, int is_f16, const void *x
             for (int t = 0; t < nt; t++)
                 xs[t] = (const float *)((const char *)x + (size_t)(t0 + t) * x_stride);
             switch (nt) { /* constant token counts, so each case unrolls fully */
-            case 4: row_dot(row, is_f16, xs, 4, w->cols, out); break;
-            case 3: row_dot(row, is_f16, xs, 3, w->cols, out); break;
-            case 2: row_dot(row, is_f16, xs, 2, w->cols, out); break;
-            default: row_dot(row, is_f16, xs, 1, w->cols, out); break;
+            case 4: row_dot(row, kind, xs, 4, w->cols, out); break;
+            case 3: row_dot(row, kind, xs, 3, w->cols, out); break;
+            case 2: row_dot(row, kind, xs, 2, w->cols, out); break;
+            default: row_dot(row, kind, xs, 1, w->cols, out); break;
             }
             for (int t = 0; t < nt; t++)
                 y[(t0 + t) * y_stride + r] = out[t];
@@ -126,7 +145,7 @@ int calgae_avx512_matvec_f32(const calgae_weight *w, const void *x, float *y, in
 {
     if (w->type != CALGAE_TYPE_F32)
         return CALGAE_KERNEL_DECLINED;
-    return matvec_float(w, 0, x, y, r0, r1);
+    return matvec_float(w, ROW_F32, x, y, r0, r1);
 }
 
 int calgae_avx512_matmul_f32(const calgae_weight *w, const void *x, size_t xs, int64_t n_tok,
@@ -134,7 +153,7 @@ int calgae_avx512_matmul_f32(const calgae_weight *w, const void *x, size_t xs, i
 {
     if (w->type != CALGAE_TYPE_F32)
         return CALGAE_KERNEL_DECLINED;
-    return matmul_float(w, 0, x, xs, n_tok, y, ys, r0, r1);
+    return matmul_float(w, ROW_F32, x, xs, n_tok, y, ys, r0, r1);
 }
 
 int calgae_avx512_matvec_f16(const calgae_weight *w, const void *x, float *y, int64_t r0,
@@ -142,7 +161,7 @@ int calgae_avx512_matvec_f16(const calgae_weight *w, const void *x, float *y, in
 {
     if (w->type != CALGAE_TYPE_F16)
         return CALGAE_KERNEL_DECLINED;
-    return matvec_float(w, 1, x, y, r0, r1);
+    return matvec_float(w, ROW_F16, x, y, r0, r1);
 }
 
 int calgae_avx512_matmul_f16(const calgae_weight *w, const void *x, size_t xs, int64_t n_tok,
@@ -150,7 +169,25 @@ int calgae_avx512_matmul_f16(const calgae_weight *w, const void *x, size_t xs, i
 {
     if (w->type != CALGAE_TYPE_F16)
         return CALGAE_KERNEL_DECLINED;
-    return matmul_float(w, 1, x, xs, n_tok, y, ys, r0, r1);
+    return matmul_float(w, ROW_F16, x, xs, n_tok, y, ys, r0, r1);
+}
+
+/* BF16 (ABI 1.4): x stays binary32, not rounded to BF16 as ggml's vec_dot_bf16 rounds it (the
+ * slot's contract), so vdpbf16ps, which takes BF16 pairs on both sides, cannot serve it. */
+int calgae_avx512_matvec_bf16(const calgae_weight *w, const void *x, float *y, int64_t r0,
+                              int64_t r1)
+{
+    if (w->type != CALGAE_TYPE_BF16)
+        return CALGAE_KERNEL_DECLINED;
+    return matvec_float(w, ROW_BF16, x, y, r0, r1);
+}
+
+int calgae_avx512_matmul_bf16(const calgae_weight *w, const void *x, size_t xs, int64_t n_tok,
+                              float *y, int64_t ys, int64_t r0, int64_t r1)
+{
+    if (w->type != CALGAE_TYPE_BF16)
+        return CALGAE_KERNEL_DECLINED;
+    return matmul_float(w, ROW_BF16, x, xs, n_tok, y, ys, r0, r1);
 }
 
 /* ---- Q8_0 activations ---- */

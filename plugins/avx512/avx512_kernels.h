@@ -81,6 +81,28 @@ CALGAE_AVX512_DECLARE_K_PRODUCTS(calgae_avx512_vnni_)
 
 CALGAE_AVX512_DECLARE_K2_ALL(calgae_avx512_)
 CALGAE_AVX512_DECLARE_K2_ALL(calgae_avx512_vnni_)
+/* ---- avx512_q5.c (maddubs + madd) and avx512_q5_vnni.c (vpdpbusd): Q5_0, Q5_1, IQ4_NL
+ * against Q8_0 (ABI 1.4); avx512_float.c: BF16 against floats (ABI 1.4) ---- */
+#define CALGAE_AVX512_DECLARE_Q5_PRODUCTS(prefix)                                          \
+    int prefix##matvec_q5_0(const calgae_weight *w, const void *x, float *y, int64_t r0,   \
+                            int64_t r1);                                                   \
+    int prefix##matmul_q5_0(const calgae_weight *w, const void *x, size_t xs,              \
+                            int64_t n_tok, float *y, int64_t ys, int64_t r0, int64_t r1);  \
+    int prefix##matvec_q5_1(const calgae_weight *w, const void *x, float *y, int64_t r0,   \
+                            int64_t r1);                                                   \
+    int prefix##matmul_q5_1(const calgae_weight *w, const void *x, size_t xs,              \
+                            int64_t n_tok, float *y, int64_t ys, int64_t r0, int64_t r1);  \
+    int prefix##matvec_iq4_nl(const calgae_weight *w, const void *x, float *y, int64_t r0, \
+                              int64_t r1);                                                 \
+    int prefix##matmul_iq4_nl(const calgae_weight *w, const void *x, size_t xs,            \
+                              int64_t n_tok, float *y, int64_t ys, int64_t r0, int64_t r1);
+
+CALGAE_AVX512_DECLARE_Q5_PRODUCTS(calgae_avx512_)
+CALGAE_AVX512_DECLARE_Q5_PRODUCTS(calgae_avx512_vnni_)
+int calgae_avx512_matvec_bf16(const calgae_weight *w, const void *x, float *y, int64_t r0,
+                              int64_t r1);
+int calgae_avx512_matmul_bf16(const calgae_weight *w, const void *x, size_t xs, int64_t n_tok,
+                              float *y, int64_t ys, int64_t r0, int64_t r1);
 
 /* ---- avx512_probe.c (no ISA flags) ---- */
 /* The plugin's probe: 1 if CPU and OS can run the kernels, else 0 and the reason. */

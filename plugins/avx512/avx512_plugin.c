@@ -132,6 +132,15 @@ static void quantize_q8_k(const float *x, void *out, int64_t n)
         .matmul_q2_k = q##matmul_q2_k,                                                      \
         .matvec_iq4_xs = q##matvec_iq4_xs,                                                  \
         .matmul_iq4_xs = q##matmul_iq4_xs,                                                  \
+        /* ABI 1.4: the stored layout (x16_prepare declines these types too) */             \
+        .matvec_q5_0 = q##matvec_q5_0,                                                      \
+        .matmul_q5_0 = q##matmul_q5_0,                                                      \
+        .matvec_q5_1 = q##matvec_q5_1,                                                      \
+        .matmul_q5_1 = q##matmul_q5_1,                                                      \
+        .matvec_iq4_nl = q##matvec_iq4_nl,                                                  \
+        .matmul_iq4_nl = q##matmul_iq4_nl,                                                  \
+        .matvec_bf16 = calgae_avx512_matvec_bf16,                                           \
+        .matmul_bf16 = calgae_avx512_matmul_bf16,                                           \
     }
 
 static const calgae_plugin table_maddubs =

@@ -190,9 +190,13 @@ AVX512_INLINE __m512 scales16(const void *first, __m512i offsets, __mmask16 vali
             out[t] = _mm512_reduce_add_ps(acc[t]);                                             \
     }
 
+/* avx512_q5_impl.h includes this file for the helpers and the two macros alone (its own
+ * block types go through DEFINE_ROW and DEFINE_PRODUCTS) */
+#ifndef CALGAE_AVX512_BLOCK_MACROS_ONLY
 DEFINE_ROW(q8_0, calgae_block_q8_0, 0)
 DEFINE_ROW(q4_0, calgae_block_q4_0, 0)
 DEFINE_ROW(q4_1, calgae_block_q4_1, 1)
+#endif
 
 #define DEFINE_PRODUCTS(T, TYPE, block_t)                                                      \
     int QFN(matvec_##T)(const calgae_weight *w, const void *x, float *y, int64_t r0,           \
@@ -234,6 +238,8 @@ DEFINE_ROW(q4_1, calgae_block_q4_1, 1)
         return CALGAE_KERNEL_OK;                                                               \
     }
 
+#ifndef CALGAE_AVX512_BLOCK_MACROS_ONLY
 DEFINE_PRODUCTS(q8_0, CALGAE_TYPE_Q8_0, calgae_block_q8_0)
 DEFINE_PRODUCTS(q4_0, CALGAE_TYPE_Q4_0, calgae_block_q4_0)
 DEFINE_PRODUCTS(q4_1, CALGAE_TYPE_Q4_1, calgae_block_q4_1)
+#endif
