@@ -76,7 +76,9 @@ AVX512_INLINE void kern_q4_k(const uint8_t *const *sb, const int R, const uint8_
 UNROLL(32)
     for (int k = 0; k < R * T; k++)
         a[k] = _mm512_setzero_si512();
-UNROLL(8)
+    /* a loop, not unrolled: unrolled, the compiler hoists the code loads of every group and
+     * spills them */
+UNROLL(1)
     for (int g = 0; g < 8; g++) {
 UNROLL(32)
         for (int k = 0; k < R * T; k++)
@@ -142,7 +144,7 @@ AVX512_INLINE void kern_q6_k(const uint8_t *const *sb, const int R, const uint8_
 UNROLL(32)
     for (int k = 0; k < R * T; k++)
         a[k] = _mm512_setzero_si512();
-UNROLL(16)
+UNROLL(1)
     for (int g = 0; g < 16; g++) {
 UNROLL(32)
         for (int k = 0; k < R * T; k++)
