@@ -63,13 +63,27 @@ AVX512_INLINE __m512i kx_bcast(const void *p)
     return _mm512_set1_epi32(v);
 }
 
+/* Pair k of the int8 pairs at p (avx512_kx.h): lane i = row i's two values as int16. Signed
+ * widening serves Q4_K's unsigned 6-bit scales and minimums as well (they are below 64). */
+AVX512_INLINE __m512i kx_pairs(const uint8_t *p, int k)
+{
+    return _mm512_cvtepi8_epi16(_mm256_load_si256((const __m256i *)(const void *)(p + 32 * k)));
+}
+
+/* Group g's scale as int32 in row i's lane, from the pairs at p: vpmaddwd with (1, 0) or (0, 1)
+ * picks one int16 of each pair, sign-extended. */
+AVX512_INLINE __m512i kx_scale(const uint8_t *p, int g)
+{
+    return _mm512_madd_epi16(kx_pairs(p, g / 2), _mm512_set1_epi32(g % 2 ? 0x10000 : 1));
+}
+
 /* ---- R groups of 16 rows against T tokens (constants after inlining) ---- */
 
 /* acc[r * T + t] += the super-block at sb[r] (Q4_K) against token t of the record xr */
 AVX512_INLINE void kern_q4_k(const uint8_t *const *sb, const int R, const uint8_t *xr, const int T,
                              __m512 *acc)
 {
-    const __m512i low = _mm512_set1_epi8(0x0F), lo16 = _mm512_set1_epi32(0xFFFF);
+    const __m512i low = _mm512_set1_epi8(0x0F);
     const float *xd = (const float *)(const void *)(xr + 256 * T);
     const uint8_t *xsum = xr + 260 * T;
     __m512i a[4 * KX_TMAX], s[4 * KX_TMAX];
@@ -99,9 +113,7 @@ UNROLL(8)
             }
 UNROLL(4)
         for (int r = 0; r < R; r++) {
-            const __m512i pair = _mm512_cvtepu8_epi16(
-                _mm256_load_si256((const __m256i *)(const void *)(sb[r] + 64 + 32 * (g / 2))));
-            const __m512i sc = g % 2 ? _mm512_srli_epi32(pair, 16) : _mm512_and_si512(pair, lo16);
+            const __m512i sc = kx_scale(sb[r] + 64, g);
 UNROLL(8)
             for (int t = 0; t < T; t++)
                 a[r * T + t] = _mm512_add_epi32(a[r * T + t], _mm512_mullo_epi32(s[r * T + t], sc));
@@ -113,8 +125,7 @@ UNROLL(4)
         __m512i mp[4];
 UNROLL(4)
         for (int k = 0; k < 4; k++)
-            mp[k] = _mm512_cvtepu8_epi16(
-                _mm256_load_si256((const __m256i *)(const void *)(sb[r] + 192 + 32 * k)));
+            mp[k] = kx_pairs(sb[r] + 192, k);
         const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)sb[r]));
         const __m512 dm = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)(sb[r] + 32)));
 UNROLL(8)
@@ -172,10 +183,7 @@ UNROLL(8)
         }
 UNROLL(4)
         for (int r = 0; r < R; r++) {
-            const __m512i pair = _mm512_cvtepi8_epi16(
-                _mm256_load_si256((const __m256i *)(const void *)(sb[r] + 64 + 32 * (g / 2))));
-            const __m512i sc = g % 2 ? _mm512_srai_epi32(pair, 16)
-                                     : _mm512_srai_epi32(_mm512_slli_epi32(pair, 16), 16);
+            const __m512i sc = kx_scale(sb[r] + 64, g);
 UNROLL(8)
             for (int t = 0; t < T; t++)
                 a[r * T + t] = _mm512_add_epi32(a[r * T + t], _mm512_mullo_epi32(s[r * T + t], sc));
@@ -186,8 +194,7 @@ UNROLL(4)
         __m512i sp[8];
 UNROLL(8)
         for (int k = 0; k < 8; k++)
-            sp[k] = _mm512_cvtepi8_epi16(
-                _mm256_load_si256((const __m256i *)(const void *)(sb[r] + 64 + 32 * k)));
+            sp[k] = kx_pairs(sb[r] + 64, k);
         const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)sb[r]));
 UNROLL(8)
         for (int t = 0; t < T; t++) {
