@@ -25,23 +25,30 @@ static uint8_t *alloc_groups(size_t bytes)
     return mem;
 }
 
-/* Q4_K's code of value e (0..255) in a super-block: ggml stores values 64j + l (l < 32) in the
+/* Q4_K's 256 codes of a super-block, in value order: ggml stores values 64j + l (l < 32) in the
  * low nibbles of qs[32j + l] and 64j + 32 + l in the high ones. */
-static unsigned q4_k_code(const calgae_block_q4_k *b, int e)
+static void q4_k_codes(const calgae_block_q4_k *b, uint8_t q[CALGAE_QK_K])
 {
-    const int j = e / 64, l = e % 64;
-    const uint8_t v = b->qs[32 * j + l % 32];
-    return l < 32 ? v & 15u : v >> 4;
+    for (int j = 0; j < 4; j++)
+        for (int l = 0; l < 32; l++) {
+            const uint8_t v = b->qs[32 * j + l];
+            q[64 * j + l] = v & 15;
+            q[64 * j + 32 + l] = v >> 4;
+        }
 }
 
-/* Q6_K's unsigned code (0..63) of value e: ggml's dequantize_row_q6_K, half n = e / 128, in it
- * quarter k = (e % 128) / 32 and position l. */
-static unsigned q6_k_code(const calgae_block_q6_k *b, int e)
+/* Q6_K's 256 unsigned codes (0..63), in value order, as ggml's dequantize_row_q6_K reads them:
+ * in half n, value 32k + l takes the low or high nibble of ql and bits 2k, 2k + 1 of qh[l]. */
+static void q6_k_codes(const calgae_block_q6_k *b, uint8_t u[CALGAE_QK_K])
 {
-    const int n = e / 128, k = (e % 128) / 32, l = e % 32;
-    const uint8_t lo = b->ql[64 * n + l + 32 * (k & 1)];
-    const unsigned low = k < 2 ? lo & 15u : lo >> 4;
-    return low | ((b->qh[32 * n + l] >> (2 * k)) & 3u) << 4;
+    for (int n = 0; n < 2; n++)
+        for (int l = 0; l < 32; l++) {
+            const uint8_t a = b->ql[64 * n + l], c = b->ql[64 * n + l + 32], h = b->qh[32 * n + l];
+            u[128 * n + l] = (uint8_t)((a & 15) | (h & 3) << 4);
+            u[128 * n + l + 32] = (uint8_t)((c & 15) | ((h >> 2) & 3) << 4);
+            u[128 * n + l + 64] = (uint8_t)((a >> 4) | ((h >> 4) & 3) << 4);
+            u[128 * n + l + 96] = (uint8_t)((c >> 4) | ((h >> 6) & 3) << 4);
+        }
 }
 
 /* One Q4_K super-block of 16 rows (row i's block at src + i * stride) into dst. */
@@ -57,12 +64,13 @@ static void fill_q4_k(const uint8_t *src, size_t stride, uint8_t *dst)
             dst[64 + 32 * (s / 2) + 2 * i + s % 2] = sc;
             dst[192 + 32 * (s / 2) + 2 * i + s % 2] = m;
         }
+        uint8_t q[CALGAE_QK_K];
+        q4_k_codes(b, q);
         for (int s = 0; s < 8; s++)
             for (int c = 0; c < 4; c++)
                 for (int k = 0; k < 4; k++) {
                     const int e = 32 * s + 4 * c + k;
-                    dst[320 + 64 * (4 * s + c) + 4 * i + k] =
-                        (uint8_t)(q4_k_code(b, e) | q4_k_code(b, e + 16) << 4);
+                    dst[320 + 64 * (4 * s + c) + 4 * i + k] = (uint8_t)(q[e] | q[e + 16] << 4);
                 }
     }
 }
@@ -76,15 +84,15 @@ static void fill_q6_k(const uint8_t *src, size_t stride, uint8_t *dst)
         memcpy(dst + 2 * i, &b->d, 2);
         for (int s = 0; s < 16; s++)
             dst[64 + 32 * (s / 2) + 2 * i + s % 2] = (uint8_t)b->scales[s];
+        uint8_t u[CALGAE_QK_K];
+        q6_k_codes(b, u);
         for (int s = 0; s < 16; s++)
             for (int k = 0; k < 4; k++) {
-                unsigned u[4]; /* values 16s + 4q + k, q < 4 */
-                for (int q = 0; q < 4; q++)
-                    u[q] = q6_k_code(b, 16 * s + 4 * q + k);
-                dst[320 + 64 * (2 * s) + 4 * i + k] = (uint8_t)((u[0] & 15) | (u[2] & 15) << 4);
-                dst[320 + 64 * (2 * s + 1) + 4 * i + k] = (uint8_t)((u[1] & 15) | (u[3] & 15) << 4);
+                const uint8_t *v = u + 16 * s + k; /* values 16s + 4q + k are v[4q] */
+                dst[320 + 64 * (2 * s) + 4 * i + k] = (uint8_t)((v[0] & 15) | (v[8] & 15) << 4);
+                dst[320 + 64 * (2 * s + 1) + 4 * i + k] = (uint8_t)((v[4] & 15) | (v[12] & 15) << 4);
                 dst[2368 + 64 * s + 4 * i + k] =
-                    (uint8_t)(u[0] >> 4 | (u[1] >> 4) << 2 | (u[2] >> 4) << 4 | (u[3] >> 4) << 6);
+                    (uint8_t)(v[0] >> 4 | (v[4] >> 4) << 2 | (v[8] >> 4) << 4 | (v[12] >> 4) << 6);
             }
     }
 }
@@ -125,11 +133,14 @@ int calgae_avx512_kx_prepare(calgae_weight *w, char *why, size_t why_len)
     for (size_t g = 0; g < groups; g++) {
         const uint8_t *rows = (const uint8_t *)w->data + g * KX_ROWS * w->row_bytes;
         for (int64_t b = 0; b < p->nb; b++) {
-            uint8_t *dst = p->mem + g * p->group_bytes + (size_t)b * p->sb;
+            /* filled in a buffer that stays in L1, then copied out in one sequential run: the
+             * scattered byte stores straight into fresh memory each missed the cache */
+            _Alignas(64) uint8_t tmp[KX_Q6_K_SB];
             if (q4)
-                fill_q4_k(rows + (size_t)b * bsz, w->row_bytes, dst);
+                fill_q4_k(rows + (size_t)b * bsz, w->row_bytes, tmp);
             else
-                fill_q6_k(rows + (size_t)b * bsz, w->row_bytes, dst);
+                fill_q6_k(rows + (size_t)b * bsz, w->row_bytes, tmp);
+            memcpy(p->mem + g * p->group_bytes + (size_t)b * p->sb, tmp, p->sb);
         }
     }
     w->prepared = p;
