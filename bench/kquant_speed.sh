@@ -3,7 +3,9 @@
 # llama-quantize, `calgae bench` (automatic backend) against llama.cpp's llama-bench, pp128 and
 # tg64 at 1 and 2 threads, with the memory read bandwidth (`calgae bench --bandwidth`) measured
 # in every round. The programs alternate test by test and round by round, so all see the same
-# machine load; the table gives medians over the rounds and the ratios of the medians.
+# machine load; the table gives medians over the rounds and the ratios of the medians, then
+# generation as a share of the bandwidth (tokens/s times the weight bytes a token reads, which
+# calgae bench reports, over the median bandwidth at that thread count).
 # A benchmark, not a test: nothing here passes or fails on speed.
 #
 #   LLAMA_BENCH=/tmp/llamacpp/bin/llama-bench bench/kquant_speed.sh [--rounds N] [--reps N]
@@ -53,7 +55,8 @@ while [ "$r" -le "$rounds" ]; do
         for t in 1 2; do
             for b in $builds; do
                 "$b/bin/calgae" bench -m "$f" --backend auto -p 128 -n 64 -r "$reps" -t "$t" -o csv 2>/dev/null |
-                    awk -F, -v p="calgae:$b" -v n="$name" 'NR > 1 { print p, n, $(NF-5), $(NF-4), $(NF-3) }' >>"$raw"
+                    awk -F, -v p="calgae:$b" -v n="$name" 'NR > 1 { print p, n, $(NF-5), $(NF-4), $(NF-3)
+                        if ($(NF-4) ~ /^tg/ && $(NF-3) > 0) print "bytes", n, $(NF-5), $(NF-4), $(NF-1) / $(NF-3) }' >>"$raw"
             done
             if [ -n "${LLAMA_BENCH:-}" ]; then
                 "$LLAMA_BENCH" -m "$f" -p 128 -n 64 -r "$reps" -t "$t" -o csv 2>/dev/null |
@@ -76,7 +79,7 @@ for line in open(sys.argv[1]):
 med = {k: statistics.median(v) for k, v in runs.items()}
 bw = {k[2]: v for k, v in med.items() if k[0] == "bandwidth"}
 print("\nbandwidth (median GB/s): " + ", ".join(f"{t} thread(s) {v:.1f}" for t, v in sorted(bw.items())))
-progs = sorted({k[0] for k in med if k[0] not in ("bandwidth", "llama.cpp")})
+progs = sorted({k[0] for k in med if k[0] not in ("bandwidth", "bytes", "llama.cpp")})
 print("\n| file | test | threads | " + " | ".join(progs) + " | llama.cpp | " +
       " | ".join("ratio " + str(i + 1) for i in range(len(progs))) + " |")
 print("|---" * (4 + 2 * len(progs)) + "|")
@@ -87,4 +90,17 @@ for (prog, name, threads, test) in sorted(k for k in med if k[0] == "llama.cpp")
           f" | {ref:.1f} | " + " | ".join(f"{v / ref:.2f}" for v in vals) + " |")
 for i, p in enumerate(progs):
     print(f"ratio {i + 1}: {p} / llama.cpp")
+# generation as a share of the bandwidth measured in the same rounds: tokens/s times the bytes a
+# token reads, calgae's count for every program (its prepared layouts are ~3% above the file's, so
+# llama.cpp's share is slightly overstated)
+gb = {(k[1], k[2], k[3]): v for k, v in med.items() if k[0] == "bytes"}
+if gb:
+    print("\n| file | test | threads | " + " | ".join(f"{p} % bw" for p in progs + ["llama.cpp"]) + " |")
+    print("|---" * (4 + len(progs)) + "|")
+    for (name, threads, test), per_tok in sorted(gb.items()):
+        cells = []
+        for p in progs + ["llama.cpp"]:
+            v = med.get((p, name, threads, test))
+            cells.append(f"{100 * v * per_tok / bw[threads]:.0f}" if v and bw.get(threads) else "-")
+        print(f"| {name} | {test} | {threads} | " + " | ".join(cells) + " |")
 EOF

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "avx512_kernels.h"
+#include "avx512_kx.h"
 #include "avx512_x16.h"
 #include "calgae_plugin.h"
 
@@ -78,6 +79,24 @@ DISPATCH_ALL(calgae_avx512_vnni_)
 DISPATCH_F(f32)
 DISPATCH_F(f16)
 
+/* Q4_K and Q6_K: the kx layout on a prepared weight (avx512_kx_impl.h) */
+#define DISPATCH_K(q, T)                                                                      \
+    static int q##kmv_##T(const calgae_weight *w, const void *x, float *y, int64_t r0,        \
+                          int64_t r1)                                                          \
+    {                                                                                          \
+        return ours(w) ? q##kx_matvec(w, x, y, r0, r1) : q##matvec_##T(w, x, y, r0, r1);      \
+    }                                                                                          \
+    static int q##kmm_##T(const calgae_weight *w, const void *x, size_t xs, int64_t n,        \
+                          float *y, int64_t ys, int64_t r0, int64_t r1)                        \
+    {                                                                                          \
+        return ours(w) ? q##kx_matmul(w, x, xs, n, y, ys, r0, r1)                              \
+                       : q##matmul_##T(w, x, xs, n, y, ys, r0, r1);                            \
+    }
+DISPATCH_K(calgae_avx512_, q4_k)
+DISPATCH_K(calgae_avx512_, q6_k)
+DISPATCH_K(calgae_avx512_vnni_, q4_k)
+DISPATCH_K(calgae_avx512_vnni_, q6_k)
+
 /* Q8_K activations: the header's reference rounding in plain C (this file has no ISA flags);
  * a quantization per product row of activations costs little beside the products. */
 static void quantize_q8_k(const float *x, void *out, int64_t n)
@@ -117,12 +136,12 @@ static void quantize_q8_k(const float *x, void *out, int64_t n)
         .matmul_q4_1 = q##mm_q4_1,                                                      \
         /* x16_prepare touches only its weight */                                           \
         .flags = CALGAE_PLUGIN_CONCURRENT_PREPARE,                                          \
-        /* ABI 1.3: the stored layout (x16_prepare declines the K types) */                 \
+        /* ABI 1.3: the kx layout when prepared (avx512_kx.h), else the stored one */       \
         .quantize_q8_k = quantize_q8_k,                                                     \
-        .matvec_q4_k = q##matvec_q4_k,                                                      \
-        .matmul_q4_k = q##matmul_q4_k,                                                      \
-        .matvec_q6_k = q##matvec_q6_k,                                                      \
-        .matmul_q6_k = q##matmul_q6_k,                                                      \
+        .matvec_q4_k = q##kmv_q4_k,                                                         \
+        .matmul_q4_k = q##kmm_q4_k,                                                         \
+        .matvec_q6_k = q##kmv_q6_k,                                                         \
+        .matmul_q6_k = q##kmm_q6_k,                                                         \
         /* ABI 1.4: the stored layout (avx512_kquant2_impl.h) */                            \
         .matvec_q5_k = q##matvec_q5_k,                                                      \
         .matmul_q5_k = q##matmul_q5_k,                                                      \

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include "avx512_isa.h"
+#include "avx512_kx.h"
 #include "avx512_x16.h"
 
 /* Codes of one block of 16 rows (each row's block starts at src + i * stride): word c of
@@ -60,6 +61,8 @@ static void fill_columns(const calgae_weight *w, x16_weight *p)
 
 int calgae_avx512_x16_prepare(calgae_weight *w, char *why, size_t why_len)
 {
+    if (kx_type(w->type))
+        return calgae_avx512_kx_prepare(w, why, why_len); /* Q4_K, Q6_K: avx512_kx.h */
     const char *no = NULL;
     const int is_float = w->type == CALGAE_TYPE_F32 || w->type == CALGAE_TYPE_F16;
     if (!is_float && w->type != CALGAE_TYPE_Q4_0 && w->type != CALGAE_TYPE_Q4_1 &&
@@ -126,6 +129,10 @@ int calgae_avx512_x16_prepare(calgae_weight *w, char *why, size_t why_len)
 
 void calgae_avx512_x16_release(calgae_weight *w)
 {
+    if (kx_type(w->type)) {
+        calgae_avx512_kx_release(w);
+        return;
+    }
     x16_weight *p = w->prepared;
     if (!p)
         return;
