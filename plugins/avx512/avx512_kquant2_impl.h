@@ -36,6 +36,7 @@
 
 #include "avx512_isa.h"
 #include "avx512_kernels.h"
+#include "avx512_krows.h"
 
 /* The float steps must be the scalar plugin's: no a * b + c fused into one rounding. GCC does
  * not contract in ISO C mode (-std=c17); clang does unless told. */
@@ -369,37 +370,8 @@ AVX512_INLINE void tile_iq4_xs(const calgae_block_iq4_xs *w, const char *x, size
     memcpy(out, sum, (size_t)nt * sizeof *out);
 }
 
-/* Rows outside, tiles of KT2 tokens inside: a weight row (a few KB) stays in L1 across the
- * batch; the last tile may be short. */
-#define K2_PRODUCTS(T)                                                                         \
-    int K2FN(matvec_##T)(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1) \
-    {                                                                                          \
-        const int64_t nb = w->cols / CALGAE_QK_K;                                              \
-        for (int64_t r = r0; r < r1; r++)                                                      \
-            tile_##T((const void *)((const char *)w->data + (size_t)r * w->row_bytes), x, 0, 1, nb, &y[r]); \
-        return CALGAE_KERNEL_OK;                                                               \
-    }                                                                                          \
-    int K2FN(matmul_##T)(const calgae_weight *w, const void *x, size_t xs, int64_t n_tok,      \
-                         float *y, int64_t ys, int64_t r0, int64_t r1)                         \
-    {                                                                                          \
-        const int64_t nb = w->cols / CALGAE_QK_K;                                              \
-        for (int64_t r = r0; r < r1; r++) {                                                    \
-            const void *row = (const char *)w->data + (size_t)r * w->row_bytes;                \
-            for (int64_t t0 = 0; t0 < n_tok; t0 += KT2) {                                      \
-                const char *xt = (const char *)x + (size_t)t0 * xs;                            \
-                float out[KT2];                                                                \
-                if (n_tok - t0 >= KT2)                                                         \
-                    tile_##T(row, xt, xs, KT2, nb, out);                                       \
-                else                                                                           \
-                    tile_##T(row, xt, xs, (int)(n_tok - t0), nb, out);                         \
-                for (int64_t t = t0; t < n_tok && t < t0 + KT2; t++)                           \
-                    y[t * ys + r] = out[t - t0];                                               \
-            }                                                                                  \
-        }                                                                                      \
-        return CALGAE_KERNEL_OK;                                                               \
-    }
-
-K2_PRODUCTS(q5_k)
-K2_PRODUCTS(q3_k)
-K2_PRODUCTS(q2_k)
-K2_PRODUCTS(iq4_xs)
+/* the row-by-row drivers (avx512_krows.h) */
+AVX512_K_ROW_PRODUCTS(K2FN, q5_k, KT2)
+AVX512_K_ROW_PRODUCTS(K2FN, q3_k, KT2)
+AVX512_K_ROW_PRODUCTS(K2FN, q2_k, KT2)
+AVX512_K_ROW_PRODUCTS(K2FN, iq4_xs, KT2)

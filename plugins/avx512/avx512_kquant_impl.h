@@ -22,6 +22,7 @@
 
 #include "avx512_isa.h"
 #include "avx512_kernels.h"
+#include "avx512_krows.h"
 
 #if CALGAE_AVX512_VNNI
 #define KFN(name) calgae_avx512_vnni_##name
@@ -187,35 +188,6 @@ AVX512_INLINE void tile_q6_k(const calgae_block_q6_k *w, const char *x, size_t x
     }
 }
 
-/* Rows outside, tiles of KT tokens inside: a weight row (a few KB) stays in L1 across the
- * batch; the last tile may be short. */
-#define K_PRODUCTS(T)                                                                          \
-    int KFN(matvec_##T)(const calgae_weight *w, const void *x, float *y, int64_t r0, int64_t r1) \
-    {                                                                                          \
-        const int64_t nb = w->cols / CALGAE_QK_K;                                              \
-        for (int64_t r = r0; r < r1; r++)                                                      \
-            tile_##T((const void *)((const char *)w->data + (size_t)r * w->row_bytes), x, 0, 1, nb, &y[r]); \
-        return CALGAE_KERNEL_OK;                                                               \
-    }                                                                                          \
-    int KFN(matmul_##T)(const calgae_weight *w, const void *x, size_t xs, int64_t n_tok,       \
-                        float *y, int64_t ys, int64_t r0, int64_t r1)                          \
-    {                                                                                          \
-        const int64_t nb = w->cols / CALGAE_QK_K;                                              \
-        for (int64_t r = r0; r < r1; r++) {                                                    \
-            const void *row = (const char *)w->data + (size_t)r * w->row_bytes;                \
-            for (int64_t t0 = 0; t0 < n_tok; t0 += KT) {                                       \
-                const char *xt = (const char *)x + (size_t)t0 * xs;                            \
-                float out[KT];                                                                 \
-                if (n_tok - t0 >= KT)                                                          \
-                    tile_##T(row, xt, xs, KT, nb, out);                                        \
-                else                                                                           \
-                    tile_##T(row, xt, xs, (int)(n_tok - t0), nb, out);                         \
-                for (int64_t t = t0; t < n_tok && t < t0 + KT; t++)                            \
-                    y[t * ys + r] = out[t - t0];                                               \
-            }                                                                                  \
-        }                                                                                      \
-        return CALGAE_KERNEL_OK;                                                               \
-    }
-
-K_PRODUCTS(q4_k)
-K_PRODUCTS(q6_k)
+/* the row-by-row drivers (avx512_krows.h) */
+AVX512_K_ROW_PRODUCTS(KFN, q4_k, KT)
+AVX512_K_ROW_PRODUCTS(KFN, q6_k, KT)
