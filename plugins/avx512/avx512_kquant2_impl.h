@@ -54,22 +54,6 @@
  * vectors and the accumulators of eight tokens fit the 32 registers). */
 #define KT2 8
 
-/* acc + the int32 pair sums of p (32 int16) times s (32 int16). */
-AVX512_INLINE __m512i k2_scaled_sum(__m512i acc, __m512i p, __m512i s)
-{
-#if CALGAE_AVX512_VNNI
-    return _mm512_dpwssd_epi32(acc, p, s);
-#else
-    return _mm512_add_epi32(acc, _mm512_madd_epi16(p, s));
-#endif
-}
-
-/* a in the low 256 bits, b in the high. */
-AVX512_INLINE __m512i k2_join(__m256i a, __m256i b)
-{
-    return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
-}
-
 /* The sum of the 16 int32 lanes of v (exact: the sums of the callers fit in int32). */
 AVX512_INLINE int32_t k2_sum_epi32(__m512i v)
 {
@@ -107,22 +91,6 @@ AVX512_INLINE __m512i k2_bit_shift(int k)
 {
     const long long lo = 2 * k, hi = 2 * k + 1;
     return _mm512_set_epi64(hi, hi, hi, hi, lo, lo, lo, lo);
-}
-
-/* ggml's 12-byte packing of eight 6-bit scales and eight 6-bit minimums (Q4_K's and Q5_K's),
- * unpacked with four 32-bit words, a byte per lane: bytes 0-7 the scales, 8-15 the minimums
- * (calgae_q4_k_scale_min's layout; the same word operations as the Q4_K kernel). */
-AVX512_INLINE __m128i k2_scales_mins(const uint8_t *s)
-{
-    const uint32_t k1 = 0x3f3f3f3fu, k2 = 0x0f0f0f0fu, k3 = 0x03030303u;
-    uint32_t u0, u1, u2;
-    memcpy(&u0, s, 4);
-    memcpy(&u1, s + 4, 4);
-    memcpy(&u2, s + 8, 4);
-    const uint32_t sc03 = u0 & k1, m03 = u1 & k1;
-    const uint32_t sc47 = (u2 & k2) | ((u0 >> 6) & k3) << 4;
-    const uint32_t m47 = ((u2 >> 4) & k2) | ((u1 >> 6) & k3) << 4;
-    return _mm_setr_epi32((int)sc03, (int)sc47, (int)m03, (int)m47);
 }
 
 /* Q3_K's sixteen 6-bit scales (biased by 32) from their 12 bytes: low nibbles in bytes 0-7
@@ -169,18 +137,13 @@ AVX512_INLINE void tile_q5_k(const calgae_block_q5_k *w, const char *x, size_t x
 {
     const __m256i m4 = _mm256_set1_epi8(15);
     const __m512i one = _mm512_set1_epi8(1);
-    /* vpshufb picks, in every 128-bit lane of the broadcast scales, the int16 scale of the
-     * group the lane's pair sums belong to: low 256 bits group 2j, high 256 bits group 2j + 1 */
     __m512i pick[4];
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++)
-        pick[j] = k2_join(_mm256_set1_epi16((short)((4 * j) | (4 * j + 1) << 8)),
-                          _mm256_set1_epi16((short)((4 * j + 2) | (4 * j + 3) << 8)));
+    k_scale_picks(pick);
     float sum[KT2];
     for (int t = 0; t < nt; t++)
         sum[t] = 0.0f;
     for (int64_t b = 0; b < nb; b++) {
-        const __m256i sm = _mm256_cvtepu8_epi16(k2_scales_mins(w[b].scales));
+        const __m256i sm = _mm256_cvtepu8_epi16(k_scales_mins(w[b].scales));
         const __m512i sc = _mm512_broadcast_i32x4(_mm256_castsi256_si128(sm));
         const __m128i mn = _mm256_extracti128_si256(sm, 1);
         const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)w[b].qh));
@@ -192,7 +155,7 @@ AVX512_INLINE void tile_q5_k(const calgae_block_q5_k *w, const char *x, size_t x
             const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * j));
             const __m512i h = _mm512_and_si512(_mm512_srlv_epi64(qh, k2_bit_shift(j)), one);
             qv[j] = _mm512_or_si512(
-                k2_join(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4)),
+                k_join(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4)),
                 _mm512_slli_epi16(h, 4));
             sv[j] = _mm512_shuffle_epi8(sc, pick[j]);
         }
@@ -206,7 +169,7 @@ AVX512_INLINE void tile_q5_k(const calgae_block_q5_k *w, const char *x, size_t x
             __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++)
-                isum = k2_scaled_sum(isum,
+                isum = k_scaled_sum(isum,
                                      _mm512_maddubs_epi16(qv[j], _mm512_loadu_si512((const void *)(xb->qs + 64 * j))),
                                      sv[j]);
             const __m256i msum = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mv);
@@ -260,7 +223,7 @@ AVX512_INLINE void tile_q3_k(const calgae_block_q3_k *w, const char *x, size_t x
             __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 4
             for (int k = 0; k < 4; k++)
-                isum = k2_scaled_sum(isum,
+                isum = k_scaled_sum(isum,
                                      _mm512_maddubs_epi16(qv[k], _mm512_loadu_si512((const void *)(xb->qs + 64 * k))),
                                      sv[k]);
             /* |4 * off| <= 4 * 2 * 32 * 16 * 127 per lane */
@@ -298,7 +261,7 @@ AVX512_INLINE void tile_q2_k(const calgae_block_q2_k *w, const char *x, size_t x
             __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 4
             for (int k = 0; k < 4; k++)
-                isum = k2_scaled_sum(isum,
+                isum = k_scaled_sum(isum,
                                      _mm512_maddubs_epi16(qv[k], _mm512_loadu_si512((const void *)(xb->qs + 64 * k))),
                                      sv[k]);
             const __m256i msum = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mn);
@@ -328,7 +291,7 @@ AVX512_INLINE void tile_iq4_xs(const calgae_block_iq4_xs *w, const char *x, size
     __m512i pick[4];
 #pragma GCC unroll 4
     for (int k = 0; k < 4; k++)
-        pick[k] = k2_join(_mm256_set1_epi16((short)k), _mm256_set1_epi16((short)(4 + k)));
+        pick[k] = k_join(_mm256_set1_epi16((short)k), _mm256_set1_epi16((short)(4 + k)));
     float sum[KT2];
     for (int t = 0; t < nt; t++)
         sum[t] = 0.0f;
@@ -360,7 +323,7 @@ AVX512_INLINE void tile_iq4_xs(const calgae_block_iq4_xs *w, const char *x, size
 #pragma GCC unroll 4
             for (int k = 0; k < 4; k++) {
                 const __m512i xk = _mm512_loadu_si512((const void *)(xb->qs + 64 * k));
-                isum = k2_scaled_sum(isum,
+                isum = k_scaled_sum(isum,
                                      _mm512_maddubs_epi16(qv[k], _mm512_mask_sub_epi8(xk, neg[k], zero, xk)),
                                      sv[k]);
             }

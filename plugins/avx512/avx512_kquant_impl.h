@@ -30,42 +30,9 @@
 #define KFN(name) calgae_avx512_##name
 #endif
 
-/* acc + the int32 pair sums of p (32 int16) times s (32 int16). */
-AVX512_INLINE __m512i scaled_sum(__m512i acc, __m512i p, __m512i s)
-{
-#if CALGAE_AVX512_VNNI
-    return _mm512_dpwssd_epi32(acc, p, s);
-#else
-    return _mm512_add_epi32(acc, _mm512_madd_epi16(p, s));
-#endif
-}
-
-/* a in the low 256 bits, b in the high. */
-AVX512_INLINE __m512i join(__m256i a, __m256i b)
-{
-    return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
-}
-
 /* Tokens per pass of matmul: a super-block's codes and scales are unpacked once for KT (8:
  * the accumulators and unpacked vectors still fit the 32 registers). */
 #define KT 8
-
-/* ggml's 12-byte packing of Q4_K's eight 6-bit scales and eight 6-bit minimums, unpacked with
- * four 32-bit words (the layout of calgae_q4_k_scale_min, a byte per lane): bytes 0-7 the
- * scales, 8-15 the minimums. Scalar word operations beat eight byte-wise look-ups, which cost
- * more than the products themselves on a single token. */
-AVX512_INLINE __m128i q4_k_scales_mins(const uint8_t *s)
-{
-    const uint32_t k1 = 0x3f3f3f3fu, k2 = 0x0f0f0f0fu, k3 = 0x03030303u;
-    uint32_t u0, u1, u2;
-    memcpy(&u0, s, 4);
-    memcpy(&u1, s + 4, 4);
-    memcpy(&u2, s + 8, 4);
-    const uint32_t sc03 = u0 & k1, m03 = u1 & k1;
-    const uint32_t sc47 = (u2 & k2) | ((u0 >> 6) & k3) << 4;
-    const uint32_t m47 = ((u2 >> 4) & k2) | ((u1 >> 6) & k3) << 4;
-    return _mm_setr_epi32((int)sc03, (int)sc47, (int)m03, (int)m47);
-}
 
 /* Q4_K row w against nt (<= KT) tokens, the weight unpacked once per super-block. Per token: the
  * code products in int32 lanes, scaled by d_x * d_w into a float accumulator (FMA); the
@@ -77,13 +44,8 @@ AVX512_INLINE void tile_q4_k(const calgae_block_q4_k *w, const char *x, size_t x
                              int64_t nb, float *out)
 {
     const __m256i m4 = _mm256_set1_epi8(15);
-    /* vpshufb picks, in every 128-bit lane of the broadcast scales, the int16 scale of the
-     * group the lane's pair sums belong to: low 256 bits group 2j, high 256 bits group 2j + 1 */
     __m512i pick[4];
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++)
-        pick[j] = join(_mm256_set1_epi16((short)((4 * j) | (4 * j + 1) << 8)),
-                       _mm256_set1_epi16((short)((4 * j + 2) | (4 * j + 3) << 8)));
+    k_scale_picks(pick);
     __m512 acc[KT];
     __m256 macc[KT];
     for (int t = 0; t < nt; t++) {
@@ -91,14 +53,14 @@ AVX512_INLINE void tile_q4_k(const calgae_block_q4_k *w, const char *x, size_t x
         macc[t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < nb; b++) {
-        const __m256i sm = _mm256_cvtepu8_epi16(q4_k_scales_mins(w[b].scales));
+        const __m256i sm = _mm256_cvtepu8_epi16(k_scales_mins(w[b].scales));
         const __m512i sc = _mm512_broadcast_i32x4(_mm256_castsi256_si128(sm));
         const __m128i mn = _mm256_extracti128_si256(sm, 1);
         __m512i qv[4], sv[4];
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
             const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * j));
-            qv[j] = join(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
+            qv[j] = k_join(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
             sv[j] = _mm512_shuffle_epi8(sc, pick[j]);
         }
         /* bsums[2g] and bsums[2g + 1] both belong to group g's minimum */
@@ -111,7 +73,7 @@ AVX512_INLINE void tile_q4_k(const calgae_block_q4_k *w, const char *x, size_t x
             __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++)
-                isum = scaled_sum(isum,
+                isum = k_scaled_sum(isum,
                                   _mm512_maddubs_epi16(qv[j], _mm512_loadu_si512((const void *)(xb->qs + 64 * j))),
                                   sv[j]);
             const __m256i msum = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mv);
@@ -171,7 +133,7 @@ AVX512_INLINE void tile_q6_k(const calgae_block_q6_k *w, const char *x, size_t x
             __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 4
             for (int k = 0; k < 4; k++)
-                isum = scaled_sum(isum,
+                isum = k_scaled_sum(isum,
                                   _mm512_maddubs_epi16(qv[k], _mm512_loadu_si512((const void *)(xb->qs + 64 * k))),
                                   sv[k]);
             const float d = xb->d * dw;
